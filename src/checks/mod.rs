@@ -1,0 +1,135 @@
+//! The registry of checks, in display order, and the runner that times them and turns a
+//! panicking check into `unknown` instead of taking the whole report down.
+
+mod kernel_version;
+mod pidfd;
+mod tmp_tmpfs;
+mod zombies;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Instant;
+
+use crate::host::Host;
+use crate::model::{CheckResult, Outcome, Status};
+use crate::parse::kernel::{self, KernelRelease};
+
+/// A check: a pure function of the Host.
+pub struct Check {
+    pub id: &'static str,
+    pub title: &'static str,
+    /// The group it is shown in.
+    pub area: &'static str,
+    /// The explanation shown by `explain` and `-v`.
+    pub explanation: &'static str,
+    pub run: fn(&Host) -> Outcome,
+}
+
+macro_rules! explanation {
+    ($id:literal) => {
+        include_str!(concat!("../../assets/checks/", $id, ".md"))
+    };
+}
+
+/// Every check, in the order reports show them. Ids are stable: CI users pin them.
+pub const ALL: &[Check] = &[
+    Check {
+        id: "kernel-version",
+        title: "Kernel version and the features it implies",
+        area: "Kernel",
+        explanation: explanation!("kernel-version"),
+        run: kernel_version::run,
+    },
+    Check {
+        id: "pidfd",
+        title: "pidfd support (race-free process handles)",
+        area: "Kernel",
+        explanation: explanation!("pidfd"),
+        run: pidfd::run,
+    },
+    Check {
+        id: "zombies",
+        title: "Zombie processes and whether PID 1 reaps them",
+        area: "Processes",
+        explanation: explanation!("zombies"),
+        run: zombies::run,
+    },
+    Check {
+        id: "tmp-tmpfs",
+        title: "/tmp on tmpfs",
+        area: "Filesystems",
+        explanation: explanation!("tmp-tmpfs"),
+        run: tmp_tmpfs::run,
+    },
+];
+
+pub fn find(id: &str) -> Option<&'static Check> {
+    ALL.iter().find(|c| c.id == id)
+}
+
+/// Runs one check, timing it; a panic becomes `unknown` with the panic's message.
+pub fn run_one(check: &Check, host: &Host) -> CheckResult {
+    let start = Instant::now();
+    let outcome = catch_unwind(AssertUnwindSafe(|| (check.run)(host))).unwrap_or_else(|p| {
+        let msg = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Outcome::unknown(format!("the check failed internally: {msg}"))
+    });
+    CheckResult {
+        id: check.id,
+        title: check.title,
+        area: check.area,
+        status: outcome.status,
+        summary: outcome.summary,
+        evidence: outcome.evidence,
+        fixes: outcome.fixes,
+        duration_ms: start.elapsed().as_secs_f64() * 1000.0,
+    }
+}
+
+/// Runs the given checks in order.
+pub fn run(checks: &[&Check], host: &Host) -> Vec<CheckResult> {
+    checks.iter().map(|c| run_one(c, host)).collect()
+}
+
+/// The kernel release of the examined host, from /proc/sys/kernel/osrelease, else /proc/version.
+/// The error is the reason, ready for an `unknown`.
+pub(crate) fn kernel_release(host: &Host) -> Result<KernelRelease, String> {
+    let osrelease = host.read_text("/proc/sys/kernel/osrelease");
+    if let Some(k) = osrelease.as_deref().ok().and_then(kernel::parse_release) {
+        return Ok(k);
+    }
+    match host.read_text("/proc/version") {
+        Ok(v) => kernel::find_release(&v).ok_or_else(|| {
+            format!(
+                "cannot parse a kernel release in /proc/version: {:?}",
+                first_line(&v, 80)
+            )
+        }),
+        Err(e) => Err(match osrelease {
+            Err(first) => format!("{first}; {e}"),
+            Ok(t) => format!("cannot parse kernel release {:?}; {e}", first_line(&t, 80)),
+        }),
+    }
+}
+
+/// The first line of `text`, cut to `max` characters, for evidence excerpts.
+pub(crate) fn first_line(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or("").trim_end();
+    if line.chars().count() > max {
+        format!("{}…", line.chars().take(max).collect::<String>())
+    } else {
+        line.to_string()
+    }
+}
+
+/// The worst status among results (`Skipped` when there are none).
+pub fn worst(results: &[CheckResult]) -> Status {
+    results
+        .iter()
+        .map(|r| r.status)
+        .max()
+        .unwrap_or(Status::Skipped)
+}

@@ -1,0 +1,77 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::report::FailOn;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "container-doctor",
+    version,
+    about = "Examines a Linux host used to build and run containers, says what is wrong and why",
+    after_help = "Exit codes: 0 nothing at or above --fail-on, 1 something is, 2 usage error or the doctor failed."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Run every check and print a report (what runs when there is no terminal)
+    #[arg(long)]
+    pub check: bool,
+
+    /// Report format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Run only these checks (comma-separated ids)
+    #[arg(long, value_delimiter = ',', value_name = "ID,...")]
+    pub only: Vec<String>,
+
+    /// Skip these checks (comma-separated ids)
+    #[arg(long, value_delimiter = ',', value_name = "ID,...")]
+    pub skip: Vec<String>,
+
+    /// Exit 1 when any check is at or above this status
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+
+    /// List the check ids and exit
+    #[arg(long)]
+    pub list_checks: bool,
+
+    /// Examine the host whose root filesystem is mounted at DIR (DIR/proc, DIR/sys, DIR/etc …)
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// Show evidence, fixes and explanations
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// When to use colors (never with NO_COLOR set)
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Explain a check: what it looks at, why it matters, the incident behind it, how to fix it
+    Explain {
+        /// A check id (see --list-checks)
+        id: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}

@@ -1,0 +1,75 @@
+//! The live machine: the real /proc, /sys and /etc, real syscalls, real commands.
+
+use std::fs::File;
+use std::io::Read;
+use std::time::Duration;
+
+use super::{CommandOutput, HostError, MAX_FILE_BYTES, Source, SourceKind, command};
+use crate::sys::{self, PidfdProbe};
+
+pub struct Live;
+
+/// Reads at most `MAX_FILE_BYTES` of `path`; more is an error, not a silent cut.
+pub(super) fn read_capped(path: &std::path::Path, shown: &str) -> Result<Vec<u8>, HostError> {
+    let file = File::open(path).map_err(|e| HostError::from_io(shown, &e))?;
+    let mut buf = Vec::new();
+    file.take(MAX_FILE_BYTES as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| HostError::from_io(shown, &e))?;
+    if buf.len() > MAX_FILE_BYTES {
+        return Err(HostError::TooLarge(shown.to_string()));
+    }
+    Ok(buf)
+}
+
+pub(super) fn list_names(path: &std::path::Path, shown: &str) -> Result<Vec<String>, HostError> {
+    let dir = std::fs::read_dir(path).map_err(|e| HostError::from_io(shown, &e))?;
+    Ok(dir
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect())
+}
+
+pub(super) fn link_target(path: &std::path::Path, shown: &str) -> Result<String, HostError> {
+    std::fs::read_link(path)
+        .map(|t| t.to_string_lossy().into_owned())
+        .map_err(|e| HostError::from_io(shown, &e))
+}
+
+impl Source for Live {
+    fn kind(&self) -> SourceKind {
+        SourceKind::Live
+    }
+
+    fn read(&self, path: &str) -> Result<Vec<u8>, HostError> {
+        read_capped(path.as_ref(), path)
+    }
+
+    fn list_dir(&self, path: &str) -> Result<Vec<String>, HostError> {
+        list_names(path.as_ref(), path)
+    }
+
+    fn read_link(&self, path: &str) -> Result<String, HostError> {
+        link_target(path.as_ref(), path)
+    }
+
+    fn statfs_magic(&self, path: &str) -> Result<u64, HostError> {
+        sys::statfs_magic(path).map_err(|e| HostError::from_io(path, &e))
+    }
+
+    fn env(&self, name: &str) -> Result<Option<String>, HostError> {
+        Ok(std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()))
+    }
+
+    fn run(&self, argv: &[String], timeout: Duration) -> Result<CommandOutput, HostError> {
+        command::run(argv, timeout)
+    }
+
+    fn probe_pidfd(&self) -> Result<PidfdProbe, HostError> {
+        Ok(sys::probe_pidfd())
+    }
+
+    fn euid(&self) -> u32 {
+        sys::euid()
+    }
+}

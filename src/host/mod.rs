@@ -1,0 +1,228 @@
+//! The Host: the only door to the system. Checks ask it for files, listings, statfs, live
+//! probes and command output; it serves them from a source and records everything it served,
+//! so that a run can later be saved and replayed to the same verdicts.
+
+mod command;
+mod live;
+mod rooted;
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+pub use command::CommandOutput;
+pub use live::Live;
+pub use rooted::Rooted;
+
+use crate::sys::PidfdProbe;
+
+/// Largest file the Host will serve; anything bigger is refused rather than read into memory.
+pub const MAX_FILE_BYTES: usize = 16 << 20;
+/// Default time limit for external commands.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a fact could not be had. Checks turn these into `unknown` with the message as reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "kind", content = "message", rename_all = "snake_case")]
+pub enum HostError {
+    #[error("{0}: not found")]
+    NotFound(String),
+    #[error("{0}: permission denied (needs root)")]
+    PermissionDenied(String),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{0}: larger than {max} bytes", max = MAX_FILE_BYTES)]
+    TooLarge(String),
+    #[error("{0}: timed out after {1} s")]
+    Timeout(String, u64),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl HostError {
+    pub(crate) fn from_io(what: &str, e: &std::io::Error) -> Self {
+        match e.kind() {
+            std::io::ErrorKind::NotFound => HostError::NotFound(what.to_string()),
+            std::io::ErrorKind::PermissionDenied => HostError::PermissionDenied(what.to_string()),
+            _ => match e.raw_os_error() {
+                // A process that exits while we read it: as good as not found.
+                Some(libc::ESRCH) => HostError::NotFound(what.to_string()),
+                _ => HostError::Io(format!("{what}: {e}")),
+            },
+        }
+    }
+}
+
+/// Where the facts come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "path", rename_all = "snake_case")]
+pub enum SourceKind {
+    Live,
+    Root(PathBuf),
+}
+
+/// A provider of facts. Paths are absolute paths on the examined host.
+pub trait Source: Send + Sync {
+    fn kind(&self) -> SourceKind;
+    fn read(&self, path: &str) -> Result<Vec<u8>, HostError>;
+    fn list_dir(&self, path: &str) -> Result<Vec<String>, HostError>;
+    fn read_link(&self, path: &str) -> Result<String, HostError>;
+    fn statfs_magic(&self, path: &str) -> Result<u64, HostError>;
+    fn env(&self, name: &str) -> Result<Option<String>, HostError>;
+    fn run(&self, argv: &[String], timeout: Duration) -> Result<CommandOutput, HostError>;
+    fn probe_pidfd(&self) -> Result<PidfdProbe, HostError>;
+    /// The effective uid the doctor runs with (decides what it may read).
+    fn euid(&self) -> u32;
+}
+
+/// What was asked of the Host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "op", content = "arg", rename_all = "snake_case")]
+pub enum Request {
+    Read(String),
+    ListDir(String),
+    ReadLink(String),
+    Statfs(String),
+    Env(String),
+    Run(Vec<String>),
+    ProbePidfd,
+}
+
+/// What the Host answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Answer {
+    Bytes(Vec<u8>),
+    Names(Vec<String>),
+    Link(String),
+    Magic(u64),
+    Env(Option<String>),
+    Output(CommandOutput),
+    Pidfd(PidfdProbe),
+}
+
+/// One served request: the raw material of a support bundle.
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    pub request: Request,
+    pub answer: Result<Answer, HostError>,
+    pub duration_us: u64,
+}
+
+/// The Host the checks see: a source plus the record of everything served.
+pub struct Host {
+    source: Box<dyn Source>,
+    log: Mutex<Vec<Record>>,
+}
+
+impl Host {
+    pub fn new(source: Box<dyn Source>) -> Self {
+        Host {
+            source,
+            log: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn live() -> Self {
+        Host::new(Box::new(Live))
+    }
+
+    pub fn kind(&self) -> SourceKind {
+        self.source.kind()
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.kind() == SourceKind::Live
+    }
+
+    pub fn euid(&self) -> u32 {
+        self.source.euid()
+    }
+
+    /// Reads a whole file (capped at [`MAX_FILE_BYTES`]).
+    pub fn read(&self, path: &str) -> Result<Vec<u8>, HostError> {
+        self.serve(Request::Read(path.into()), || self.source.read(path))
+    }
+
+    /// Reads a file as text; invalid UTF-8 is replaced, never fatal.
+    pub fn read_text(&self, path: &str) -> Result<String, HostError> {
+        self.read(path)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
+
+    /// Names in a directory, sorted.
+    pub fn list_dir(&self, path: &str) -> Result<Vec<String>, HostError> {
+        self.serve(Request::ListDir(path.into()), || {
+            self.source.list_dir(path).map(|mut names| {
+                names.sort();
+                names
+            })
+        })
+    }
+
+    /// The target of a symlink, such as `/proc/self/ns/pid` → `pid:[4026531836]`.
+    pub fn read_link(&self, path: &str) -> Result<String, HostError> {
+        self.serve(Request::ReadLink(path.into()), || {
+            self.source.read_link(path)
+        })
+    }
+
+    pub fn statfs_magic(&self, path: &str) -> Result<u64, HostError> {
+        self.serve(Request::Statfs(path.into()), || {
+            self.source.statfs_magic(path)
+        })
+    }
+
+    pub fn env(&self, name: &str) -> Result<Option<String>, HostError> {
+        self.serve(Request::Env(name.into()), || self.source.env(name))
+    }
+
+    /// Runs argv (never through a shell) with a timeout and capped output.
+    pub fn run(&self, argv: &[&str], timeout: Duration) -> Result<CommandOutput, HostError> {
+        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        self.serve(Request::Run(argv.clone()), || {
+            self.source.run(&argv, timeout)
+        })
+    }
+
+    pub fn probe_pidfd(&self) -> Result<PidfdProbe, HostError> {
+        self.serve(Request::ProbePidfd, || self.source.probe_pidfd())
+    }
+
+    /// Everything served so far, in order.
+    pub fn records(&self) -> Vec<Record> {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    fn serve<T: Clone + Into<Answer>>(
+        &self,
+        request: Request,
+        f: impl FnOnce() -> Result<T, HostError>,
+    ) -> Result<T, HostError> {
+        let start = Instant::now();
+        let answer = f();
+        let record = Record {
+            request,
+            answer: answer.clone().map(Into::into),
+            duration_us: start.elapsed().as_micros() as u64,
+        };
+        if let Ok(mut log) = self.log.lock() {
+            log.push(record);
+        }
+        answer
+    }
+}
+
+macro_rules! answer_from {
+    ($($t:ty => $v:ident),* $(,)?) => {
+        $(impl From<$t> for Answer {
+            fn from(x: $t) -> Self {
+                Answer::$v(x)
+            }
+        })*
+    };
+}
+answer_from!(Vec<u8> => Bytes, Vec<String> => Names, String => Link, u64 => Magic, Option<String> => Env,
+    CommandOutput => Output, PidfdProbe => Pidfd);

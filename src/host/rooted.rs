@@ -1,0 +1,71 @@
+//! A host seen through a directory: DIR/proc, DIR/sys, DIR/etc … (`--root DIR`). Used to check a
+//! host mounted into a container at /host, and by tests over trees of real-world files.
+//! Nothing live about the doctor's own process applies here: no statfs, no environment,
+//! no syscall probes, no commands (they would be this machine's binaries, not the host's).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::live::{link_target, list_names, read_capped};
+use super::{CommandOutput, HostError, Source, SourceKind};
+use crate::sys::{self, PidfdProbe};
+
+pub struct Rooted {
+    root: PathBuf,
+}
+
+impl Rooted {
+    /// Fails when `root` is not a directory; a directory without /proc is allowed (checks say unknown).
+    pub fn new(root: PathBuf) -> Result<Self, String> {
+        if !root.is_dir() {
+            return Err(format!("--root {}: not a directory", root.display()));
+        }
+        Ok(Rooted { root })
+    }
+
+    fn under(&self, path: &str) -> PathBuf {
+        self.root.join(path.trim_start_matches('/'))
+    }
+}
+
+fn not_under_root(what: &str) -> HostError {
+    HostError::Unsupported(format!("{what}: not available under --root"))
+}
+
+impl Source for Rooted {
+    fn kind(&self) -> SourceKind {
+        SourceKind::Root(self.root.clone())
+    }
+
+    fn read(&self, path: &str) -> Result<Vec<u8>, HostError> {
+        read_capped(&self.under(path), path)
+    }
+
+    fn list_dir(&self, path: &str) -> Result<Vec<String>, HostError> {
+        list_names(&self.under(path), path)
+    }
+
+    fn read_link(&self, path: &str) -> Result<String, HostError> {
+        link_target(&self.under(path), path)
+    }
+
+    fn statfs_magic(&self, path: &str) -> Result<u64, HostError> {
+        Err(not_under_root(&format!("statfs {path}")))
+    }
+
+    fn env(&self, name: &str) -> Result<Option<String>, HostError> {
+        Err(not_under_root(&format!("${name}")))
+    }
+
+    fn run(&self, argv: &[String], _timeout: Duration) -> Result<CommandOutput, HostError> {
+        Err(not_under_root(&argv.join(" ")))
+    }
+
+    fn probe_pidfd(&self) -> Result<PidfdProbe, HostError> {
+        Err(not_under_root("pidfd probe"))
+    }
+
+    fn euid(&self) -> u32 {
+        sys::euid()
+    }
+}

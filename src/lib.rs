@@ -1,0 +1,13 @@
+//! container-doctor: examines a Linux host used to build and run containers, says what is wrong
+//! and why. Facts come through one [`host::Host`]; [`checks`] are pure functions of it; reports
+//! only render their results.
+
+pub mod checks;
+pub mod cli;
+pub mod fsmagic;
+pub mod host;
+pub mod model;
+pub mod parse;
+pub mod report;
+pub mod summary;
+pub mod sys;

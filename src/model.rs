@@ -1,0 +1,134 @@
+//! What a check returns. Views, reports and fixes consume these types and nothing else.
+
+use serde::Serialize;
+
+/// The verdict of one check, ordered by severity so `max()` gives the worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Skipped,
+    Ok,
+    Unknown,
+    Warn,
+    Error,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Skipped => "skipped",
+            Status::Ok => "ok",
+            Status::Unknown => "unknown",
+            Status::Warn => "warn",
+            Status::Error => "error",
+        }
+    }
+
+    /// The one-character mark used by the text report.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Status::Ok => "✓",
+            Status::Warn => "!",
+            Status::Error => "✗",
+            Status::Unknown => "?",
+            Status::Skipped => "-",
+        }
+    }
+}
+
+/// One fact that decided a verdict: where it came from and the excerpt that mattered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    /// A path (`/proc/version`), an argv (`criu --version`), or a probe (`syscall pidfd_open`).
+    pub source: String,
+    pub excerpt: String,
+}
+
+impl Evidence {
+    pub fn new(source: impl Into<String>, excerpt: impl Into<String>) -> Self {
+        Evidence {
+            source: source.into(),
+            excerpt: excerpt.into(),
+        }
+    }
+}
+
+/// How much a fix can disturb: what the user must confirm before it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Risk {
+    Safe,
+    Disruptive,
+    Destructive,
+}
+
+/// One step of a fix plan. Plans are data: nothing here runs anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Step {
+    /// Execute this argv directly (never through a shell).
+    Exec { argv: Vec<String> },
+    /// Append these lines to a file (shown to the user as a diff before it happens).
+    AppendFile { path: String, content: String },
+    /// Something only a person can do (reboot, edit a boot loader entry); shown, never run.
+    Manual { instruction: String },
+}
+
+/// A fix described as data; applying it is the job of the fix executor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FixPlan {
+    pub id: String,
+    pub title: String,
+    pub risk: Risk,
+    pub needs_root: bool,
+    pub steps: Vec<Step>,
+}
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub area: &'static str,
+    pub status: Status,
+    /// One line; for `unknown` it carries the reason.
+    pub summary: String,
+    pub evidence: Vec<Evidence>,
+    pub fixes: Vec<FixPlan>,
+    pub duration_ms: f64,
+}
+
+/// What a check function produces; the runner adds id, title and duration.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: Status,
+    pub summary: String,
+    pub evidence: Vec<Evidence>,
+    pub fixes: Vec<FixPlan>,
+}
+
+impl Outcome {
+    pub fn new(status: Status, summary: impl Into<String>) -> Self {
+        Outcome {
+            status,
+            summary: summary.into(),
+            evidence: Vec::new(),
+            fixes: Vec::new(),
+        }
+    }
+
+    /// `unknown`, which always says why.
+    pub fn unknown(reason: impl Into<String>) -> Self {
+        Outcome::new(Status::Unknown, reason)
+    }
+
+    pub fn evidence(mut self, source: impl Into<String>, excerpt: impl Into<String>) -> Self {
+        self.evidence.push(Evidence::new(source, excerpt));
+        self
+    }
+
+    pub fn fix(mut self, plan: FixPlan) -> Self {
+        self.fixes.push(plan);
+        self
+    }
+}

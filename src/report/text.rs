@@ -1,0 +1,145 @@
+//! The doctor-style text report: one line per check, grouped by area, and a summary line.
+
+use std::fmt::Write;
+
+use anstyle::{AnsiColor, Style};
+
+use super::Report;
+use crate::checks;
+use crate::model::{Risk, Status, Step};
+
+pub struct Options {
+    pub color: bool,
+    /// Adds evidence, fixes and explanations.
+    pub verbose: bool,
+}
+
+pub fn render(report: &Report, opts: &Options) -> String {
+    let paint = |style: Style, text: &str| {
+        if opts.color {
+            format!("{}{text}{}", style.render(), style.render_reset())
+        } else {
+            text.to_string()
+        }
+    };
+    let bold = Style::new().bold();
+    let dim = Style::new().dimmed();
+    let mut out = String::new();
+
+    let h = &report.host;
+    let mut header = vec![format!("{} {}", report.tool.name, report.tool.version)];
+    header.extend(h.hostname.clone());
+    header.extend(h.kernel.as_ref().map(|k| format!("Linux {k}")));
+    header.extend(h.os.clone());
+    let mut view = vec![
+        h.source.clone(),
+        if h.root { "root" } else { "not root" }.to_string(),
+    ];
+    view.extend(
+        h.container
+            .as_ref()
+            .map(|c| format!("in a container ({c})")),
+    );
+    header.push(view.join(", "));
+    let _ = writeln!(out, "{}\n", paint(bold, &clean(&header.join(" · "))));
+
+    let width = report.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
+    let mut area = "";
+    for c in &report.checks {
+        if c.area != area {
+            area = c.area;
+            let _ = writeln!(out, "{}", paint(bold, area));
+        }
+        let mark = paint(status_style(c.status), c.status.symbol());
+        let _ = writeln!(out, "  {mark} {:width$}  {}", c.id, clean(&c.summary));
+        if !opts.verbose {
+            continue;
+        }
+        for e in &c.evidence {
+            let _ = writeln!(
+                out,
+                "      {} {}",
+                paint(dim, &format!("{}:", clean(&e.source))),
+                clean(&e.excerpt)
+            );
+        }
+        for f in &c.fixes {
+            let risk = match f.risk {
+                Risk::Safe => "safe",
+                Risk::Disruptive => "disruptive",
+                Risk::Destructive => "destructive",
+            };
+            let root = if f.needs_root { ", needs root" } else { "" };
+            let _ = writeln!(out, "      fix: {} [{risk}{root}]", clean(&f.title));
+            for s in &f.steps {
+                let step = match s {
+                    Step::Exec { argv } => format!("run: {}", argv.join(" ")),
+                    Step::AppendFile { path, content } => {
+                        format!("append to {path}: {}", content.trim_end())
+                    }
+                    Step::Manual { instruction } => instruction.clone(),
+                };
+                let _ = writeln!(out, "        - {}", clean(&step));
+            }
+        }
+        if let Some(why) = checks::find(c.id).and_then(|k| first_paragraph(k.explanation)) {
+            let _ = writeln!(out, "      {}", paint(dim, &why));
+        }
+    }
+
+    let t = &report.totals;
+    let line = format!(
+        "{} checks: {} ok, {} warn, {} error, {} unknown, {} skipped in {:.0} ms",
+        report.checks.len(),
+        t.ok,
+        t.warn,
+        t.error,
+        t.unknown,
+        t.skipped,
+        report.duration_ms
+    );
+    let _ = writeln!(out, "\n{}", paint(bold, &line));
+    out
+}
+
+fn status_style(s: Status) -> Style {
+    let color = match s {
+        Status::Ok => AnsiColor::Green,
+        Status::Warn => AnsiColor::Yellow,
+        Status::Error => AnsiColor::Red,
+        Status::Unknown => AnsiColor::Magenta,
+        Status::Skipped => AnsiColor::BrightBlack,
+    };
+    Style::new().fg_color(Some(color.into())).bold()
+}
+
+/// The first paragraph after the title of an explanation, joined into one line.
+fn first_paragraph(md: &str) -> Option<String> {
+    md.split("\n\n")
+        .map(str::trim)
+        .find(|p| !p.is_empty() && !p.starts_with('#'))
+        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// Text from the system may hold terminal escapes: show control characters, never send them.
+pub fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_not_sent() {
+        assert_eq!(clean("a\u{1b}[2Jb\nc"), "a\\u{1b}[2Jb\\nc");
+    }
+}

@@ -1,0 +1,87 @@
+//! The host summary at the top of every report: which machine, which kernel, which view.
+
+use serde::Serialize;
+
+use crate::host::{Host, SourceKind};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HostSummary {
+    pub hostname: Option<String>,
+    pub kernel: Option<String>,
+    /// PRETTY_NAME from os-release.
+    pub os: Option<String>,
+    /// `live`, or `root:DIR`.
+    pub source: String,
+    /// Whether the doctor runs as root (what it may read, not what the host is).
+    pub root: bool,
+    /// The container the examined system runs in, judged from its PID and user namespaces;
+    /// `None` when it is not in one, or when that cannot be seen.
+    pub container: Option<String>,
+}
+
+impl HostSummary {
+    pub fn gather(host: &Host) -> Self {
+        let line = |p: &str| {
+            host.read_text(p)
+                .ok()
+                .map(|t| t.lines().next().unwrap_or("").trim().to_string())
+                .filter(|s| !s.is_empty())
+        };
+        HostSummary {
+            hostname: line("/proc/sys/kernel/hostname").or_else(|| line("/etc/hostname")),
+            kernel: line("/proc/sys/kernel/osrelease"),
+            os: os_release(host),
+            source: match host.kind() {
+                SourceKind::Live => "live".into(),
+                SourceKind::Root(p) => format!("root:{}", p.display()),
+            },
+            root: host.euid() == 0,
+            container: container(host),
+        }
+    }
+}
+
+fn os_release(host: &Host) -> Option<String> {
+    let text = host
+        .read_text("/etc/os-release")
+        .or_else(|_| host.read_text("/usr/lib/os-release"))
+        .ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+        .map(|v| v.trim().trim_matches('"').to_string())
+}
+
+/// The inodes of the initial namespaces (PROC_PID_INIT_INO, PROC_USER_INIT_INO in the kernel).
+const INITIAL_NS: &[(&str, &str)] = &[("pid", "pid:[4026531836]"), ("user", "user:[4026531837]")];
+
+/// In a container when PID 1 (live: we) sits outside the initial PID or user namespace, or when
+/// PID 1 says so in `container=` (systemd's convention). Engine marker files only name the engine:
+/// a VM image built from a Docker image keeps /.dockerenv without being a container.
+fn container(host: &Host) -> Option<String> {
+    let environ = host.read("/proc/1/environ").ok();
+    if let Some(name) = environ.as_deref().and_then(|env| {
+        env.split(|b| *b == 0)
+            .find_map(|kv| kv.strip_prefix(b"container="))
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }) {
+        return Some(name);
+    }
+    let who = if host.is_live() { "self" } else { "1" };
+    let namespaced = INITIAL_NS.iter().any(|(ns, initial)| {
+        host.read_link(&format!("/proc/{who}/ns/{ns}"))
+            .is_ok_and(|link| link != *initial)
+    });
+    if !namespaced {
+        return None;
+    }
+    Some(
+        if host.read("/.dockerenv").is_ok() {
+            "docker"
+        } else if host.read("/run/.containerenv").is_ok() {
+            "podman"
+        } else {
+            "unknown engine"
+        }
+        .into(),
+    )
+}
