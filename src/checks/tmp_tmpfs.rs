@@ -34,15 +34,13 @@ impl Placement {
 
 pub fn run(host: &Host) -> Outcome {
     let table = mount_table(host);
+    // Without statfs the mount table is the only witness.
+    if let (false, Err(e)) = (host.is_live(), &table) {
+        return Outcome::unknown(format!("cannot read the mount table: {e}"));
+    }
     let tmp = match place(host, "/tmp", table.as_ref().ok()) {
         Ok(p) => p,
-        Err(e) => {
-            let why = match &table {
-                Err(t) => format!("{e}; {t}"),
-                Ok(_) => e.to_string(),
-            };
-            return Outcome::unknown(format!("cannot tell what /tmp is on: {why}"));
-        }
+        Err(e) => return Outcome::unknown(format!("cannot tell what /tmp is on: {e}")),
     };
     let mut out = if tmp.is_memory() {
         Outcome::new(Status::Ok, format!("/tmp is {}", tmp.describe()))
@@ -94,14 +92,18 @@ fn mount_table(host: &Host) -> Result<MountTable, HostError> {
     } else {
         &["/proc/1/mountinfo", "/proc/self/mountinfo"]
     };
-    let mut last = HostError::NotFound("mountinfo".into());
+    let mut first = None;
     for p in paths {
         match host.read_text(p) {
             Ok(t) => return Ok(mountinfo::parse(&t)),
-            Err(e) => last = e,
+            // Only a missing file sends us on to the next; any other failure is the answer.
+            Err(HostError::NotFound(_)) => {
+                first.get_or_insert(HostError::NotFound(p.to_string()));
+            }
+            Err(e) => return Err(e),
         }
     }
-    Err(last)
+    Err(first.unwrap_or_else(|| HostError::NotFound("mountinfo".into())))
 }
 
 fn source(host: &Host, path: &str) -> String {

@@ -48,6 +48,7 @@ pub fn run(host: &Host) -> Outcome {
         .and_then(|t| proc_stat::uptime_seconds(&t));
     let ticks = crate::sys::clock_ticks().max(1) as f64;
 
+    let total = pids.len();
     let mut comms: HashMap<u32, String> = HashMap::new();
     let mut zombies = Vec::new();
     let mut unreadable = 0usize;
@@ -67,6 +68,12 @@ pub fn run(host: &Host) -> Outcome {
             Err(HostError::NotFound(_)) => {}
             Err(_) => unreadable += 1,
         }
+    }
+    if comms.is_empty() {
+        return Outcome::unknown(format!(
+            "no readable /proc/PID/stat among {total} process entries"
+        ))
+        .evidence("/proc", "is procfs mounted, and readable?");
     }
     let pid1 = comms.get(&1).cloned();
     let pid1_name = pid1.clone().unwrap_or_else(|| "unknown".into());

@@ -121,3 +121,64 @@ fn capture(mut stream: impl Read + Send + 'static) -> Receiver<Captured> {
     });
     rx
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn captures_output_and_exit_code_in_the_c_locale() {
+        let out = run(
+            &argv(&["sh", "-c", "echo $LC_ALL; echo err >&2; exit 3"]),
+            DEFAULT,
+        )
+        .unwrap();
+        assert_eq!(
+            (out.code, out.stdout.as_str(), out.stderr.as_str()),
+            (Some(3), "C\n", "err\n")
+        );
+        assert!(!out.success() && !out.truncated);
+    }
+
+    #[test]
+    fn a_hanging_command_and_its_children_are_killed_at_the_timeout() {
+        let start = Instant::now();
+        let err = run(
+            &argv(&["sh", "-c", "sleep 30 & sleep 30"]),
+            Duration::from_millis(300),
+        )
+        .unwrap_err();
+        assert!(matches!(err, HostError::Timeout(..)), "{err:?}");
+        assert!(start.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_grandchild_holding_the_pipe_does_not_hang_the_run() {
+        let err = run(
+            &argv(&["sh", "-c", "sleep 30 &"]),
+            Duration::from_millis(300),
+        );
+        // The shell exits at once; its child keeps stdout open until killed at the deadline.
+        assert!(err.is_ok(), "{err:?}");
+    }
+
+    #[test]
+    fn output_is_capped() {
+        let out = run(&argv(&["head", "-c", "3000000", "/dev/zero"]), DEFAULT).unwrap();
+        assert_eq!(out.stdout.len(), OUTPUT_CAP);
+        assert!(out.truncated);
+    }
+
+    #[test]
+    fn a_missing_program_is_not_found() {
+        let err = run(&argv(&["/nonexistent/criu", "--version"]), DEFAULT).unwrap_err();
+        assert!(matches!(err, HostError::NotFound(_)), "{err:?}");
+        assert!(run(&[], DEFAULT).is_err());
+    }
+
+    const DEFAULT: Duration = super::super::DEFAULT_TIMEOUT;
+}

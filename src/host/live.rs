@@ -1,7 +1,8 @@
 //! The live machine: the real /proc, /sys and /etc, real syscalls, real commands.
 
-use std::fs::File;
+use std::fs::OpenOptions;
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::time::Duration;
 
 use super::{CommandOutput, HostError, MAX_FILE_BYTES, Source, SourceKind, command};
@@ -10,8 +11,19 @@ use crate::sys::{self, PidfdProbe};
 pub struct Live;
 
 /// Reads at most `MAX_FILE_BYTES` of `path`; more is an error, not a silent cut.
+/// FIFOs and devices are refused: reading one could block for ever or never end.
 pub(super) fn read_capped(path: &std::path::Path, shown: &str) -> Result<Vec<u8>, HostError> {
-    let file = File::open(path).map_err(|e| HostError::from_io(shown, &e))?;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| HostError::from_io(shown, &e))?;
+    let meta = file.metadata().map_err(|e| HostError::from_io(shown, &e))?;
+    if !meta.is_file() {
+        return Err(HostError::Unsupported(format!(
+            "{shown}: not a regular file"
+        )));
+    }
     let mut buf = Vec::new();
     file.take(MAX_FILE_BYTES as u64 + 1)
         .read_to_end(&mut buf)

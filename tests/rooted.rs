@@ -1,0 +1,385 @@
+//! The binary with `--root` over small trees made from real-world files, and over bad input.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Tree, check, doctor, realdata, realdata_text, status, summary};
+
+/// A /proc/PID/stat line in the kernel's format.
+fn stat(pid: u32, comm: &str, state: char, ppid: u32, start_ticks: u64) -> String {
+    format!(
+        "{pid} ({comm}) {state} {ppid} {pid} {pid} 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 {start_ticks} \
+         0 0 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n"
+    )
+}
+
+#[test]
+fn tmp_verdicts_from_every_real_mountinfo() {
+    for (file, want, says) in [
+        (
+            "util-linux_column_mountinfo.txt",
+            "ok",
+            "/tmp is tmpfs (tmpfs, its own mount)",
+        ),
+        (
+            "moby-sys_gentooMountinfo.txt",
+            "ok",
+            "/tmp is tmpfs (tmpfs, its own mount)",
+        ),
+        (
+            "systemd_rhbug-1554943.mountinfo",
+            "warn",
+            "/tmp is on ext4 (/dev/sdc1, its own mount)",
+        ),
+        (
+            "util-linux_libmount_mountinfo.txt",
+            "warn",
+            "/tmp is on ext3 (/dev/sda4, part of the mount at /)",
+        ),
+        (
+            "util-linux_libmount_mountinfo_nosrc.txt",
+            "warn",
+            "/tmp is on ext3 (/dev/sda4, part of the mount at /)",
+        ),
+        ("runc_cgroup2Mountinfo.txt", "warn", "/tmp is on ext4"),
+        (
+            "jenkins_rhel_host_cgroupv2.mountinfo",
+            "warn",
+            "/tmp is on xfs",
+        ),
+        (
+            "pre-commit_docker_cgroupv1_container.mountinfo",
+            "warn",
+            "/tmp is on overlay (overlay, part of the mount at /)",
+        ),
+        (
+            "pre-commit_podman_rootless_cgroupv1_container.mountinfo",
+            "warn",
+            "/tmp is on overlay",
+        ),
+        (
+            "moby-sys_mountInfoWithSpaces.txt",
+            "unknown",
+            "no mount holding /tmp",
+        ),
+        (
+            "systemd_garbled.mountinfo",
+            "unknown",
+            "no mount holding /tmp",
+        ),
+    ] {
+        let tree = Tree::new();
+        tree.file(
+            "proc/1/mountinfo",
+            realdata_text(&format!("mountinfo/{file}")),
+        );
+        let (out, report) = tree.run_json(&["--only", "tmp-tmpfs"]);
+        assert_eq!(status(&report, "tmp-tmpfs"), want, "{file}: {report}");
+        assert!(
+            summary(&report, "tmp-tmpfs").contains(says),
+            "{file}: {}",
+            summary(&report, "tmp-tmpfs")
+        );
+        // Warnings do not fail the default --fail-on error.
+        assert_eq!(out.status.code(), Some(0), "{file}");
+        if want == "warn" {
+            let fixes = check(&report, "tmp-tmpfs")["fixes"].as_array().unwrap();
+            assert!(fixes.iter().any(|f| f["id"] == "tmp-fstab"), "{file}");
+        }
+    }
+}
+
+#[test]
+fn tmp_prefers_the_systemd_unit_when_systemd_runs_the_host() {
+    let tree = Tree::new();
+    tree.file(
+        "proc/1/mountinfo",
+        realdata_text("mountinfo/jenkins_rhel_host_cgroupv2.mountinfo"),
+    )
+    .file("usr/lib/systemd/system/tmp.mount", "[Mount]\nWhat=tmpfs\n")
+    .file("run/systemd/system/.keep", "");
+    let (_, report) = tree.run_json(&["--only", "tmp-tmpfs"]);
+    let fix = &check(&report, "tmp-tmpfs")["fixes"][0];
+    assert_eq!(fix["id"], "tmp-mount-unit");
+    assert_eq!(
+        fix["steps"][0]["argv"],
+        serde_json::json!(["systemctl", "enable", "tmp.mount"])
+    );
+}
+
+#[test]
+fn kernel_version_for_every_real_release_string() {
+    let tsv = realdata_text("proc_version/kernel_versions.tsv");
+    for line in tsv
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let f: Vec<&str> = line.split('\t').collect();
+        let (kind, string, release) = (f[0], f[1], f[2]);
+        let (major, minor): (u32, u32) = (f[3].parse().unwrap(), f[4].parse().unwrap());
+        let tree = Tree::new();
+        match kind {
+            // A /proc/version line alone: the check must find the release inside it.
+            "proc_version" => tree.file("proc/version", format!("{string}\n")),
+            _ => tree.file("proc/sys/kernel/osrelease", format!("{release}\n")),
+        };
+        let (_, report) = tree.run_json(&["--only", "kernel-version,pidfd"]);
+        let wsl1 = f.get(8).is_some_and(|n| n.starts_with("WSL1"));
+        let want = if wsl1 || (major, minor) < (3, 10) {
+            "error"
+        } else if (major, minor) < (5, 3) {
+            "warn"
+        } else {
+            "ok"
+        };
+        assert_eq!(
+            status(&report, "kernel-version"),
+            want,
+            "{string}: {report}"
+        );
+        let s = summary(&report, "kernel-version");
+        assert!(
+            s.starts_with(&format!("Linux {major}.{minor}.")),
+            "{string}: {s}"
+        );
+        // pidfd cannot be probed under --root: it is inferred, and says so.
+        let p = summary(&report, "pidfd");
+        assert!(
+            p.starts_with("inferred from kernel") && p.ends_with("not probed"),
+            "{p}"
+        );
+        let want_pidfd = if (major, minor) >= (5, 4) {
+            "ok"
+        } else {
+            "warn"
+        };
+        assert_eq!(status(&report, "pidfd"), want_pidfd, "{string}");
+    }
+}
+
+#[test]
+fn kernel_version_states_the_debian_upstream_version() {
+    let tree = Tree::new();
+    tree.file("proc/sys/kernel/osrelease", "6.1.0-25-amd64\n").file(
+        "proc/version",
+        "Linux version 6.1.0-25-amd64 (debian-kernel@lists.debian.org) (x86_64-linux-gnu-gcc-12 (Debian 12.2.0-14) \
+         12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #1 SMP PREEMPT_DYNAMIC Debian 6.1.106-3 (2024-08-26)\n",
+    );
+    let (_, report) = tree.run_json(&["--only", "kernel-version"]);
+    assert!(
+        summary(&report, "kernel-version").starts_with("Linux 6.1.0 (amd64, upstream 6.1.106)")
+    );
+}
+
+#[test]
+fn zombies_left_to_pid_1_in_a_tree() {
+    let tree = Tree::new();
+    tree.file("proc/uptime", "1000.00 1800.00\n")
+        .file("proc/1/stat", stat(1, "bash", 'S', 0, 100))
+        .file("proc/7/stat", stat(7, "make", 'S', 1, 50_000))
+        .file("proc/8/stat", stat(8, "sleep", 'Z', 1, 2_000))
+        .file("proc/9/stat", stat(9, "sh) Z 1 (x", 'Z', 1, 90_000))
+        .file("proc/10/stat", stat(10, "cc1", 'Z', 7, 99_900))
+        .file("proc/11/stat", "garbage")
+        .file("proc/self/stat", "not a pid directory");
+    let (_, report) = tree.run_json(&["--only", "zombies", "--fail-on", "warn"]);
+    assert_eq!(status(&report, "zombies"), "warn");
+    assert_eq!(
+        summary(&report, "zombies"),
+        "2 zombies left to PID 1 (bash), which does not reap them"
+    );
+    let ev = check(&report, "zombies")["evidence"].to_string();
+    // Oldest first; the young zombie of `make` is not listed; the unreadable one is counted.
+    assert!(
+        ev.find("pid 8 (sleep) zombie for 16 min").unwrap()
+            < ev.find("pid 9 (sh) Z 1 (x)").unwrap(),
+        "{ev}"
+    );
+    assert!(!ev.contains("pid 10"), "{ev}");
+    assert!(ev.contains("1 process(es) could not be read"), "{ev}");
+    assert_eq!(report["failed"], true);
+}
+
+#[test]
+fn zombies_of_a_parent_that_stopped_reaping() {
+    let tree = Tree::new();
+    tree.file("proc/uptime", "1000.00 1800.00\n")
+        .file("proc/1/stat", stat(1, "systemd", 'S', 0, 1))
+        .file("proc/40/stat", stat(40, "dockerd", 'S', 1, 500))
+        .file("proc/41/stat", stat(41, "runc", 'Z', 40, 600));
+    let (_, report) = tree.run_json(&["--only", "zombies"]);
+    assert_eq!(status(&report, "zombies"), "warn");
+    assert!(
+        check(&report, "zombies")["evidence"]
+            .to_string()
+            .contains("parent 40 (dockerd)")
+    );
+
+    tree.file("proc/41/stat", stat(41, "runc", 'Z', 40, 99_500));
+    let (_, report) = tree.run_json(&["--only", "zombies"]);
+    assert_eq!(status(&report, "zombies"), "ok");
+    assert_eq!(
+        summary(&report, "zombies"),
+        "1 short-lived zombie waiting for their parents"
+    );
+
+    tree.file("proc/41/stat", stat(41, "runc", 'S', 40, 99_500));
+    let (_, report) = tree.run_json(&["--only", "zombies"]);
+    assert_eq!(
+        summary(&report, "zombies"),
+        "no zombie processes; PID 1 is systemd"
+    );
+}
+
+#[test]
+fn an_empty_root_gives_unknown_with_reasons_not_guesses() {
+    let tree = Tree::new();
+    let (out, report) = tree.run_json(&[]);
+    assert_eq!(out.status.code(), Some(0));
+    for c in report["checks"].as_array().unwrap() {
+        assert_eq!(c["status"], "unknown", "{c}");
+        assert!(c["summary"].as_str().unwrap().len() > 10, "{c}");
+    }
+    assert_eq!(report["totals"]["unknown"], 4);
+    assert!(summary(&report, "kernel-version").contains("not found"));
+    let (out, _) = tree.run_json(&["--fail-on", "unknown"]);
+    assert_eq!(out.status.code(), Some(1));
+    let (out, _) = tree.run_json(&["--fail-on", "never"]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn garbled_binary_and_huge_files_are_unknown_with_the_reason() {
+    let tree = Tree::new();
+    tree.file(
+        "proc/sys/kernel/osrelease",
+        [0u8, 159, 146, 150, 0xff, b'\n'],
+    )
+    .file("proc/version", b"\x7fELF\x02\x01\x01\0\0\0")
+    .file("proc/1/mountinfo", vec![b'7'; 17 << 20]);
+    let (out, report) = tree.run_json(&[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(status(&report, "kernel-version"), "unknown");
+    assert!(
+        summary(&report, "kernel-version").contains("cannot parse"),
+        "{report}"
+    );
+    assert_eq!(status(&report, "tmp-tmpfs"), "unknown");
+    assert!(
+        summary(&report, "tmp-tmpfs").contains("larger than"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_line_over_a_megabyte_does_not_hide_the_rest_of_the_table() {
+    let tree = Tree::new();
+    let mut text = format!("99 1 0:1 / /{} rw - ext4 /dev/x rw\n", "a".repeat(1 << 20));
+    text.push_str(&"x".repeat(2 << 20));
+    text.push('\n');
+    text.push_str(&realdata_text("mountinfo/util-linux_column_mountinfo.txt"));
+    tree.file("proc/1/mountinfo", text);
+    let (_, report) = tree.run_json(&["--only", "tmp-tmpfs"]);
+    assert_eq!(status(&report, "tmp-tmpfs"), "ok", "{report}");
+}
+
+#[test]
+fn a_fifo_or_a_directory_in_place_of_a_file_neither_hangs_nor_panics() {
+    let tree = Tree::new();
+    std::fs::create_dir_all(tree.path().join("proc/sys/kernel/osrelease")).unwrap();
+    std::fs::create_dir_all(tree.path().join("proc/1")).unwrap();
+    let fifo = tree.path().join("proc/version");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::process::Command::new("mkfifo")
+        .arg(tree.path().join("proc/1/mountinfo"))
+        .status()
+        .unwrap();
+    let start = Instant::now();
+    let (out, report) = tree.run_json(&[]);
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(status(&report, "kernel-version"), "unknown");
+    assert!(
+        summary(&report, "kernel-version").contains("not a regular file"),
+        "{report}"
+    );
+    assert!(
+        summary(&report, "tmp-tmpfs").contains("not a regular file"),
+        "{report}"
+    );
+    assert_eq!(status(&report, "zombies"), "unknown", "{report}");
+}
+
+#[test]
+fn usage_errors_exit_2_and_name_the_problem() {
+    let out = doctor()
+        .args(["--root", "/nonexistent/sysroot"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/sysroot: not a directory"));
+
+    let out = doctor()
+        .args(["--only", "kernel-version,no-such-check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-check"));
+
+    let out = doctor().args(["--fail-on", "sometimes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--fail-on"));
+
+    let out = doctor().args(["--frobnicate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--frobnicate"));
+
+    let out = doctor().args(["explain", "nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn only_and_skip_select_in_registry_order() {
+    let tree = Tree::new();
+    let (_, report) = tree.run_json(&["--only", "tmp-tmpfs,kernel-version"]);
+    let ids: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["kernel-version", "tmp-tmpfs"]);
+    let (_, report) = tree.run_json(&["--skip", "pidfd", "--skip", "zombies"]);
+    let ids: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["kernel-version", "tmp-tmpfs"]);
+}
+
+#[test]
+fn host_summary_under_root() {
+    let tree = Tree::new();
+    tree.file(
+        "etc/os-release",
+        "NAME=\"Rocky Linux\"\nPRETTY_NAME=\"Rocky Linux 9.3 (Blue Onyx)\"\n",
+    )
+    .file("proc/sys/kernel/hostname", "build-07\n")
+    .file("proc/sys/kernel/osrelease", "5.14.0-362.8.1.el9_3.x86_64\n")
+    .file("proc/1/environ", b"PATH=/bin\0container=podman\0HOME=/\0");
+    let (_, report) = tree.run_json(&[]);
+    let h = &report["host"];
+    assert_eq!(h["hostname"], "build-07");
+    assert_eq!(h["os"], "Rocky Linux 9.3 (Blue Onyx)");
+    assert_eq!(h["kernel"], "5.14.0-362.8.1.el9_3.x86_64");
+    assert_eq!(h["container"], "podman");
+    assert!(h["source"].as_str().unwrap().starts_with("root:"));
+    assert!(realdata("proc_version").is_dir());
+}
