@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Measures a full `container-doctor --check` on this machine: wall time over many runs and peak RSS.
+# Usage: bench/check.sh [RUNS]   (numbers go into issue notes; tests never assert timings)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-200}
+cargo build --release --quiet
+bin=target/release/container-doctor
+
+"$bin" --check >/dev/null || true   # warm the page cache
+times=()
+for _ in $(seq "$runs"); do
+  t0=$(date +%s%N)
+  "$bin" --check --format json >/dev/null || true
+  t1=$(date +%s%N)
+  times+=($(( (t1 - t0) / 1000 )))
+done
+printf '%s\n' "${times[@]}" | sort -n | awk -v runs="$runs" '
+  { t[NR] = $1; sum += $1 }
+  END {
+    printf "full --check, %d runs (process start to exit, microseconds):\n", runs
+    printf "  min %d  median %d  p95 %d  max %d  mean %.0f\n", t[1], t[int(NR/2)+1], t[int(NR*0.95)], t[NR], sum/NR
+  }'
+echo "inside the process (the report's own duration_ms):"
+"$bin" --check --format json | python3 -c 'import json,sys; r=json.load(sys.stdin); print("  total %.2f ms; " % r["duration_ms"] + ", ".join("%s %.2f ms" % (c["id"], c["duration_ms"]) for c in r["checks"]))'
+if [ -x /usr/bin/time ]; then
+  rss=$(/usr/bin/time -v "$bin" --check --format json 2>&1 >/dev/null | awk -F': ' '/Maximum resident/ {print $2}')
+  echo "peak RSS: ${rss} kB"
+fi

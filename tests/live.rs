@@ -1,0 +1,248 @@
+//! The doctor on this machine, for real: statfs, syscalls, /proc, and private namespaces made with
+//! unshare(1) for the cases the machine does not show by itself.
+
+mod common;
+
+use std::process::Command;
+
+use common::{check, doctor, doctor_path, require_root, status, summary};
+use container_doctor::host::{Host, Request};
+use serde_json::Value;
+
+fn live_json(args: &[&str]) -> (std::process::Output, Value) {
+    let out = doctor()
+        .args(["--format", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    let v = serde_json::from_slice(&out.stdout).expect("JSON");
+    (out, v)
+}
+
+fn sh(cmd: &str) -> String {
+    let out = Command::new("sh").args(["-c", cmd]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn check_on_this_machine_agrees_with_independent_tools() {
+    let (out, report) = live_json(&["--check"]);
+    // The exit code follows the report.
+    let failed = report["failed"].as_bool().unwrap();
+    assert_eq!(out.status.code(), Some(if failed { 1 } else { 0 }));
+    assert_eq!(report["host"]["source"], "live");
+    assert_eq!(report["host"]["kernel"], sh("uname -r"));
+    if sh("readlink /proc/self/ns/pid") == "pid:[4026531836]" {
+        assert!(
+            report["host"]["container"].is_null(),
+            "the initial PID namespace is no container"
+        );
+    }
+
+    // /tmp: statfs as stat(1) sees it.
+    let tmp_type = sh("stat -f -c %T /tmp");
+    let want = if tmp_type == "tmpfs" { "ok" } else { "warn" };
+    assert_eq!(
+        status(&report, "tmp-tmpfs"),
+        want,
+        "{}",
+        summary(&report, "tmp-tmpfs")
+    );
+
+    // Kernel: the same numbers uname gives.
+    let release = sh("uname -r");
+    let numbers: Vec<&str> = release.split(['.', '-']).take(3).collect();
+    let prefix = format!("Linux {}.{}.{}", numbers[0], numbers[1], numbers[2]);
+    assert!(
+        summary(&report, "kernel-version").starts_with(&prefix),
+        "{}",
+        summary(&report, "kernel-version")
+    );
+
+    // pidfd: probed live, not inferred.
+    let major_minor: (u32, u32) = (numbers[0].parse().unwrap(), numbers[1].parse().unwrap());
+    if major_minor >= (5, 4) {
+        assert_eq!(status(&report, "pidfd"), "ok");
+        assert_eq!(
+            summary(&report, "pidfd"),
+            "pidfd_open, pidfd_send_signal and waitid(P_PIDFD) work"
+        );
+    }
+    let ev = check(&report, "pidfd")["evidence"].to_string();
+    assert!(ev.contains("syscall pidfd_open"), "{ev}");
+
+    // PID 1 is named as ps(1) names it.
+    let pid1 = sh("ps -o comm= -p 1");
+    assert!(
+        check(&report, "zombies")["evidence"]
+            .to_string()
+            .contains(&format!("PID 1 is {pid1}"))
+    );
+}
+
+#[test]
+fn tmp_on_tmpfs_in_a_private_mount_namespace() {
+    if !require_root() {
+        return;
+    }
+    let before = sh("stat -f -c %T /tmp");
+    let doctor = doctor_path();
+    let run = |script: &str| {
+        let out = Command::new("unshare")
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                script,
+                "sh",
+            ])
+            .arg(&doctor)
+            .env_remove("TMPDIR")
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        v
+    };
+    let report =
+        run("mount -t tmpfs doctor-test /tmp && exec \"$1\" --only tmp-tmpfs --format json");
+    assert_eq!(status(&report, "tmp-tmpfs"), "ok", "{report}");
+    assert_eq!(
+        summary(&report, "tmp-tmpfs"),
+        "/tmp is tmpfs (doctor-test, its own mount)"
+    );
+
+    // tmpfs /tmp, but TMPDIR on disk: tools use TMPDIR first.
+    let report = run(
+        "mount -t tmpfs doctor-test /tmp && TMPDIR=/var/tmp exec \"$1\" --only tmp-tmpfs --format json",
+    );
+    assert_eq!(status(&report, "tmp-tmpfs"), "warn", "{report}");
+    assert!(
+        summary(&report, "tmp-tmpfs").contains("TMPDIR=/var/tmp"),
+        "{report}"
+    );
+
+    // A disk filesystem over /tmp, with an odd name, in that namespace.
+    let report = run(
+        "mkdir -p '/var/tmp/doctor odd;$(x)' && mount --bind '/var/tmp/doctor odd;$(x)' /tmp && \
+         exec \"$1\" --only tmp-tmpfs --format json",
+    );
+    assert_eq!(status(&report, "tmp-tmpfs"), "warn", "{report}");
+    assert!(
+        summary(&report, "tmp-tmpfs").contains("its own mount"),
+        "{report}"
+    );
+
+    // The host's /tmp is untouched.
+    assert_eq!(sh("stat -f -c %T /tmp"), before);
+}
+
+#[test]
+fn zombies_left_to_a_pid_1_that_does_not_reap() {
+    if !require_root() {
+        return;
+    }
+    // In a new PID namespace `timeout` is PID 1: it waits for its own child only, so the two
+    // orphaned `sleep 0` become zombies whose parent is PID 1, as under a container without --init.
+    let out = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "timeout", "20", "sh", "-c"])
+        .arg("(sleep 0 &); (sleep 0 &); sleep 0.5; exec \"$0\" --only zombies --format json --fail-on warn")
+        .arg(doctor_path())
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(status(&report, "zombies"), "warn", "{report}");
+    assert_eq!(
+        summary(&report, "zombies"),
+        "2 zombies left to PID 1 (timeout), which does not reap them"
+    );
+    assert!(
+        check(&report, "zombies")["evidence"]
+            .to_string()
+            .contains("(sleep) zombie")
+    );
+    assert_eq!(check(&report, "zombies")["fixes"][0]["id"], "use-an-init");
+    assert_eq!(out.status.code(), Some(1), "--fail-on warn");
+    // A new PID namespace is a container; which engine depends on marker files this machine has.
+    assert!(report["host"]["container"].is_string(), "{report}");
+}
+
+#[test]
+fn no_zombies_when_pid_1_reaps() {
+    if !require_root() {
+        return;
+    }
+    // A shell as PID 1 reaps its orphans while it waits for the doctor.
+    let out = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "sh", "-c"])
+        .arg("(sleep 0 &); sleep 0.3; \"$0\" --only zombies --format json")
+        .arg(doctor_path())
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status(&report, "zombies"), "ok", "{report}");
+    assert!(summary(&report, "zombies").starts_with("no zombie processes; PID 1 is sh"));
+}
+
+#[test]
+fn the_host_records_everything_it_served() {
+    let host = Host::live();
+    let _ = host.read_text("/proc/version");
+    let _ = host.read_text("/nonexistent");
+    let _ = host.statfs_magic("/tmp");
+    let _ = host.probe_pidfd();
+    let r = host.records();
+    assert_eq!(r.len(), 4);
+    assert_eq!(r[0].request, Request::Read("/proc/version".into()));
+    assert!(r[0].answer.is_ok());
+    assert!(r[1].answer.is_err());
+    assert_eq!(r[3].request, Request::ProbePidfd);
+}
+
+#[test]
+fn text_report_colors_only_when_asked_and_never_with_no_color() {
+    let plain = doctor().output().unwrap();
+    let text = String::from_utf8_lossy(&plain.stdout);
+    assert!(!text.contains('\u{1b}'), "no TTY, no colors");
+    for id in ["kernel-version", "pidfd", "zombies", "tmp-tmpfs"] {
+        assert!(text.contains(id), "{text}");
+    }
+    assert!(text.contains("4 checks:"));
+    let colored = doctor().args(["--color", "always"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&colored.stdout).contains("\u{1b}["));
+    let no_color = doctor()
+        .args(["--color", "always"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&no_color.stdout).contains('\u{1b}'));
+    let verbose = doctor()
+        .args(["-v", "--only", "tmp-tmpfs"])
+        .output()
+        .unwrap();
+    let verbose = String::from_utf8_lossy(&verbose.stdout);
+    assert!(verbose.contains("statfs /tmp:"), "{verbose}");
+}
+
+#[test]
+fn list_checks_and_explain() {
+    let out = doctor().arg("--list-checks").output().unwrap();
+    let list = String::from_utf8_lossy(&out.stdout);
+    let ids: Vec<&str> = list
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["kernel-version", "pidfd", "zombies", "tmp-tmpfs"]);
+    for id in ids {
+        let out = doctor().args(["explain", id]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let md = String::from_utf8_lossy(&out.stdout);
+        assert!(md.starts_with(&format!("# {id} — ")), "{md}");
+        for section in ["## Why it matters", "## How to fix"] {
+            assert!(md.contains(section), "{id}: {section}");
+        }
+    }
+}
