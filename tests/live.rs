@@ -246,3 +246,58 @@ fn list_checks_and_explain() {
         }
     }
 }
+
+#[test]
+fn a_process_that_is_gone_reads_as_not_found() {
+    let mut child = Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    let host = Host::live();
+    let err = host.read_text(&format!("/proc/{pid}/stat")).unwrap_err();
+    assert!(
+        matches!(err, container_doctor::host::HostError::NotFound(_)),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn unreadable_files_say_needs_root() {
+    if !require_root() {
+        return;
+    }
+    let tree = common::Tree::new();
+    tree.file("proc/sys/kernel/osrelease", "6.1.0\n")
+        .file("proc/version", "Linux version 6.1.0\n");
+    for f in ["proc/sys/kernel/osrelease", "proc/version"] {
+        std::fs::set_permissions(
+            tree.path().join(f),
+            std::os::unix::fs::PermissionsExt::from_mode(0o000),
+        )
+        .unwrap();
+    }
+    std::fs::set_permissions(
+        tree.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    // The binary must be reachable by nobody: copy it next to the tree.
+    let bin = tree.path().join("container-doctor");
+    std::fs::copy(doctor_path(), &bin).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .args(["--root"])
+        .arg(tree.path())
+        .args(["--format", "json", "--only", "kernel-version"])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(status(&report, "kernel-version"), "unknown");
+    assert!(
+        summary(&report, "kernel-version").contains("permission denied (needs root)"),
+        "{report}"
+    );
+    assert_eq!(report["host"]["root"], false);
+    assert_eq!(out.status.code(), Some(0));
+}
