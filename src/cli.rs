@@ -45,6 +45,15 @@ pub struct Cli {
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
 
+    /// Also run probes that briefly change the system (the freezer probe: a scratch cgroup
+    /// with one sleeping process, frozen, thawed and removed); needs root
+    #[arg(long)]
+    pub active: bool,
+
+    /// Treat a missing tool as an error instead of skipping its check
+    #[arg(long, value_name = "TOOL", value_parser = ["criu"])]
+    pub require: Vec<String>,
+
     /// Show evidence, fixes and explanations
     #[arg(short, long)]
     pub verbose: bool,

@@ -2,6 +2,7 @@
 
 pub const TMPFS: u64 = 0x0102_1994;
 pub const RAMFS: u64 = 0x8584_58f6;
+pub const CGROUP2: u64 = 0x6367_7270;
 
 const NAMES: &[(u64, &str)] = &[
     (TMPFS, "tmpfs"),
@@ -16,7 +17,7 @@ const NAMES: &[(u64, &str)] = &[
     (0x0102_1997, "9p"),
     (0x6573_5546, "fuse"),
     (0x0027_e0eb, "cgroup"),
-    (0x6367_7270, "cgroup2"),
+    (CGROUP2, "cgroup2"),
     (0x9fa0, "proc"),
     (0x6265_6572, "sysfs"),
     (0x7371_7368, "squashfs"),

@@ -46,7 +46,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         None => Host::live(),
     };
     let start = Instant::now();
-    let results = checks::run(&selected, &host);
+    let opts = checks::Options {
+        active: cli.active,
+        require: cli.require.clone(),
+    };
+    let results = checks::run(&selected, &host, &opts);
     let summary = HostSummary::gather(&host);
     let report = Report::new(
         summary,

@@ -68,6 +68,8 @@ pub enum Risk {
 pub enum Step {
     /// Execute this argv directly (never through a shell).
     Exec { argv: Vec<String> },
+    /// Replace a file's content (a cgroup control file, say).
+    WriteFile { path: String, content: String },
     /// Append these lines to a file (shown to the user as a diff before it happens).
     AppendFile { path: String, content: String },
     /// Something only a person can do (reboot, edit a boot loader entry); shown, never run.
@@ -125,6 +127,11 @@ impl Outcome {
     pub fn evidence(mut self, source: impl Into<String>, excerpt: impl Into<String>) -> Self {
         self.evidence.push(Evidence::new(source, excerpt));
         self
+    }
+
+    /// Adds evidence in place, for code that builds an outcome step by step.
+    pub fn push(&mut self, source: impl Into<String>, excerpt: impl Into<String>) {
+        self.evidence.push(Evidence::new(source, excerpt));
     }
 
     pub fn fix(mut self, plan: FixPlan) -> Self {

@@ -24,7 +24,7 @@ const RECOMMENDED: (u32, u32) = (5, 3);
 /// From here on CRIU older than 4.1 cannot start (the vvar_vclock vDSO split).
 const CRIU_41_NEEDED: (u32, u32) = (6, 13);
 
-pub fn run(host: &Host) -> Outcome {
+pub fn run(host: &Host, _: &super::Options) -> Outcome {
     let k = match super::kernel_release(host) {
         Ok(k) => k,
         Err(reason) => return Outcome::unknown(reason),

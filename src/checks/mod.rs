@@ -1,6 +1,10 @@
 //! The registry of checks, in display order, and the runner that times them and turns a
 //! panicking check into `unknown` instead of taking the whole report down.
 
+mod cgroup_freezer;
+mod cgroup_layout;
+mod cgroup_version;
+mod criu_version;
 mod kernel_version;
 mod pidfd;
 mod tmp_tmpfs;
@@ -9,9 +13,10 @@ mod zombies;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
-use crate::host::Host;
+use crate::host::{Host, HostError};
 use crate::model::{CheckResult, Outcome, Status};
 use crate::parse::kernel::{self, KernelRelease};
+use crate::parse::mountinfo::{self, MountTable};
 
 /// A check: a pure function of the Host.
 pub struct Check {
@@ -21,7 +26,22 @@ pub struct Check {
     pub area: &'static str,
     /// The explanation shown by `explain` and `-v`.
     pub explanation: &'static str,
-    pub run: fn(&Host) -> Outcome,
+    pub run: fn(&Host, &Options) -> Outcome,
+}
+
+/// What the user asked of this scan beyond which checks to run.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Run probes that change the system briefly (`--active`: the freezer probe).
+    pub active: bool,
+    /// Tools whose absence is an error rather than a skip (`--require criu`).
+    pub require: Vec<String>,
+}
+
+impl Options {
+    pub fn requires(&self, tool: &str) -> bool {
+        self.require.iter().any(|r| r == tool)
+    }
 }
 
 macro_rules! explanation {
@@ -60,6 +80,27 @@ pub const ALL: &[Check] = &[
         explanation: explanation!("tmp-tmpfs"),
         run: tmp_tmpfs::run,
     },
+    Check {
+        id: "cgroup-version",
+        title: "cgroup v1, hybrid or v2",
+        area: "cgroups",
+        explanation: explanation!("cgroup-version"),
+        run: cgroup_version::run,
+    },
+    Check {
+        id: "cgroup-freezer",
+        title: "cgroup freezer: available, stuck FREEZING, left FROZEN",
+        area: "cgroups",
+        explanation: explanation!("cgroup-freezer"),
+        run: cgroup_freezer::run,
+    },
+    Check {
+        id: "criu-version",
+        title: "CRIU version and criu check",
+        area: "Checkpoint/restore",
+        explanation: explanation!("criu-version"),
+        run: criu_version::run,
+    },
 ];
 
 pub fn find(id: &str) -> Option<&'static Check> {
@@ -67,9 +108,9 @@ pub fn find(id: &str) -> Option<&'static Check> {
 }
 
 /// Runs one check, timing it; a panic becomes `unknown` with the panic's message.
-pub fn run_one(check: &Check, host: &Host) -> CheckResult {
+pub fn run_one(check: &Check, host: &Host, opts: &Options) -> CheckResult {
     let start = Instant::now();
-    let outcome = catch_unwind(AssertUnwindSafe(|| (check.run)(host))).unwrap_or_else(|p| {
+    let outcome = catch_unwind(AssertUnwindSafe(|| (check.run)(host, opts))).unwrap_or_else(|p| {
         let msg = p
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
@@ -90,8 +131,8 @@ pub fn run_one(check: &Check, host: &Host) -> CheckResult {
 }
 
 /// Runs the given checks in order.
-pub fn run(checks: &[&Check], host: &Host) -> Vec<CheckResult> {
-    checks.iter().map(|c| run_one(c, host)).collect()
+pub fn run(checks: &[&Check], host: &Host, opts: &Options) -> Vec<CheckResult> {
+    checks.iter().map(|c| run_one(c, host, opts)).collect()
 }
 
 /// The kernel release of the examined host, from /proc/sys/kernel/osrelease, else /proc/version.
@@ -115,6 +156,27 @@ pub(crate) fn kernel_release(host: &Host) -> Result<KernelRelease, String> {
     }
 }
 
+/// The mount table the examined host sees: our own live, PID 1's under `--root`.
+pub(crate) fn mount_table(host: &Host) -> Result<MountTable, HostError> {
+    let paths: &[&str] = if host.is_live() {
+        &["/proc/self/mountinfo"]
+    } else {
+        &["/proc/1/mountinfo", "/proc/self/mountinfo"]
+    };
+    let mut first = None;
+    for p in paths {
+        match host.read_text(p) {
+            Ok(t) => return Ok(mountinfo::parse(&t)),
+            // Only a missing file sends us on to the next; any other failure is the answer.
+            Err(HostError::NotFound(_)) => {
+                first.get_or_insert(HostError::NotFound(p.to_string()));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(first.unwrap_or_else(|| HostError::NotFound("mountinfo".into())))
+}
+
 /// The first line of `text`, cut to `max` characters, for evidence excerpts.
 pub(crate) fn first_line(text: &str, max: usize) -> String {
     let line = text.lines().next().unwrap_or("").trim_end();
@@ -132,4 +194,9 @@ pub fn worst(results: &[CheckResult]) -> Status {
         .map(|r| r.status)
         .max()
         .unwrap_or(Status::Skipped)
+}
+
+/// "s" for counts other than one.
+pub(crate) fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }

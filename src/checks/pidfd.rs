@@ -5,7 +5,7 @@ use crate::host::{Host, HostError};
 use crate::model::{Outcome, Status};
 use crate::sys::{PidfdProbe, SyscallOutcome};
 
-pub fn run(host: &Host) -> Outcome {
+pub fn run(host: &Host, _: &super::Options) -> Outcome {
     match host.probe_pidfd() {
         Ok(probe) => judge_probe(host, &probe),
         Err(HostError::Unsupported(why)) => infer(host, &why),

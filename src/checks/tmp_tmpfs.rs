@@ -5,7 +5,7 @@
 use crate::fsmagic;
 use crate::host::{Host, HostError};
 use crate::model::{FixPlan, Outcome, Risk, Status, Step};
-use crate::parse::mountinfo::{self, MountTable, escape};
+use crate::parse::mountinfo::{MountTable, escape};
 
 /// The fstab line that makes /tmp a tmpfs at boot.
 const FSTAB_LINE: &str = "tmpfs /tmp tmpfs rw,nosuid,nodev,size=50%,mode=1777 0 0\n";
@@ -32,8 +32,8 @@ impl Placement {
     }
 }
 
-pub fn run(host: &Host) -> Outcome {
-    let table = mount_table(host);
+pub fn run(host: &Host, _: &super::Options) -> Outcome {
+    let table = super::mount_table(host);
     // Without statfs the mount table is the only witness.
     if let (false, Err(e)) = (host.is_live(), &table) {
         return Outcome::unknown(format!("cannot read the mount table: {e}"));
@@ -83,27 +83,6 @@ pub fn run(host: &Host) -> Outcome {
         out = out.fix(persistent_fix(host)).fix(tmpdir_fix());
     }
     out
-}
-
-/// The mount table the examined host sees: our own live, PID 1's under `--root`.
-fn mount_table(host: &Host) -> Result<MountTable, HostError> {
-    let paths: &[&str] = if host.is_live() {
-        &["/proc/self/mountinfo"]
-    } else {
-        &["/proc/1/mountinfo", "/proc/self/mountinfo"]
-    };
-    let mut first = None;
-    for p in paths {
-        match host.read_text(p) {
-            Ok(t) => return Ok(mountinfo::parse(&t)),
-            // Only a missing file sends us on to the next; any other failure is the answer.
-            Err(HostError::NotFound(_)) => {
-                first.get_or_insert(HostError::NotFound(p.to_string()));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Err(first.unwrap_or_else(|| HostError::NotFound("mountinfo".into())))
 }
 
 fn source(host: &Host, path: &str) -> String {

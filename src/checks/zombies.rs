@@ -8,6 +8,8 @@ use crate::host::{Host, HostError};
 use crate::model::{FixPlan, Outcome, Risk, Status, Step};
 use crate::parse::proc_stat::{self, ProcStat};
 
+use super::plural;
+
 /// Zombies of other parents younger than this are the normal gap between exit and wait().
 const STALE_SECS: f64 = 60.0;
 /// How many zombies are listed as evidence.
@@ -34,7 +36,7 @@ struct Zombie {
     age: Option<f64>,
 }
 
-pub fn run(host: &Host) -> Outcome {
+pub fn run(host: &Host, _: &super::Options) -> Outcome {
     let pids: Vec<u32> = match host.list_dir("/proc") {
         Ok(names) => names.iter().filter_map(|n| n.parse().ok()).collect(),
         Err(e) => return Outcome::unknown(format!("cannot list processes: {e}")),
@@ -170,10 +172,6 @@ fn init_fix() -> FixPlan {
                 .into(),
         }],
     }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 fn human_age(secs: f64) -> String {

@@ -5,7 +5,12 @@ use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::time::Duration;
 
-use super::{CommandOutput, HostError, MAX_FILE_BYTES, Source, SourceKind, command};
+use std::os::unix::fs::PermissionsExt;
+
+use super::{
+    CommandOutput, FreezerProbe, FreezerVersion, HostError, MAX_FILE_BYTES, Meta, Source,
+    SourceKind, command, freezer_probe,
+};
 use crate::sys::{self, PidfdProbe};
 
 pub struct Live;
@@ -48,6 +53,25 @@ pub(super) fn link_target(path: &std::path::Path, shown: &str) -> Result<String,
         .map_err(|e| HostError::from_io(shown, &e))
 }
 
+pub(super) fn subdir_names(path: &std::path::Path, shown: &str) -> Result<Vec<String>, HostError> {
+    let dir = std::fs::read_dir(path).map_err(|e| HostError::from_io(shown, &e))?;
+    Ok(dir
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect())
+}
+
+pub(super) fn meta(path: &std::path::Path, shown: &str) -> Result<Meta, HostError> {
+    let m = std::fs::metadata(path).map_err(|e| HostError::from_io(shown, &e))?;
+    Ok(Meta {
+        is_dir: m.is_dir(),
+        is_file: m.is_file(),
+        mode: m.permissions().mode() & 0o7777,
+        size: m.len(),
+    })
+}
+
 impl Source for Live {
     fn kind(&self) -> SourceKind {
         SourceKind::Live
@@ -65,6 +89,14 @@ impl Source for Live {
         link_target(path.as_ref(), path)
     }
 
+    fn subdirs(&self, path: &str) -> Result<Vec<String>, HostError> {
+        subdir_names(path.as_ref(), path)
+    }
+
+    fn stat(&self, path: &str) -> Result<Meta, HostError> {
+        meta(path.as_ref(), path)
+    }
+
     fn statfs_magic(&self, path: &str) -> Result<u64, HostError> {
         sys::statfs_magic(path).map_err(|e| HostError::from_io(path, &e))
     }
@@ -79,6 +111,10 @@ impl Source for Live {
 
     fn probe_pidfd(&self) -> Result<PidfdProbe, HostError> {
         Ok(sys::probe_pidfd())
+    }
+
+    fn probe_freezer(&self, version: FreezerVersion, dir: &str) -> Result<FreezerProbe, HostError> {
+        freezer_probe::run(version, dir)
     }
 
     fn euid(&self) -> u32 {

@@ -3,6 +3,7 @@
 //! so that a run can later be saved and replayed to the same verdicts.
 
 mod command;
+mod freezer_probe;
 mod live;
 mod rooted;
 
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 pub use command::CommandOutput;
+pub use freezer_probe::{FREEZE_TIMEOUT, FreezerProbe, FreezerVersion};
 pub use live::Live;
 pub use rooted::Rooted;
 
@@ -69,10 +71,15 @@ pub trait Source: Send + Sync {
     fn read(&self, path: &str) -> Result<Vec<u8>, HostError>;
     fn list_dir(&self, path: &str) -> Result<Vec<String>, HostError>;
     fn read_link(&self, path: &str) -> Result<String, HostError>;
+    /// Names of the subdirectories of `path` (not following symlinks).
+    fn subdirs(&self, path: &str) -> Result<Vec<String>, HostError>;
+    fn stat(&self, path: &str) -> Result<Meta, HostError>;
     fn statfs_magic(&self, path: &str) -> Result<u64, HostError>;
     fn env(&self, name: &str) -> Result<Option<String>, HostError>;
     fn run(&self, argv: &[String], timeout: Duration) -> Result<CommandOutput, HostError>;
     fn probe_pidfd(&self) -> Result<PidfdProbe, HostError>;
+    /// Freezes a scratch cgroup under `dir` holding one sleeping process, then removes it all.
+    fn probe_freezer(&self, version: FreezerVersion, dir: &str) -> Result<FreezerProbe, HostError>;
     /// The effective uid the doctor runs with (decides what it may read).
     fn euid(&self) -> u32;
 }
@@ -84,10 +91,13 @@ pub enum Request {
     Read(String),
     ListDir(String),
     ReadLink(String),
+    Subdirs(String),
+    Stat(String),
     Statfs(String),
     Env(String),
     Run(Vec<String>),
     ProbePidfd,
+    ProbeFreezer(FreezerVersion, String),
 }
 
 /// What the Host answered.
@@ -97,10 +107,28 @@ pub enum Answer {
     Bytes(Vec<u8>),
     Names(Vec<String>),
     Link(String),
+    Meta(Meta),
     Magic(u64),
     Env(Option<String>),
     Output(CommandOutput),
     Pidfd(PidfdProbe),
+    Freezer(FreezerProbe),
+}
+
+/// What stat(2) says of a path (following symlinks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Meta {
+    pub is_dir: bool,
+    pub is_file: bool,
+    /// Permission bits.
+    pub mode: u32,
+    pub size: u64,
+}
+
+impl Meta {
+    pub fn is_executable_file(&self) -> bool {
+        self.is_file && self.mode & 0o111 != 0
+    }
 }
 
 /// One served request: the raw material of a support bundle.
@@ -169,6 +197,19 @@ impl Host {
         })
     }
 
+    pub fn subdirs(&self, path: &str) -> Result<Vec<String>, HostError> {
+        self.serve(Request::Subdirs(path.into()), || {
+            self.source.subdirs(path).map(|mut names| {
+                names.sort();
+                names
+            })
+        })
+    }
+
+    pub fn stat(&self, path: &str) -> Result<Meta, HostError> {
+        self.serve(Request::Stat(path.into()), || self.source.stat(path))
+    }
+
     pub fn statfs_magic(&self, path: &str) -> Result<u64, HostError> {
         self.serve(Request::Statfs(path.into()), || {
             self.source.statfs_magic(path)
@@ -189,6 +230,16 @@ impl Host {
 
     pub fn probe_pidfd(&self) -> Result<PidfdProbe, HostError> {
         self.serve(Request::ProbePidfd, || self.source.probe_pidfd())
+    }
+
+    pub fn probe_freezer(
+        &self,
+        version: FreezerVersion,
+        dir: &str,
+    ) -> Result<FreezerProbe, HostError> {
+        self.serve(Request::ProbeFreezer(version, dir.into()), || {
+            self.source.probe_freezer(version, dir)
+        })
     }
 
     /// Everything served so far, in order.
@@ -225,4 +276,4 @@ macro_rules! answer_from {
     };
 }
 answer_from!(Vec<u8> => Bytes, Vec<String> => Names, String => Link, u64 => Magic, Option<String> => Env,
-    CommandOutput => Output, PidfdProbe => Pidfd);
+    CommandOutput => Output, PidfdProbe => Pidfd, Meta => Meta, FreezerProbe => Freezer);

@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::live::{link_target, list_names, read_capped};
-use super::{CommandOutput, HostError, Source, SourceKind};
+use super::live::{link_target, list_names, meta, read_capped, subdir_names};
+use super::{CommandOutput, FreezerProbe, FreezerVersion, HostError, Meta, Source, SourceKind};
 use crate::sys::{self, PidfdProbe};
 
 pub struct Rooted {
@@ -49,6 +49,14 @@ impl Source for Rooted {
         link_target(&self.under(path), path)
     }
 
+    fn subdirs(&self, path: &str) -> Result<Vec<String>, HostError> {
+        subdir_names(&self.under(path), path)
+    }
+
+    fn stat(&self, path: &str) -> Result<Meta, HostError> {
+        meta(&self.under(path), path)
+    }
+
     fn statfs_magic(&self, path: &str) -> Result<u64, HostError> {
         Err(not_under_root(&format!("statfs {path}")))
     }
@@ -63,6 +71,10 @@ impl Source for Rooted {
 
     fn probe_pidfd(&self) -> Result<PidfdProbe, HostError> {
         Err(not_under_root("pidfd probe"))
+    }
+
+    fn probe_freezer(&self, _: FreezerVersion, dir: &str) -> Result<FreezerProbe, HostError> {
+        Err(not_under_root(&format!("freezer probe in {dir}")))
     }
 
     fn euid(&self) -> u32 {

@@ -1,0 +1,344 @@
+//! `cgroup-freezer`: is there a freezer, is any cgroup stuck FREEZING or left FROZEN, and (with
+//! `--active`) does a freeze really complete here? runc pauses and CRIU checkpoints through the
+//! freezer; a freeze that never completes hangs them until they time out (runc TestCheckpoint,
+//! "Timeout reached", freezer.state stuck at FREEZING; CRIU 4.1 reworked its freeze loop).
+
+use std::time::Duration;
+
+use crate::host::{FreezerVersion, Host, HostError};
+use crate::model::{FixPlan, Outcome, Risk, Status, Step};
+use crate::parse::cgroup::{self, FreezerState};
+use crate::parse::mountinfo::escape;
+use crate::parse::proc_stat;
+
+use super::{cgroup_layout, plural};
+
+/// Bounds of the walk: a host with more cgroups than this is reported as partly walked.
+const MAX_CGROUPS: usize = 20_000;
+const MAX_DEPTH: usize = 64;
+/// A freeze seen in progress is looked at again after this long before it counts as stuck.
+const SETTLE: Duration = Duration::from_millis(100);
+/// How many tasks of a cgroup are shown.
+const TASKS_SHOWN: usize = 5;
+
+/// A cgroup that someone froze (or tried to).
+struct Frozen {
+    version: FreezerVersion,
+    path: String,
+    state: FreezerState,
+}
+
+pub fn run(host: &Host, opts: &super::Options) -> Outcome {
+    let layout = match cgroup_layout::read(host) {
+        Ok(l) => l,
+        Err(reason) => return Outcome::unknown(reason),
+    };
+    let v1 = layout.freezer().map(|h| h.mount_point.clone());
+    // cgroup.freeze exists from 5.2 on, in every non-root cgroup of a cgroup2 hierarchy.
+    let v2 = layout
+        .unified
+        .clone()
+        .filter(|_| super::kernel_release(host).is_ok_and(|k| k.at_least(5, 2)));
+
+    let mut walk = Walk {
+        host,
+        found: Vec::new(),
+        walked: 0,
+        truncated: false,
+    };
+    for (version, root) in [(FreezerVersion::V1, &v1), (FreezerVersion::V2, &v2)] {
+        if let Some(root) = root {
+            walk.visit(version, root, root, 0);
+        }
+    }
+    let Walk {
+        mut found,
+        walked,
+        truncated,
+        ..
+    } = walk;
+    // A freeze caught in flight is normal for milliseconds; stuck is what stays.
+    if found.iter().any(|f| f.state == FreezerState::Freezing) {
+        std::thread::sleep(SETTLE);
+        for f in found
+            .iter_mut()
+            .filter(|f| f.state == FreezerState::Freezing)
+        {
+            if let Some(state) = state_of(host, f.version, &f.path) {
+                f.state = state;
+            }
+        }
+        found.retain(|f| f.state != FreezerState::Thawed);
+    }
+
+    let available = match (&v1, &v2) {
+        (Some(a), Some(b)) => format!(
+            "v1 at {} and v2 cgroup.freeze under {}",
+            escape(a),
+            escape(b)
+        ),
+        (Some(a), None) => format!("v1 at {}", escape(a)),
+        (None, Some(b)) => format!("v2 cgroup.freeze under {}", escape(b)),
+        (None, None) => String::new(),
+    };
+    let stuck = found
+        .iter()
+        .filter(|f| f.state == FreezerState::Freezing)
+        .count();
+    let frozen = found.len() - stuck;
+    let mut out = if available.is_empty() {
+        Outcome::new(
+            Status::Warn,
+            "no freezer: no v1 freezer hierarchy and no cgroup2 with cgroup.freeze (kernel ≥ 5.2); \
+             runc cannot pause and CRIU cannot freeze a container consistently",
+        )
+    } else if stuck > 0 {
+        Outcome::new(
+            Status::Error,
+            format!(
+                "{stuck} cgroup{} stuck FREEZING{}: checkpoints and pauses there hang",
+                plural(stuck),
+                if frozen > 0 {
+                    format!(", {frozen} left FROZEN")
+                } else {
+                    String::new()
+                }
+            ),
+        )
+    } else if frozen > 0 {
+        Outcome::new(
+            Status::Warn,
+            format!(
+                "{frozen} cgroup{} left FROZEN (a paused container, or a checkpoint that died)",
+                plural(frozen)
+            ),
+        )
+    } else {
+        Outcome::new(
+            Status::Ok,
+            format!("freezer {available}; {walked} cgroups walked, none frozen"),
+        )
+    };
+    if !available.is_empty() && !matches!(out.status, Status::Ok) {
+        out = out.evidence("freezer", available.clone());
+    }
+    if truncated {
+        out = out.evidence(
+            "walk",
+            format!("stopped after {walked} cgroups (limit {MAX_CGROUPS}, depth {MAX_DEPTH})"),
+        );
+    }
+    // Stuck ones first: they are the errors.
+    found.sort_by_key(|f| f.state != FreezerState::Freezing);
+    for f in &found {
+        out = describe(host, f, out);
+        out = out.fix(thaw_plan(f));
+    }
+    if opts.active {
+        out = active_probe(host, v1.as_deref(), v2.as_deref(), out);
+    }
+    out
+}
+
+/// A depth-first walk of one or two cgroup trees, collecting frozen cgroups.
+struct Walk<'a> {
+    host: &'a Host,
+    found: Vec<Frozen>,
+    walked: usize,
+    truncated: bool,
+}
+
+impl Walk<'_> {
+    fn visit(&mut self, version: FreezerVersion, root: &str, dir: &str, depth: usize) {
+        if self.walked >= MAX_CGROUPS || depth > MAX_DEPTH {
+            self.truncated = true;
+            return;
+        }
+        self.walked += 1;
+        // The root cgroup cannot be frozen; only its descendants have freezer files.
+        if dir != root
+            && let Some(state) = state_of(self.host, version, dir)
+            && state != FreezerState::Thawed
+            && froze_itself(self.host, version, dir)
+        {
+            self.found.push(Frozen {
+                version,
+                path: dir.to_string(),
+                state,
+            });
+        }
+        // A cgroup that vanished mid-walk has no children to visit: nothing to report.
+        for child in self.host.subdirs(dir).unwrap_or_default() {
+            self.visit(version, root, &format!("{dir}/{child}"), depth + 1);
+        }
+    }
+}
+
+fn state_of(host: &Host, version: FreezerVersion, dir: &str) -> Option<FreezerState> {
+    match version {
+        FreezerVersion::V1 => {
+            cgroup::parse_freezer_state(&host.read_text(&format!("{dir}/freezer.state")).ok()?)
+        }
+        FreezerVersion::V2 => {
+            if host.read_text(&format!("{dir}/cgroup.freeze")).ok()?.trim() != "1" {
+                return Some(FreezerState::Thawed);
+            }
+            let events =
+                cgroup::parse_events(&host.read_text(&format!("{dir}/cgroup.events")).ok()?);
+            Some(match events.frozen {
+                Some(true) => FreezerState::Frozen,
+                _ => FreezerState::Freezing,
+            })
+        }
+    }
+}
+
+/// Whether this cgroup was frozen itself rather than through a frozen ancestor (v1 says so in
+/// `freezer.self_freezing`; v2's `cgroup.freeze` is already per cgroup).
+fn froze_itself(host: &Host, version: FreezerVersion, dir: &str) -> bool {
+    match version {
+        FreezerVersion::V1 => host
+            .read_text(&format!("{dir}/freezer.self_freezing"))
+            .map(|t| t.trim() != "0")
+            .unwrap_or(true),
+        FreezerVersion::V2 => true,
+    }
+}
+
+/// The cgroup, its container, and its tasks; for tasks in D state, where they sleep in the kernel.
+fn describe(host: &Host, f: &Frozen, mut out: Outcome) -> Outcome {
+    let state = match f.state {
+        FreezerState::Freezing => "FREEZING (stuck)",
+        FreezerState::Frozen => "FROZEN",
+        FreezerState::Thawed => "THAWED",
+    };
+    let container = cgroup::container_of(&f.path)
+        .map(|(engine, id)| format!(", {engine} container {}", short(&id)))
+        .unwrap_or_default();
+    let pids: Vec<u32> = host
+        .read_text(&format!("{}/cgroup.procs", f.path))
+        .map(|t| t.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_default();
+    out = out.evidence(
+        escape(&f.path),
+        format!(
+            "{state}{container}; {} task{}",
+            pids.len(),
+            plural(pids.len())
+        ),
+    );
+    for pid in pids.iter().take(TASKS_SHOWN) {
+        let Some(stat) = host
+            .read_text(&format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|t| proc_stat::parse(&t))
+        else {
+            continue;
+        };
+        let mut line = format!("pid {pid} ({}) state {}", stat.comm, stat.state);
+        if stat.state == 'D' {
+            if let Ok(wchan) = host.read_text(&format!("/proc/{pid}/wchan")) {
+                line += &format!(", waiting in {}", wchan.trim());
+            }
+            match host.read_text(&format!("/proc/{pid}/stack")) {
+                Ok(stack) => {
+                    let frames: Vec<&str> = stack
+                        .lines()
+                        .take(3)
+                        .filter_map(|l| l.split_whitespace().nth(1))
+                        .collect();
+                    if !frames.is_empty() {
+                        line += &format!(", stack {}", frames.join(" < "));
+                    }
+                }
+                Err(HostError::PermissionDenied(_)) => line += ", stack: needs root",
+                Err(_) => {}
+            }
+        }
+        out = out.evidence(format!("/proc/{pid}/stat"), line);
+    }
+    if pids.len() > TASKS_SHOWN {
+        out = out.evidence(
+            escape(&f.path),
+            format!("… and {} more tasks", pids.len() - TASKS_SHOWN),
+        );
+    }
+    out
+}
+
+fn thaw_plan(f: &Frozen) -> FixPlan {
+    let (file, value) = match f.version {
+        FreezerVersion::V1 => ("freezer.state", "THAWED"),
+        FreezerVersion::V2 => ("cgroup.freeze", "0"),
+    };
+    FixPlan {
+        id: "thaw-cgroup".into(),
+        title: format!("Thaw {}", escape(&f.path)),
+        risk: Risk::Disruptive,
+        needs_root: true,
+        steps: vec![Step::WriteFile {
+            path: format!("{}/{file}", f.path),
+            content: value.into(),
+        }],
+    }
+}
+
+fn active_probe(host: &Host, v1: Option<&str>, v2: Option<&str>, mut out: Outcome) -> Outcome {
+    if host.is_live() && host.euid() != 0 {
+        if out.status == Status::Ok {
+            out.status = Status::Unknown;
+            out.summary = format!("{}; the active probe needs root", out.summary);
+        }
+        return out.evidence("active probe", "needs root");
+    }
+    let mut timings = Vec::new();
+    for (version, name, dir) in [
+        (FreezerVersion::V1, "v1", v1),
+        (FreezerVersion::V2, "v2", v2),
+    ] {
+        let Some(dir) = dir else { continue };
+        let label = format!("active probe ({name})");
+        match host.probe_freezer(version, dir) {
+            Ok(p) => {
+                match p.frozen_after_us {
+                    Some(us) => {
+                        let ms = us as f64 / 1000.0;
+                        out.push(label.clone(), format!("{} froze in {ms:.1} ms", p.cgroup));
+                        timings.push(format!("{ms:.1} ms ({name})"));
+                    }
+                    None => {
+                        out.status = Status::Error;
+                        out.summary = format!(
+                            "a test cgroup did not freeze within {} s (state {}): checkpoints here will hang",
+                            crate::host::FREEZE_TIMEOUT.as_secs(),
+                            p.last_state
+                        );
+                        out.push(label.clone(), format!("{} never reached FROZEN", p.cgroup));
+                    }
+                }
+                for problem in &p.cleanup_problems {
+                    out.push(label.clone(), format!("left behind: {problem}"));
+                }
+            }
+            Err(e) => {
+                if out.status == Status::Ok {
+                    out.status = Status::Unknown;
+                    out.summary = format!("{}; the active probe failed", out.summary);
+                }
+                out.push(label, e.to_string());
+            }
+        }
+    }
+    if out.status == Status::Ok && !timings.is_empty() {
+        out.summary = format!("{}; a test freeze took {}", out.summary, timings.join(", "));
+    }
+    out
+}
+
+fn short(id: &str) -> &str {
+    if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        &id[..12]
+    } else {
+        id
+    }
+}

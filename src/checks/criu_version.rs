@@ -1,0 +1,178 @@
+//! `criu-version`: is CRIU new enough for this kernel, and what does `criu check` say?
+//! CRIU before 4.1 cannot even start on 6.13+ (the vDSO's vvar area was split: "Unexpected rt vDSO
+//! area bounds"), and its freeze loop gave up on cgroups stuck FREEZING, which 4.1 reworked.
+
+use crate::host::{DEFAULT_TIMEOUT, Host, HostError};
+use crate::model::{FixPlan, Outcome, Risk, Status, Step};
+use crate::parse::criu::{self, Verdict};
+
+use super::first_line;
+
+/// Where distributions put criu, searched after $PATH.
+const SBIN_DIRS: &[&str] = &[
+    "/usr/sbin",
+    "/usr/local/sbin",
+    "/sbin",
+    "/usr/bin",
+    "/usr/local/bin",
+];
+/// The first CRIU with the freeze fixes and the vvar_vclock support.
+const MINIMUM: (u32, u32) = (4, 1);
+/// Error and warning lines of `criu check` shown as evidence.
+const LINES_SHOWN: usize = 4;
+
+pub fn run(host: &Host, opts: &super::Options) -> Outcome {
+    let Some(path) = find(host) else {
+        return if opts.requires("criu") {
+            Outcome::new(
+                Status::Error,
+                "criu is not installed, and --require criu says it must be",
+            )
+            .fix(upgrade_plan(host))
+        } else {
+            Outcome::new(Status::Skipped, "criu is not installed")
+        };
+    };
+    let argv_version = [path.as_str(), "--version"];
+    let output = match host.run(&argv_version, DEFAULT_TIMEOUT) {
+        Ok(o) => o,
+        Err(HostError::Unsupported(why)) => {
+            return Outcome::unknown(format!("found {path}, but {why}"))
+                .evidence(path.clone(), "present, not run");
+        }
+        Err(e) => return Outcome::unknown(format!("criu --version: {e}")),
+    };
+    let Some(version) = criu::parse_version(&output.stdout) else {
+        let said = first_line(&format!("{}{}", output.stdout, output.stderr), 80);
+        return Outcome::unknown(format!("{path} --version printed no version: {said:?}"));
+    };
+    let mut out = Outcome::new(Status::Ok, String::new()).evidence(
+        format!("{path} --version"),
+        match &version.gitid {
+            Some(g) => format!("Version: {version} (GitID {g})"),
+            None => format!("Version: {version}"),
+        },
+    );
+    let check = criu_check(host, &path, &mut out);
+    let kernel = super::kernel_release(host).ok();
+    let new_kernel = kernel.as_ref().filter(|k| k.at_least(6, 13));
+
+    (out.status, out.summary) = if !version.at_least(MINIMUM.0, MINIMUM.1) {
+        let summary = match new_kernel {
+            Some(k) => format!(
+                "CRIU {version} cannot start on kernel {k}: 6.13 split the vDSO's vvar area; CRIU 4.1 or later is needed"
+            ),
+            None => format!(
+                "CRIU {version} is older than 4.1: no fixes for freezes stuck in FREEZING, no frozen-container checkpoints"
+            ),
+        };
+        (Status::Error, summary)
+    } else {
+        match check {
+            Some(Verdict::Good) => (
+                Status::Ok,
+                format!("CRIU {version}; criu check: looks good"),
+            ),
+            Some(Verdict::MissingFeatures) => (
+                Status::Warn,
+                format!(
+                    "CRIU {version}; criu check: some kernel features are missing, some dumps or restores may fail"
+                ),
+            ),
+            Some(Verdict::NotGood) => (
+                Status::Error,
+                format!("CRIU {version}; criu check: does not look good"),
+            ),
+            Some(Verdict::None) => (
+                Status::Error,
+                format!("CRIU {version}; criu check failed without a verdict"),
+            ),
+            None => (
+                Status::Unknown,
+                format!("CRIU {version}; criu check could not be run"),
+            ),
+        }
+    };
+    if out.status == Status::Error {
+        out = out.fix(upgrade_plan(host));
+    }
+    out
+}
+
+/// The first executable `criu` on $PATH, then in the usual sbin directories.
+fn find(host: &Host) -> Option<String> {
+    let path_var = host.env("PATH").ok().flatten().unwrap_or_default();
+    path_var
+        .split(':')
+        .filter(|d| d.starts_with('/'))
+        .chain(SBIN_DIRS.iter().copied())
+        .map(|d| format!("{}/criu", d.trim_end_matches('/')))
+        .find(|p| host.stat(p).is_ok_and(|m| m.is_executable_file()))
+}
+
+/// Runs `criu check` (root only) and adds its verdict and first error lines as evidence.
+fn criu_check(host: &Host, path: &str, out: &mut Outcome) -> Option<Verdict> {
+    let source = format!("{path} check");
+    if host.euid() != 0 {
+        out.push(source, "not run: needs root");
+        return None;
+    }
+    let result = host.run(&[path, "check"], DEFAULT_TIMEOUT);
+    let output = match result {
+        Ok(o) => o,
+        Err(e) => {
+            out.push(source, e.to_string());
+            return None;
+        }
+    };
+    // CRIU logs to stderr; the verdict goes to stdout.
+    let report = criu::parse_check(&format!("{}\n{}", output.stdout, output.stderr));
+    let verdict = match report.verdict {
+        Verdict::Good => "Looks good.",
+        Verdict::MissingFeatures => "Looks good but some kernel features are missing",
+        Verdict::NotGood => "Does not look good.",
+        Verdict::None => "no verdict",
+    };
+    let code = output
+        .code
+        .map(|c| format!(", exit {c}"))
+        .unwrap_or_default();
+    out.push(source.clone(), format!("{verdict}{code}"));
+    let mut shown: Vec<&String> = Vec::new();
+    for line in report.errors.iter().chain(&report.warnings) {
+        if shown.len() < LINES_SHOWN && !shown.contains(&line) {
+            shown.push(line);
+            out.push(source.clone(), line.clone());
+        }
+    }
+    Some(report.verdict)
+}
+
+fn upgrade_plan(host: &Host) -> FixPlan {
+    let os = host.read_text("/etc/os-release").unwrap_or_default();
+    let id = |name: &str| {
+        os.lines()
+            .any(|l| (l.starts_with("ID=") || l.starts_with("ID_LIKE=")) && l.contains(name))
+    };
+    let instruction = if id("fedora") || id("rhel") || id("centos") {
+        "dnf upgrade criu (CRIU 4.1 or later; on older EL releases from the criu COPR or a rebuild)"
+    } else if id("debian") || id("ubuntu") {
+        "install CRIU 4.1 or later: the distribution's criu package may be older (Debian 12 ships 3.17.1); \
+         use the criu packages from the openSUSE Build Service (devel:tools:criu) or build from source"
+    } else if id("arch") {
+        "pacman -Syu criu"
+    } else if id("alpine") {
+        "apk upgrade criu"
+    } else {
+        "install CRIU 4.1 or later from your distribution, or build it from source (criu.org)"
+    };
+    FixPlan {
+        id: "upgrade-criu".into(),
+        title: "Upgrade CRIU to 4.1 or later".into(),
+        risk: Risk::Safe,
+        needs_root: true,
+        steps: vec![Step::Manual {
+            instruction: instruction.into(),
+        }],
+    }
+}
