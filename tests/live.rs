@@ -207,10 +207,10 @@ fn text_report_colors_only_when_asked_and_never_with_no_color() {
     let plain = doctor().output().unwrap();
     let text = String::from_utf8_lossy(&plain.stdout);
     assert!(!text.contains('\u{1b}'), "no TTY, no colors");
-    for id in ["kernel-version", "pidfd", "zombies", "tmp-tmpfs"] {
+    for id in container_doctor::checks::ALL.iter().map(|c| c.id) {
         assert!(text.contains(id), "{text}");
     }
-    assert!(text.contains("4 checks:"));
+    assert!(text.contains(&format!("{} checks:", container_doctor::checks::ALL.len())));
     let colored = doctor().args(["--color", "always"]).output().unwrap();
     assert!(String::from_utf8_lossy(&colored.stdout).contains("\u{1b}["));
     let no_color = doctor()
@@ -235,7 +235,18 @@ fn list_checks_and_explain() {
         .lines()
         .map(|l| l.split_whitespace().next().unwrap())
         .collect();
-    assert_eq!(ids, vec!["kernel-version", "pidfd", "zombies", "tmp-tmpfs"]);
+    assert_eq!(
+        ids,
+        vec![
+            "kernel-version",
+            "pidfd",
+            "zombies",
+            "tmp-tmpfs",
+            "cgroup-version",
+            "cgroup-freezer",
+            "criu-version"
+        ]
+    );
     for id in ids {
         let out = doctor().args(["explain", id]).output().unwrap();
         assert_eq!(out.status.code(), Some(0));

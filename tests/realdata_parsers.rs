@@ -263,3 +263,262 @@ fn mountinfo_overlay_roots_of_containers() {
         );
     }
 }
+
+mod cgroups {
+    use super::common::realdata_text;
+    use container_doctor::parse::cgroup::{self, FreezerState, Mode};
+
+    fn lines(file: &str) -> Vec<cgroup::Membership> {
+        cgroup::parse_memberships(&realdata_text(&format!("cgroup/proc_self_cgroup/{file}")))
+    }
+
+    /// The containers named anywhere in a /proc/PID/cgroup file.
+    fn containers(m: &[cgroup::Membership]) -> Vec<(&'static str, String)> {
+        let mut found: Vec<_> = m
+            .iter()
+            .filter_map(|l| cgroup::container_of(&l.path))
+            .collect();
+        found.dedup();
+        found
+    }
+
+    #[test]
+    fn every_proc_self_cgroup_file() {
+        let docker = |id: &str| vec![("docker", id.to_string())];
+        let cases: Vec<(&str, Mode, Vec<(&str, String)>)> = vec![
+            (
+                "newrelic_docker-0.9.1.txt",
+                Mode::V1,
+                docker("f37a7e4d17017e7bf774656b19ca4360c6cdc4951c86700a464101d0d9ce97ee"),
+            ),
+            (
+                "newrelic_docker-1.3.txt",
+                Mode::V1,
+                docker("47cbd16b77c50cbf71401c069cd2189f0e659af17d5a2daca3bddf59d8a870b2"),
+            ),
+            (
+                "newrelic_docker-1.1.2-native-driver-systemd.txt",
+                Mode::V1,
+                docker("67f98c9e6188f9c1818672a15dbe46237b6ee7e77f834d40d41c5fb3c2f84a2f"),
+            ),
+            (
+                "newrelic_docker-1.1.2-lxc-driver.txt",
+                Mode::V1,
+                vec![(
+                    "lxc",
+                    "cb8c113e5f3cf8332f5231f8154adc429ea910f7c29995372de4f571c55d3159".into(),
+                )],
+            ),
+            (
+                "newrelic_heroku.txt",
+                Mode::V1,
+                vec![("lxc", "b6d196c1-50f2-4949-abdb-5d4909864487".into())],
+            ),
+            (
+                "newrelic_ubuntu-14.04-lxc-container.txt",
+                Mode::V1,
+                vec![("lxc", "p1".into())],
+            ),
+            ("newrelic_ubuntu-14.10-no-container.txt", Mode::V1, vec![]),
+            ("runc_coreos_systemd225_v1.txt", Mode::V1, vec![]),
+            (
+                "pre-commit_docker_container_hybrid-v1-plus-0line.txt",
+                Mode::Hybrid,
+                docker("c33988ec7651ebc867cb24755eaf637a6734088bc7eef59d5799293a9e5450f7"),
+            ),
+            (
+                "pre-commit_host_hybrid_init-scope.txt",
+                Mode::Hybrid,
+                vec![],
+            ),
+            (
+                "docker-for-linux-1293_debian10_container_hybrid.txt",
+                Mode::Hybrid,
+                docker("a2ffe0e97ac22657a2a023ad628e9df837c38a03b1ebc904d3f6d644eb1a1a81"),
+            ),
+            (
+                "coder-15156_docker_v2_cgroupns-private.txt",
+                Mode::V2,
+                vec![],
+            ),
+            (
+                "coder-15156_docker_v2_cgroupns-host.txt",
+                Mode::V2,
+                docker("aa86ac98959eeedeae0ecb6e0c9ddd8ae8b97a9d0fdccccf7ea7a474f4e0bb1f"),
+            ),
+            (
+                "duckdb-16608_k8s-containerd_v1_excerpt.txt",
+                Mode::V1,
+                vec![(
+                    "containerd",
+                    "6ef14b5a76df7b5d24285e3a04ccbc6fd323620272b3787b5dc440fc1b75d294".into(),
+                )],
+            ),
+        ];
+        let on_disk = std::fs::read_dir(super::common::realdata("cgroup/proc_self_cgroup"))
+            .unwrap()
+            .count();
+        assert_eq!(cases.len(), on_disk, "every file has a case");
+        for (file, mode, want) in cases {
+            let m = lines(file);
+            assert_eq!(cgroup::mode_of_memberships(&m), Some(mode), "{file}");
+            assert_eq!(containers(&m), want, "{file}");
+        }
+    }
+
+    #[test]
+    fn colons_in_paths_and_the_host_path_of_the_0_line() {
+        let coreos = lines("runc_coreos_systemd225_v1.txt");
+        let cpu = coreos.iter().find(|l| l.hierarchy == 4).unwrap();
+        assert_eq!(cpu.controllers, vec!["cpu", "cpuacct"]);
+        assert_eq!(
+            cpu.path,
+            "/system.slice/system-sshd.slice/sshd@126-10.240.0.15:22-xxx.yyy.zzz.aaa:33678.service"
+        );
+        let heroku = lines("newrelic_heroku.txt");
+        assert_eq!(heroku.len(), 1);
+        assert_eq!(heroku[0].controllers.len(), 9);
+        let hybrid = lines("pre-commit_docker_container_hybrid-v1-plus-0line.txt");
+        let v2 = hybrid.iter().find(|l| l.hierarchy == 0).unwrap();
+        assert_eq!(v2.path, "/system.slice/containerd.service");
+        assert_eq!(cgroup::container_of(&v2.path), None);
+        // No trailing newline: the last line still counts.
+        assert_eq!(lines("newrelic_docker-0.9.1.txt").len(), 10);
+    }
+
+    #[test]
+    fn proc_cgroups_tabs_spaces_and_hierarchy_zero() {
+        let tabs = cgroup::parse_subsystems(&realdata_text(
+            "cgroup/proc_cgroups/harden.yml-11_v1_with-misc.txt",
+        ));
+        assert_eq!(tabs.len(), 12);
+        assert!(tabs.iter().all(|s| s.enabled && s.hierarchy > 0));
+        assert_eq!(tabs.last().map(|s| s.name.as_str()), Some("misc"));
+        let spaces = cgroup::parse_subsystems(&realdata_text(
+            "cgroup/proc_cgroups/balena-leviathan-99_memory-hierarchy0_spaces.txt",
+        ));
+        assert_eq!(spaces.len(), 8);
+        let memory = spaces.iter().find(|s| s.name == "memory").unwrap();
+        assert_eq!(
+            (memory.hierarchy, memory.num_cgroups, memory.enabled),
+            (0, 1, true)
+        );
+    }
+
+    #[test]
+    fn freezer_states_and_events() {
+        for (file, want) in [
+            ("kernel-doc_THAWED.freezer.state", FreezerState::Thawed),
+            ("kernel-doc_FREEZING.freezer.state", FreezerState::Freezing),
+            ("kernel-doc_FROZEN.freezer.state", FreezerState::Frozen),
+        ] {
+            let text = realdata_text(&format!("cgroup/freezer_state/{file}"));
+            assert_eq!(cgroup::parse_freezer_state(&text), Some(want), "{file}");
+        }
+        let e = cgroup::parse_events(&realdata_text(
+            "cgroup/cgroup_events/ecs-logs-collector-68_task-slice.cgroup.events",
+        ));
+        assert_eq!((e.populated, e.frozen), (Some(true), Some(false)));
+        // The collected paste: each cgroup.events block reads populated 1 / frozen 0.
+        let collected = realdata_text(
+            "cgroup/cgroup_events/ecs-logs-collector-68_cgroupv2.events_collected.txt",
+        );
+        let blocks: Vec<&str> = collected
+            .split("\n\n")
+            .filter(|b| {
+                b.lines()
+                    .next()
+                    .is_some_and(|l| l.ends_with("/cgroup.events"))
+            })
+            .collect();
+        assert_eq!(blocks.len(), 2);
+        for b in blocks {
+            let e = cgroup::parse_events(b);
+            assert_eq!((e.populated, e.frozen), (Some(true), Some(false)));
+        }
+    }
+
+    #[test]
+    fn cgroupns_mount_lines() {
+        let t = container_doctor::parse::mountinfo::parse(&realdata_text(
+            "cgroup/mountinfo_cgroupns_lines_systemd-17902.txt",
+        ));
+        assert_eq!(t.mounts.len(), 4);
+        assert_eq!(t.mounts[0].root, "/../../../../..");
+        assert_eq!(t.mounts[0].fstype, "cgroup2");
+        assert_eq!(
+            cgroup::container_of(&t.mounts[3].root).map(|c| c.0),
+            Some("docker")
+        );
+    }
+}
+
+mod criu {
+    use super::common::realdata_text;
+    use container_doctor::parse::criu::{self, Verdict};
+
+    #[test]
+    fn every_version_file() {
+        for (file, want, gitid) in [
+            (
+                "criu-1.5_gitid-mismatch.txt",
+                (1, 5, 0),
+                Some("v1.2-1326-ga8e1f59"),
+            ),
+            ("criu-1.6.txt", (1, 6, 0), Some("v1.6-31-g46270d1")),
+            ("criu-2.5_criu-V.txt", (2, 5, 0), Some("v2.5-259-gd2c5eff")),
+            ("criu-3.17_bare-sha-gitid.txt", (3, 17, 0), Some("496bcdb")),
+        ] {
+            let v = criu::parse_version(&realdata_text(&format!("criu_version/version/{file}")))
+                .unwrap();
+            assert_eq!((v.major, v.minor, v.patch), want, "{file}");
+            assert_eq!(v.gitid.as_deref(), gitid, "{file}");
+        }
+        let headers = realdata_text("criu_version/version/dump-log-header-lines.txt");
+        let parsed: Vec<_> = headers
+            .lines()
+            .map(|l| criu::parse_version(l).unwrap())
+            .collect();
+        let nums: Vec<_> = parsed.iter().map(|v| (v.major, v.minor, v.patch)).collect();
+        assert_eq!(nums, vec![(3, 15, 0), (3, 13, 0), (3, 17, 1), (3, 17, 0)]);
+        let ids: Vec<_> = parsed.iter().map(|v| v.gitid.as_deref()).collect();
+        assert_eq!(
+            ids,
+            vec![Some("v3.14-348-gb98bbda8e"), None, None, Some("496bcdb")]
+        );
+        assert_eq!(parsed[2].to_string(), "3.17.1");
+        assert!(criu::parse_version("criu: command not found").is_none());
+        assert!(criu::parse_version("Version: x.y").is_none());
+    }
+
+    #[test]
+    fn every_check_file() {
+        for (file, want, errors) in [
+            ("looks-good_stale-kdat.txt", Verdict::Good, 0),
+            ("looks-good_after-errors_first-run.txt", Verdict::Good, 2),
+            (
+                "check-all_looks-good-but-missing.txt",
+                Verdict::MissingFeatures,
+                1,
+            ),
+            (
+                "check-all_arm64_v3.18_looks-good-but-missing.txt",
+                Verdict::MissingFeatures,
+                0,
+            ),
+            (
+                "check-all_x86_v3.18_looks-good_sudo-noise.txt",
+                Verdict::Good,
+                0,
+            ),
+            ("legacy-1.x_check-ms_no-verdict.txt", Verdict::None, 5),
+        ] {
+            let r = criu::parse_check(&realdata_text(&format!("criu_version/check/{file}")));
+            assert_eq!((r.verdict, r.errors.len()), (want, errors), "{file}");
+        }
+        let r = criu::parse_check(&realdata_text(
+            "criu_version/check/check-all_arm64_v3.18_looks-good-but-missing.txt",
+        ));
+        assert_eq!(r.warnings.len(), 4);
+    }
+}

@@ -1,0 +1,423 @@
+//! cgroups and CRIU on this machine, for real: freezer cgroups made by the test (v1 and v2), the
+//! active probe, Debian's criu, and stub criu programs for the version matrix.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use common::{check, doctor, doctor_path, realdata, require_root, status, summary};
+use serde_json::Value;
+
+/// Tests here freeze cgroups the others would see: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn json(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn sh(cmd: &str) -> String {
+    let out = Command::new("sh").args(["-c", cmd]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A cgroup made by the test with one sleeping process in it; thawed and removed on drop,
+/// whether the test passed or not.
+struct TestCgroup {
+    dir: PathBuf,
+    child: Child,
+    v1: bool,
+}
+
+impl TestCgroup {
+    fn new(parent: &str, v1: bool) -> Self {
+        let dir = Path::new(parent).join(format!(
+            "doctor-test-{}-{}",
+            std::process::id(),
+            if v1 { "v1" } else { "v2" }
+        ));
+        fs::create_dir(&dir).unwrap();
+        let child = Command::new("sleep")
+            .arg("300")
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        fs::write(dir.join("cgroup.procs"), child.id().to_string()).unwrap();
+        TestCgroup { dir, child, v1 }
+    }
+
+    fn freeze(&self) {
+        if self.v1 {
+            fs::write(self.dir.join("freezer.state"), "FROZEN").unwrap();
+        } else {
+            fs::write(self.dir.join("cgroup.freeze"), "1").unwrap();
+        }
+        let start = Instant::now();
+        while !self.frozen() {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "the test cgroup did not freeze"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn frozen(&self) -> bool {
+        if self.v1 {
+            fs::read_to_string(self.dir.join("freezer.state"))
+                .unwrap_or_default()
+                .trim()
+                == "FROZEN"
+        } else {
+            fs::read_to_string(self.dir.join("cgroup.events"))
+                .unwrap_or_default()
+                .contains("frozen 1")
+        }
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        let (file, thawed) = if self.v1 {
+            ("freezer.state", "THAWED")
+        } else {
+            ("cgroup.freeze", "0")
+        };
+        let _ = fs::write(self.dir.join(file), thawed);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for _ in 0..100 {
+            if fs::remove_dir(&self.dir).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+#[test]
+fn cgroup_version_on_this_machine() {
+    let out = doctor()
+        .args(["--format", "json", "--only", "cgroup-version"])
+        .output()
+        .unwrap();
+    let report = json(&out);
+    let want = match sh("stat -f -c %T /sys/fs/cgroup").as_str() {
+        "cgroup2fs" => "v2",
+        "tmpfs" if sh("stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null") == "cgroup2fs" => {
+            "hybrid"
+        }
+        "tmpfs" => "v1",
+        other => panic!("unexpected /sys/fs/cgroup type {other}"),
+    };
+    assert!(
+        summary(&report, "cgroup-version").starts_with(&format!("{want}:")),
+        "{report}"
+    );
+    assert_eq!(
+        status(&report, "cgroup-version"),
+        if want == "v2" { "ok" } else { "warn" }
+    );
+}
+
+fn freezer_report() -> Value {
+    json(
+        &doctor()
+            .args(["--format", "json", "--only", "cgroup-freezer"])
+            .output()
+            .unwrap(),
+    )
+}
+
+#[test]
+fn a_frozen_v1_cgroup_is_reported_with_its_process() {
+    if !require_root() {
+        return;
+    }
+    let _serial = serial();
+    assert!(
+        Path::new("/sys/fs/cgroup/freezer/freezer.state").exists()
+            || Path::new("/sys/fs/cgroup/freezer").is_dir()
+    );
+    let cg = TestCgroup::new("/sys/fs/cgroup/freezer", true);
+    let before = freezer_report();
+    assert_eq!(status(&before, "cgroup-freezer"), "ok", "{before}");
+    cg.freeze();
+    let report = freezer_report();
+    assert_eq!(status(&report, "cgroup-freezer"), "warn", "{report}");
+    assert!(
+        summary(&report, "cgroup-freezer").starts_with("1 cgroup left FROZEN"),
+        "{report}"
+    );
+    let ev = check(&report, "cgroup-freezer")["evidence"].to_string();
+    assert!(ev.contains(&format!("{}", cg.dir.display())), "{ev}");
+    assert!(
+        ev.contains(&format!("pid {} (sleep) state", cg.child.id())),
+        "{ev}"
+    );
+    let fix = &check(&report, "cgroup-freezer")["fixes"][0]["steps"][0];
+    assert_eq!(fix["path"], format!("{}/freezer.state", cg.dir.display()));
+}
+
+#[test]
+fn a_frozen_v2_cgroup_is_reported_with_its_process() {
+    if !require_root() {
+        return;
+    }
+    let _serial = serial();
+    let unified = if sh("stat -f -c %T /sys/fs/cgroup") == "cgroup2fs" {
+        "/sys/fs/cgroup"
+    } else {
+        "/sys/fs/cgroup/unified"
+    };
+    let cg = TestCgroup::new(unified, false);
+    cg.freeze();
+    let report = freezer_report();
+    assert_eq!(status(&report, "cgroup-freezer"), "warn", "{report}");
+    let ev = check(&report, "cgroup-freezer")["evidence"].to_string();
+    let shown = format!(
+        "{{\"excerpt\":\"FROZEN; 1 task\",\"source\":\"{}\"}}",
+        cg.dir.display()
+    );
+    assert!(ev.contains(&shown), "{ev}");
+    assert!(
+        ev.contains(&format!("pid {} (sleep)", cg.child.id())),
+        "{ev}"
+    );
+    drop(cg);
+    assert_eq!(status(&freezer_report(), "cgroup-freezer"), "ok");
+}
+
+#[test]
+fn the_active_probe_freezes_and_cleans_up() {
+    if !require_root() {
+        return;
+    }
+    let _serial = serial();
+    let out = doctor()
+        .args(["--format", "json", "--only", "cgroup-freezer", "--active"])
+        .output()
+        .unwrap();
+    let report = json(&out);
+    assert_eq!(status(&report, "cgroup-freezer"), "ok", "{report}");
+    assert!(
+        summary(&report, "cgroup-freezer").contains("a test freeze took"),
+        "{report}"
+    );
+    let ev = check(&report, "cgroup-freezer")["evidence"].to_string();
+    assert!(ev.contains("froze in"), "{ev}");
+    // Nothing left behind: no scratch cgroup, no sleeping child.
+    let left = sh("find /sys/fs/cgroup -maxdepth 3 -name 'container-doctor-probe-*'");
+    assert_eq!(left, "", "scratch cgroups left behind");
+}
+
+#[test]
+fn the_active_probe_without_root_says_needs_root() {
+    if !require_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let bin = dir.path().join("container-doctor");
+    fs::copy(doctor_path(), &bin).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .args([
+            "--format",
+            "json",
+            "--only",
+            "cgroup-freezer,criu-version",
+            "--active",
+        ])
+        .output()
+        .unwrap();
+    let report = json(&out);
+    assert_eq!(status(&report, "cgroup-freezer"), "unknown", "{report}");
+    assert!(summary(&report, "cgroup-freezer").ends_with("the active probe needs root"));
+    // criu check needs root too: the version still decides, the check is marked not run.
+    if Path::new("/usr/sbin/criu").exists() {
+        let ev = check(&report, "criu-version")["evidence"].to_string();
+        assert!(ev.contains("not run: needs root"), "{ev}");
+    }
+}
+
+#[test]
+fn debians_criu_is_too_old_for_this_kernel() {
+    assert!(
+        Path::new("/usr/sbin/criu").exists(),
+        "scripts/test installs Debian's criu"
+    );
+    let out = doctor()
+        .args(["--format", "json", "--only", "criu-version"])
+        .output()
+        .unwrap();
+    let report = json(&out);
+    assert_eq!(out.status.code(), Some(1));
+    let version = sh("/usr/sbin/criu --version | sed -n 's/^Version: //p'");
+    let s = summary(&report, "criu-version");
+    assert!(s.starts_with(&format!("CRIU {version} ")), "{s}");
+    let release = sh("uname -r");
+    let (major, minor): (u32, u32) = {
+        let mut n = release
+            .split(['.', '-'])
+            .map(|x| x.parse::<u32>().unwrap_or(0));
+        (n.next().unwrap(), n.next().unwrap())
+    };
+    if (major, minor) >= (6, 13) {
+        assert!(s.contains("cannot start on kernel"), "{s}");
+        if require_root() {
+            let ev = check(&report, "criu-version")["evidence"].to_string();
+            assert!(ev.contains("Unexpected rt vDSO area bounds"), "{ev}");
+        }
+    }
+    assert_eq!(
+        check(&report, "criu-version")["fixes"][0]["id"],
+        "upgrade-criu"
+    );
+}
+
+/// Runs the doctor with a stub `criu` first on PATH.
+fn with_stub(script: &str) -> (std::process::Output, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let stub = dir.path().join("criu");
+    fs::write(&stub, format!("#!/bin/sh\n{script}\n")).unwrap();
+    fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:/usr/bin:/bin", dir.path().display());
+    let out = doctor()
+        .env("PATH", path)
+        .args(["--format", "json", "--only", "criu-version"])
+        .output()
+        .unwrap();
+    let v = json(&out);
+    (out, v)
+}
+
+fn stub_for(version: &str, check_file: &str) -> String {
+    let check = realdata(&format!("criu_version/check/{check_file}"));
+    format!(
+        "case \"$1\" in --version) echo 'Version: {version}';; check) cat '{}';; *) exit 1;; esac",
+        check.display()
+    )
+}
+
+#[test]
+fn criu_version_matrix_with_stubs() {
+    let kernel_new = {
+        let r = sh("uname -r");
+        let mut n = r.split(['.', '-']).map(|x| x.parse::<u32>().unwrap_or(0));
+        (n.next().unwrap(), n.next().unwrap()) >= (6, 13)
+    };
+    for version in ["3.17.1", "4.0"] {
+        let (out, report) = with_stub(&stub_for(version, "looks-good_stale-kdat.txt"));
+        assert_eq!(status(&report, "criu-version"), "error", "{report}");
+        assert_eq!(out.status.code(), Some(1));
+        let s = summary(&report, "criu-version");
+        assert!(s.starts_with(&format!("CRIU {version} ")), "{s}");
+        let why = if kernel_new {
+            "cannot start on kernel"
+        } else {
+            "older than 4.1"
+        };
+        assert!(s.contains(why), "{s}");
+    }
+    let root = require_root();
+    for (version, file, want) in [
+        ("4.1", "looks-good_stale-kdat.txt", "ok"),
+        ("4.2", "check-all_looks-good-but-missing.txt", "warn"),
+        ("4.1", "legacy-1.x_check-ms_no-verdict.txt", "error"),
+        ("4.2", "check-all_x86_v3.18_looks-good_sudo-noise.txt", "ok"),
+    ] {
+        let (_, report) = with_stub(&stub_for(version, file));
+        let want = if root { want } else { "unknown" };
+        assert_eq!(
+            status(&report, "criu-version"),
+            want,
+            "{version} {file}: {report}"
+        );
+        assert!(summary(&report, "criu-version").starts_with(&format!("CRIU {version}")));
+    }
+    let (_, report) = with_stub(
+        "case \"$1\" in --version) echo 'Version: 4.1';; check) echo 'Does not look good.';; esac",
+    );
+    if root {
+        assert_eq!(status(&report, "criu-version"), "error", "{report}");
+        assert!(summary(&report, "criu-version").ends_with("does not look good"));
+    }
+}
+
+#[test]
+fn a_hanging_or_garbled_criu_is_unknown_not_a_hang() {
+    let start = Instant::now();
+    let (_, report) = with_stub("sleep 60");
+    assert!(start.elapsed() < Duration::from_secs(15));
+    assert_eq!(status(&report, "criu-version"), "unknown", "{report}");
+    assert!(
+        summary(&report, "criu-version").contains("timed out after 5 s"),
+        "{report}"
+    );
+
+    let (_, report) = with_stub("head -c 3000 /dev/urandom; printf '\\033[2J'");
+    assert_eq!(status(&report, "criu-version"), "unknown", "{report}");
+    assert!(
+        summary(&report, "criu-version").contains("printed no version"),
+        "{report}"
+    );
+
+    // A version, then a check that hangs: the version stands, the check is a timeout.
+    let (_, report) =
+        with_stub("case \"$1\" in --version) echo 'Version: 4.1';; check) sleep 60;; esac");
+    if require_root() {
+        assert_eq!(status(&report, "criu-version"), "unknown", "{report}");
+        assert!(
+            check(&report, "criu-version")["evidence"]
+                .to_string()
+                .contains("timed out"),
+            "{report}"
+        );
+    }
+}
+
+#[test]
+fn criu_not_installed_is_skipped_unless_required() {
+    if !require_root() {
+        return;
+    }
+    // Hide every criu the doctor would find, in a private mount namespace.
+    let script = "for p in /usr/sbin/criu /usr/local/sbin/criu /sbin/criu /usr/bin/criu /usr/local/bin/criu; do \
+                    [ -e \"$p\" ] && mount --bind /dev/null \"$p\"; done; \
+                  PATH=/usr/bin:/bin \"$0\" --format json --only criu-version \"$@\"";
+    let run = |extra: &[&str]| {
+        let out = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", script])
+            .arg(doctor_path())
+            .args(extra)
+            .output()
+            .unwrap();
+        let v = json(&out);
+        (out, v)
+    };
+    let (out, report) = run(&[]);
+    assert_eq!(status(&report, "criu-version"), "skipped", "{report}");
+    assert_eq!(out.status.code(), Some(0));
+    let (out, report) = run(&["--require", "criu"]);
+    assert_eq!(status(&report, "criu-version"), "error", "{report}");
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -1,0 +1,300 @@
+//! cgroup-version, cgroup-freezer and criu-version with `--root` over trees built from real files.
+
+mod common;
+
+use common::{Tree, check, realdata_text, status, summary};
+
+fn stat(pid: u32, comm: &str, state: char) -> String {
+    format!(
+        "{pid} ({comm}) {state} 1 {pid} {pid} 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 500 \
+         0 0 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n"
+    )
+}
+
+#[test]
+fn cgroup_version_from_every_real_mountinfo() {
+    for (file, want, says) in [
+        ("util-linux_libmount_mountinfo.txt", "warn", "v1:"),
+        (
+            "util-linux_column_mountinfo.txt",
+            "warn",
+            "v1: 11 legacy hierarchies",
+        ),
+        ("moby-sys_gentooMountinfo.txt", "warn", "v1:"),
+        ("runc_cgroup2Mountinfo.txt", "warn", "hybrid:"),
+        ("systemd_rhbug-1554943.mountinfo", "warn", "hybrid:"),
+        (
+            "jenkins_rhel_host_cgroupv2.mountinfo",
+            "ok",
+            "v2: one unified hierarchy at /sys/fs/cgroup",
+        ),
+        (
+            "pre-commit_docker_cgroupv1_container.mountinfo",
+            "warn",
+            "v1:",
+        ),
+        (
+            "pre-commit_podman_rootless_cgroupv1_container.mountinfo",
+            "warn",
+            "v1:",
+        ),
+        (
+            "util-linux_libmount_mountinfo_nosrc.txt",
+            "unknown",
+            "no cgroup or cgroup2 mounts",
+        ),
+        (
+            "moby-sys_mountInfoWithSpaces.txt",
+            "unknown",
+            "no cgroup or cgroup2 mounts",
+        ),
+        (
+            "systemd_garbled.mountinfo",
+            "unknown",
+            "no cgroup or cgroup2 mounts",
+        ),
+    ] {
+        let tree = Tree::new();
+        tree.file(
+            "proc/1/mountinfo",
+            realdata_text(&format!("mountinfo/{file}")),
+        );
+        let (_, report) = tree.run_json(&["--only", "cgroup-version"]);
+        assert_eq!(status(&report, "cgroup-version"), want, "{file}: {report}");
+        assert!(
+            summary(&report, "cgroup-version").starts_with(says),
+            "{file}: {}",
+            summary(&report, "cgroup-version")
+        );
+        if want == "warn" {
+            assert_eq!(
+                check(&report, "cgroup-version")["fixes"][0]["id"],
+                "cgroup-v2",
+                "{file}"
+            );
+        }
+    }
+}
+
+#[test]
+fn cgroup_version_cross_checks_proc_cgroup_and_names_the_fix_for_the_distro() {
+    let tree = Tree::new();
+    tree.file(
+        "proc/1/mountinfo",
+        realdata_text("mountinfo/systemd_rhbug-1554943.mountinfo"),
+    )
+    .file(
+        "proc/1/cgroup",
+        realdata_text("cgroup/proc_self_cgroup/pre-commit_host_hybrid_init-scope.txt"),
+    )
+    .file(
+        "proc/cgroups",
+        realdata_text("cgroup/proc_cgroups/balena-leviathan-99_memory-hierarchy0_spaces.txt"),
+    )
+    .file(
+        "proc/cmdline",
+        "BOOT_IMAGE=/vmlinuz root=/dev/sda1 systemd.unified_cgroup_hierarchy=0 quiet\n",
+    )
+    .file("etc/os-release", "ID=\"rhel\"\nID_LIKE=\"fedora\"\n");
+    let (_, report) = tree.run_json(&["--only", "cgroup-version"]);
+    let ev = check(&report, "cgroup-version")["evidence"].to_string();
+    assert!(
+        ev.contains("agrees (hybrid); own cgroup /init.scope"),
+        "{ev}"
+    );
+    assert!(
+        ev.contains("on no v1 hierarchy (v2 or unused): memory"),
+        "{ev}"
+    );
+    assert!(ev.contains("systemd.unified_cgroup_hierarchy=0"), "{ev}");
+    let fix = check(&report, "cgroup-version")["fixes"][0].to_string();
+    assert!(fix.contains("grubby --update-kernel=ALL"), "{fix}");
+
+    // A v1 mount table with a hybrid /proc/1/cgroup: the disagreement is shown.
+    tree.file(
+        "proc/1/mountinfo",
+        realdata_text("mountinfo/util-linux_column_mountinfo.txt"),
+    );
+    let (_, report) = tree.run_json(&["--only", "cgroup-version"]);
+    let ev = check(&report, "cgroup-version")["evidence"].to_string();
+    assert!(ev.contains("says hybrid while the mounts say v1"), "{ev}");
+}
+
+/// A v1 host (gentoo's mount table has the freezer at /sys/fs/cgroup/freezer) with one container cgroup.
+fn v1_tree(state_file: &str, task_state: char) -> Tree {
+    let id = "a2ffe0e97ac22657a2a023ad628e9df837c38a03b1ebc904d3f6d644eb1a1a81";
+    let cg = format!("sys/fs/cgroup/freezer/docker/{id}");
+    let tree = Tree::new();
+    tree.file(
+        "proc/1/mountinfo",
+        realdata_text("mountinfo/moby-sys_gentooMountinfo.txt"),
+    )
+    .file("proc/sys/kernel/osrelease", "5.10.0-28-cloud-amd64\n")
+    .file("sys/fs/cgroup/freezer/freezer.self_freezing", "0\n")
+    .file("sys/fs/cgroup/freezer/docker/freezer.state", "THAWED\n")
+    .file("sys/fs/cgroup/freezer/docker/freezer.self_freezing", "0\n")
+    .file(
+        &format!("{cg}/freezer.state"),
+        realdata_text(&format!("cgroup/freezer_state/{state_file}")),
+    )
+    .file(&format!("{cg}/freezer.self_freezing"), "1\n")
+    .file(&format!("{cg}/cgroup.procs"), "4242\n4243\n")
+    .file("proc/4242/stat", stat(4242, "java", task_state))
+    .file("proc/4242/wchan", "fuse_wait_answer")
+    .file(
+        "proc/4242/stack",
+        "[<0>] fuse_wait_answer+0x3c/0x80\n[<0>] fuse_simple_request+0x17c/0x2a0\n",
+    )
+    .file("proc/4243/stat", stat(4243, "sh", 'S'));
+    tree
+}
+
+#[test]
+fn freezer_v1_stuck_freezing_names_the_d_state_task_and_the_container() {
+    let tree = v1_tree("kernel-doc_FREEZING.freezer.state", 'D');
+    let (out, report) = tree.run_json(&["--only", "cgroup-freezer"]);
+    assert_eq!(status(&report, "cgroup-freezer"), "error", "{report}");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        summary(&report, "cgroup-freezer"),
+        "1 cgroup stuck FREEZING: checkpoints and pauses there hang"
+    );
+    let ev = check(&report, "cgroup-freezer")["evidence"].to_string();
+    assert!(
+        ev.contains("FREEZING (stuck), docker container a2ffe0e97ac2; 2 tasks"),
+        "{ev}"
+    );
+    assert!(ev.contains("pid 4242 (java) state D, waiting in fuse_wait_answer, stack fuse_wait_answer+0x3c/0x80 < fuse_simple_request+0x17c/0x2a0"), "{ev}");
+    let fix = &check(&report, "cgroup-freezer")["fixes"][0];
+    assert_eq!(fix["steps"][0]["kind"], "write_file");
+    assert_eq!(fix["steps"][0]["content"], "THAWED");
+    assert!(
+        fix["steps"][0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("/freezer.state")
+    );
+}
+
+#[test]
+fn freezer_v1_frozen_is_a_warning_and_thawed_is_fine() {
+    let tree = v1_tree("kernel-doc_FROZEN.freezer.state", 'S');
+    let (_, report) = tree.run_json(&["--only", "cgroup-freezer"]);
+    assert_eq!(status(&report, "cgroup-freezer"), "warn", "{report}");
+    assert!(summary(&report, "cgroup-freezer").starts_with("1 cgroup left FROZEN"));
+
+    let tree = v1_tree("kernel-doc_THAWED.freezer.state", 'S');
+    let (_, report) = tree.run_json(&["--only", "cgroup-freezer"]);
+    assert_eq!(status(&report, "cgroup-freezer"), "ok", "{report}");
+    assert_eq!(
+        summary(&report, "cgroup-freezer"),
+        "freezer v1 at /sys/fs/cgroup/freezer; 3 cgroups walked, none frozen"
+    );
+}
+
+#[test]
+fn freezer_v2_freeze_requested_but_never_frozen() {
+    let scope = "sys/fs/cgroup/ECSTaskad2893519dc5418b9d3f32367b701155.slice/docker-6e511f9bc7a5f685ca8afec96d3978312d6f6184c5f50f3c5ee9bf7ece86d672.scope";
+    let tree = Tree::new();
+    tree.file(
+        "proc/1/mountinfo",
+        realdata_text("mountinfo/jenkins_rhel_host_cgroupv2.mountinfo"),
+    )
+    .file(
+        "proc/sys/kernel/osrelease",
+        "5.14.0-284.11.1.el9_2.x86_64\n",
+    )
+    .file(
+        "sys/fs/cgroup/cgroup.controllers",
+        "cpuset cpu io memory pids\n",
+    )
+    .file(&format!("{scope}/cgroup.freeze"), "1\n")
+    .file(
+        &format!("{scope}/cgroup.events"),
+        realdata_text("cgroup/cgroup_events/ecs-logs-collector-68_task-slice.cgroup.events"),
+    )
+    .file(&format!("{scope}/cgroup.procs"), "")
+    .file("sys/fs/cgroup/user.slice/cgroup.freeze", "0\n");
+    let (_, report) = tree.run_json(&["--only", "cgroup-freezer,cgroup-version"]);
+    assert_eq!(status(&report, "cgroup-version"), "ok");
+    assert_eq!(status(&report, "cgroup-freezer"), "error", "{report}");
+    let ev = check(&report, "cgroup-freezer")["evidence"].to_string();
+    assert!(
+        ev.contains("docker container 6e511f9bc7a5; 0 tasks"),
+        "{ev}"
+    );
+    assert_eq!(
+        check(&report, "cgroup-freezer")["fixes"][0]["steps"][0]["content"],
+        "0"
+    );
+
+    // Frozen for real: a warning.
+    tree.file(&format!("{scope}/cgroup.events"), "populated 1\nfrozen 1\n");
+    let (_, report) = tree.run_json(&["--only", "cgroup-freezer"]);
+    assert_eq!(status(&report, "cgroup-freezer"), "warn", "{report}");
+
+    // cgroup.freeze needs 5.2: on an older kernel there is no v2 freezer to walk.
+    tree.file("proc/sys/kernel/osrelease", "4.18.0-305.el8.x86_64\n");
+    let (_, report) = tree.run_json(&["--only", "cgroup-freezer"]);
+    assert_eq!(status(&report, "cgroup-freezer"), "warn", "{report}");
+    assert!(
+        summary(&report, "cgroup-freezer").starts_with("no freezer"),
+        "{report}"
+    );
+}
+
+#[test]
+fn freezer_active_probe_is_not_possible_under_root() {
+    let tree = v1_tree("kernel-doc_THAWED.freezer.state", 'S');
+    let (_, report) = tree.run_json(&["--only", "cgroup-freezer", "--active"]);
+    assert_eq!(status(&report, "cgroup-freezer"), "unknown", "{report}");
+    assert!(
+        check(&report, "cgroup-freezer")["evidence"]
+            .to_string()
+            .contains("not available under --root")
+    );
+}
+
+#[test]
+fn freezer_walk_survives_thousands_of_cgroups_and_garbage() {
+    let tree = v1_tree("kernel-doc_THAWED.freezer.state", 'S');
+    for i in 0..3000 {
+        tree.file(
+            &format!("sys/fs/cgroup/freezer/many/cg{i}/freezer.state"),
+            if i % 7 == 0 {
+                "\u{0}garbage"
+            } else {
+                "THAWED\n"
+            },
+        );
+    }
+    let (_, report) = tree.run_json(&["--only", "cgroup-freezer"]);
+    assert_eq!(status(&report, "cgroup-freezer"), "ok", "{report}");
+    assert!(
+        summary(&report, "cgroup-freezer").contains("3004 cgroups walked"),
+        "{report}"
+    );
+}
+
+#[test]
+fn criu_under_root_is_found_but_not_run() {
+    let tree = Tree::new();
+    let (_, report) = tree.run_json(&["--only", "criu-version"]);
+    assert_eq!(status(&report, "criu-version"), "skipped");
+    let (out, report) = tree.run_json(&["--only", "criu-version", "--require", "criu"]);
+    assert_eq!(status(&report, "criu-version"), "error");
+    assert_eq!(out.status.code(), Some(1));
+
+    tree.file("usr/sbin/criu", "#!/bin/sh\necho Version: 3.17.1\n");
+    std::fs::set_permissions(
+        tree.path().join("usr/sbin/criu"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let (_, report) = tree.run_json(&["--only", "criu-version"]);
+    assert_eq!(status(&report, "criu-version"), "unknown", "{report}");
+    assert!(
+        summary(&report, "criu-version").contains("found /usr/sbin/criu, but"),
+        "{report}"
+    );
+}
