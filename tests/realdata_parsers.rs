@@ -272,8 +272,11 @@ mod cgroups {
         cgroup::parse_memberships(&realdata_text(&format!("cgroup/proc_self_cgroup/{file}")))
     }
 
+    /// An engine and a container id.
+    type Container = (&'static str, String);
+
     /// The containers named anywhere in a /proc/PID/cgroup file.
-    fn containers(m: &[cgroup::Membership]) -> Vec<(&'static str, String)> {
+    fn containers(m: &[cgroup::Membership]) -> Vec<Container> {
         let mut found: Vec<_> = m
             .iter()
             .filter_map(|l| cgroup::container_of(&l.path))
@@ -285,7 +288,7 @@ mod cgroups {
     #[test]
     fn every_proc_self_cgroup_file() {
         let docker = |id: &str| vec![("docker", id.to_string())];
-        let cases: Vec<(&str, Mode, Vec<(&str, String)>)> = vec![
+        let cases: Vec<(&str, Mode, Vec<Container>)> = vec![
             (
                 "newrelic_docker-0.9.1.txt",
                 Mode::V1,
