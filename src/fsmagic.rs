@@ -3,6 +3,7 @@
 pub const TMPFS: u64 = 0x0102_1994;
 pub const RAMFS: u64 = 0x8584_58f6;
 pub const CGROUP2: u64 = 0x6367_7270;
+pub const OVERLAY: u64 = 0x794c_7630;
 
 const NAMES: &[(u64, &str)] = &[
     (TMPFS, "tmpfs"),
@@ -10,7 +11,7 @@ const NAMES: &[(u64, &str)] = &[
     (0xef53, "ext2/3/4"),
     (0x5846_5342, "xfs"),
     (0x9123_683e, "btrfs"),
-    (0x794c_7630, "overlay"),
+    (OVERLAY, "overlay"),
     (0x2fc1_2fc1, "zfs"),
     (0x6969, "nfs"),
     (0xff53_4d42, "cifs"),

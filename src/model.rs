@@ -72,6 +72,18 @@ pub enum Step {
     WriteFile { path: String, content: String },
     /// Append these lines to a file (shown to the user as a diff before it happens).
     AppendFile { path: String, content: String },
+    /// Send a signal to one process, through a pidfd; `start_ticks` (its start time) proves the
+    /// pid still names the process that was shown. With `then_kill_after_ms`, SIGKILL follows if
+    /// it has not exited by then.
+    Signal {
+        pid: u32,
+        start_ticks: u64,
+        comm: String,
+        signal: String,
+        then_kill_after_ms: u64,
+    },
+    /// umount2(2); `lazy` is MNT_DETACH.
+    Unmount { path: String, lazy: bool },
     /// Something only a person can do (reboot, edit a boot loader entry); shown, never run.
     Manual { instruction: String },
 }

@@ -6,6 +6,8 @@ mod cgroup_layout;
 mod cgroup_version;
 mod criu_version;
 mod kernel_version;
+mod overlay_busy;
+mod overlay_scan;
 mod pidfd;
 mod tmp_tmpfs;
 mod zombies;
@@ -100,6 +102,13 @@ pub const ALL: &[Check] = &[
         area: "Checkpoint/restore",
         explanation: explanation!("criu-version"),
         run: criu_version::run,
+    },
+    Check {
+        id: "overlay-busy",
+        title: "Overlay mounts: owners, leaks and who holds them",
+        area: "Mounts",
+        explanation: explanation!("overlay-busy"),
+        run: overlay_busy::run,
     },
 ];
 

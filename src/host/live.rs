@@ -2,14 +2,12 @@
 
 use std::fs::OpenOptions;
 use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::time::Duration;
 
-use std::os::unix::fs::PermissionsExt;
-
 use super::{
-    CommandOutput, FreezerProbe, FreezerVersion, HostError, MAX_FILE_BYTES, Meta, Source,
-    SourceKind, command, freezer_probe,
+    CommandOutput, DEFAULT_TIMEOUT, DOCKER_SOCKET, DockerCall, FreezerProbe, FreezerVersion,
+    HostError, MAX_FILE_BYTES, Meta, Source, SourceKind, command, freezer_probe,
 };
 use crate::sys::{self, PidfdProbe};
 
@@ -69,6 +67,7 @@ pub(super) fn meta(path: &std::path::Path, shown: &str) -> Result<Meta, HostErro
         is_file: m.is_file(),
         mode: m.permissions().mode() & 0o7777,
         size: m.len(),
+        dev: (rustix::fs::major(m.dev()), rustix::fs::minor(m.dev())),
     })
 }
 
@@ -107,6 +106,20 @@ impl Source for Live {
 
     fn run(&self, argv: &[String], timeout: Duration) -> Result<CommandOutput, HostError> {
         command::run(argv, timeout)
+    }
+
+    fn docker(&self, call: &DockerCall) -> Result<serde_json::Value, HostError> {
+        // DOCKER_HOST names the engine when it is a unix socket; tcp:// and ssh:// are not spoken here.
+        let socket = match std::env::var("DOCKER_HOST") {
+            Ok(h) if h.starts_with("unix://") => h.trim_start_matches("unix://").to_string(),
+            Ok(h) if !h.is_empty() => {
+                return Err(HostError::Unsupported(format!(
+                    "DOCKER_HOST={h}: only unix sockets are supported"
+                )));
+            }
+            _ => DOCKER_SOCKET.to_string(),
+        };
+        super::docker::call(&socket, call, DEFAULT_TIMEOUT)
     }
 
     fn probe_pidfd(&self) -> Result<PidfdProbe, HostError> {

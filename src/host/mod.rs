@@ -3,6 +3,7 @@
 //! so that a run can later be saved and replayed to the same verdicts.
 
 mod command;
+mod docker;
 mod freezer_probe;
 mod live;
 mod rooted;
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 pub use command::CommandOutput;
+pub use docker::DockerCall;
 pub use freezer_probe::{FREEZE_TIMEOUT, FreezerProbe, FreezerVersion};
 pub use live::Live;
 pub use rooted::Rooted;
@@ -22,6 +24,8 @@ use crate::sys::PidfdProbe;
 
 /// Largest file the Host will serve; anything bigger is refused rather than read into memory.
 pub const MAX_FILE_BYTES: usize = 16 << 20;
+/// Where the Docker engine listens unless DOCKER_HOST says otherwise.
+pub const DOCKER_SOCKET: &str = "/var/run/docker.sock";
 /// Default time limit for external commands.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -77,6 +81,8 @@ pub trait Source: Send + Sync {
     fn statfs_magic(&self, path: &str) -> Result<u64, HostError>;
     fn env(&self, name: &str) -> Result<Option<String>, HostError>;
     fn run(&self, argv: &[String], timeout: Duration) -> Result<CommandOutput, HostError>;
+    /// One Docker Engine API call, answered with the API's JSON.
+    fn docker(&self, call: &DockerCall) -> Result<serde_json::Value, HostError>;
     fn probe_pidfd(&self) -> Result<PidfdProbe, HostError>;
     /// Freezes a scratch cgroup under `dir` holding one sleeping process, then removes it all.
     fn probe_freezer(&self, version: FreezerVersion, dir: &str) -> Result<FreezerProbe, HostError>;
@@ -96,6 +102,7 @@ pub enum Request {
     Statfs(String),
     Env(String),
     Run(Vec<String>),
+    Docker(DockerCall),
     ProbePidfd,
     ProbeFreezer(FreezerVersion, String),
 }
@@ -111,6 +118,7 @@ pub enum Answer {
     Magic(u64),
     Env(Option<String>),
     Output(CommandOutput),
+    Json(serde_json::Value),
     Pidfd(PidfdProbe),
     Freezer(FreezerProbe),
 }
@@ -123,6 +131,8 @@ pub struct Meta {
     /// Permission bits.
     pub mode: u32,
     pub size: u64,
+    /// The device of the filesystem holding it (major, minor), as mountinfo numbers them.
+    pub dev: (u32, u32),
 }
 
 impl Meta {
@@ -228,6 +238,10 @@ impl Host {
         })
     }
 
+    pub fn docker(&self, call: DockerCall) -> Result<serde_json::Value, HostError> {
+        self.serve(Request::Docker(call.clone()), || self.source.docker(&call))
+    }
+
     pub fn probe_pidfd(&self) -> Result<PidfdProbe, HostError> {
         self.serve(Request::ProbePidfd, || self.source.probe_pidfd())
     }
@@ -276,4 +290,4 @@ macro_rules! answer_from {
     };
 }
 answer_from!(Vec<u8> => Bytes, Vec<String> => Names, String => Link, u64 => Magic, Option<String> => Env,
-    CommandOutput => Output, PidfdProbe => Pidfd, Meta => Meta, FreezerProbe => Freezer);
+    CommandOutput => Output, serde_json::Value => Json, PidfdProbe => Pidfd, Meta => Meta, FreezerProbe => Freezer);

@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::live::{link_target, list_names, meta, read_capped, subdir_names};
-use super::{CommandOutput, FreezerProbe, FreezerVersion, HostError, Meta, Source, SourceKind};
+use super::{
+    CommandOutput, DEFAULT_TIMEOUT, DOCKER_SOCKET, DockerCall, FreezerProbe, FreezerVersion,
+    HostError, Meta, Source, SourceKind,
+};
 use crate::sys::{self, PidfdProbe};
 
 pub struct Rooted {
@@ -67,6 +70,12 @@ impl Source for Rooted {
 
     fn run(&self, argv: &[String], _timeout: Duration) -> Result<CommandOutput, HostError> {
         Err(not_under_root(&argv.join(" ")))
+    }
+
+    fn docker(&self, call: &DockerCall) -> Result<serde_json::Value, HostError> {
+        // The host's engine is reachable when its socket is under the root (`-v /:/host`).
+        let socket = self.under(DOCKER_SOCKET);
+        super::docker::call(&socket.to_string_lossy(), call, DEFAULT_TIMEOUT)
     }
 
     fn probe_pidfd(&self) -> Result<PidfdProbe, HostError> {

@@ -2,6 +2,9 @@
 
 pub mod cgroup;
 pub mod criu;
+pub mod docker;
 pub mod kernel;
 pub mod mountinfo;
+pub mod overlay;
+pub mod proc_maps;
 pub mod proc_stat;

@@ -48,7 +48,7 @@ impl MountTable {
 }
 
 /// Whether `path` is `dir` or lies below it, by whole path components.
-fn is_within(path: &str, dir: &str) -> bool {
+pub fn is_within(path: &str, dir: &str) -> bool {
     dir == "/"
         || path == dir
         || (path.starts_with(dir) && path.as_bytes().get(dir.len()) == Some(&b'/'))

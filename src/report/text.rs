@@ -78,6 +78,22 @@ pub fn render(report: &Report, opts: &Options) -> String {
                     Step::AppendFile { path, content } => {
                         format!("append to {path}: {}", content.trim_end())
                     }
+                    Step::Signal {
+                        pid,
+                        comm,
+                        signal,
+                        then_kill_after_ms,
+                        ..
+                    } => format!(
+                        "send SIG{signal} to pid {pid} ({comm}), SIGKILL after {then_kill_after_ms} ms"
+                    ),
+                    Step::Unmount { path, lazy } => {
+                        format!(
+                            "unmount {}{}",
+                            crate::parse::mountinfo::escape(path),
+                            if *lazy { " (lazy)" } else { "" }
+                        )
+                    }
                     Step::Manual { instruction } => instruction.clone(),
                 };
                 let _ = writeln!(out, "        - {}", clean(&step));

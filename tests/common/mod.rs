@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: the binary, fixture trees, real-world data.
 #![allow(dead_code)] // each test crate uses its own subset
 
+pub mod dockerd;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;

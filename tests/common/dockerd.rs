@@ -1,0 +1,147 @@
+//! A real Docker engine for tests: Debian's dockerd with its own data root and socket, started by
+//! the test and stopped when dropped. Images come from `docker import` of a busybox-static rootfs,
+//! since no registry is reachable.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Dockerd {
+    pub dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Dockerd {
+    pub fn start() -> Dockerd {
+        let dir = tempfile::Builder::new()
+            .prefix("cd-dockerd.")
+            .tempdir()
+            .expect("tempdir");
+        let d = dir.path();
+        // The data root is named `docker` so overlay paths look like a real engine's (…/docker/overlay2/…).
+        let child = Command::new("dockerd")
+            .arg("--data-root")
+            .arg(d.join("docker"))
+            .arg("--exec-root")
+            .arg(d.join("exec"))
+            .arg("--pidfile")
+            .arg(d.join("docker.pid"))
+            .arg("--host")
+            .arg(format!("unix://{}", d.join("docker.sock").display()))
+            .args([
+                "--bridge=none",
+                "--iptables=false",
+                "--ip6tables=false",
+                "--log-level=warn",
+            ])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(d.join("dockerd.log")).expect("log"))
+            .spawn()
+            .expect("dockerd (Debian's docker.io) must be installed");
+        let engine = Dockerd { dir, child };
+        let start = Instant::now();
+        while !engine.docker(&["version"]).status.success() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "dockerd did not come up: {}",
+                std::fs::read_to_string(engine.dir.path().join("dockerd.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        engine
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("docker.sock")
+    }
+
+    pub fn docker_host(&self) -> String {
+        format!("unix://{}", self.socket().display())
+    }
+
+    /// Runs Debian's docker client (it has the classic builder and BuildKit) against this engine.
+    pub fn docker(&self, args: &[&str]) -> Output {
+        Command::new("/usr/bin/docker")
+            .env("DOCKER_HOST", self.docker_host())
+            .args(args)
+            .output()
+            .expect("docker client")
+    }
+
+    /// Like `docker`, but panics with the output unless it succeeds; returns trimmed stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Imports a busybox-static rootfs as `name`.
+    pub fn import_busybox(&self, name: &str) {
+        let root = self.dir.path().join("rootfs");
+        std::fs::create_dir_all(root.join("bin")).unwrap();
+        std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("busybox-static installed");
+        for applet in [
+            "sh", "sleep", "ls", "cat", "echo", "mkdir", "touch", "dd", "rm", "true",
+        ] {
+            let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
+        }
+        let tar = Command::new("tar")
+            .arg("-C")
+            .arg(&root)
+            .args(["-c", "."])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let status = Command::new("/usr/bin/docker")
+            .env("DOCKER_HOST", self.docker_host())
+            .args(["import", "-", name])
+            .stdin(tar.stdout.unwrap())
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "docker import");
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        // Remove what the tests left, then stop the engine and let it unmount its layers.
+        let ids = self.docker(&["ps", "-aq"]);
+        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+            let _ = self.docker(&["rm", "-f", id]);
+        }
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_raw(self.child.id() as i32).expect("pid"),
+            rustix::process::Signal::TERM,
+        );
+        let start = Instant::now();
+        while self.child.try_wait().ok().flatten().is_none()
+            && start.elapsed() < Duration::from_secs(20)
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        unmount_below(self.dir.path());
+    }
+}
+
+/// Detaches anything still mounted under `dir` so the temporary directory can go.
+fn unmount_below(dir: &Path) {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let table = container_doctor::parse::mountinfo::parse(&mounts);
+    let mut points: Vec<&str> = table
+        .mounts
+        .iter()
+        .map(|m| m.mount_point.as_str())
+        .filter(|p| p.starts_with(&*dir.to_string_lossy()))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for p in points {
+        let _ = rustix::mount::unmount(p, rustix::mount::UnmountFlags::DETACH);
+    }
+}

@@ -1,0 +1,285 @@
+//! overlay-busy for real, in a private mount namespace: overlays made by the test and held by a
+//! cwd, an open file, a mapped file, a chroot and another mount namespace, plus a free one, under
+//! mount points with spaces, tabs, newlines, backslashes, `$(…)` and `;`. The holders found are
+//! compared with what `fuser -m` finds for each mount.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+use common::{Tree, check, doctor_path, realdata_text, require_root, status};
+use container_doctor::parse::mountinfo::escape;
+use serde_json::Value;
+
+/// Builds the scene inside the namespace, runs the doctor and fuser there, and prints
+/// the doctor's JSON, then one line per mount: `index<TAB>fuser pids`.
+const SCENE: &str = r#"
+set -eu
+doctor=$1
+base=$(mktemp -d /tmp/cd-ovl.XXXXXX)
+mount -t tmpfs doctor-scene "$base"
+pids=""
+cleanup() { for p in $pids; do kill -9 "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+names="cwd
+fd
+mmap
+chroot
+other-ns
+free"
+mk() {
+  d="$base/$n"
+  mkdir -p "$d/l" "$d/u" "$d/w"
+  echo data > "$d/l/file"
+  cp /bin/busybox "$d/l/busybox"
+  # Mount points that break naive tools: space, tab, newline, backslash, $(…), ;
+  m=$(printf '%s/m %s\t$(touch %s/pwned);x\n\\y' "$d" "$n" "$base")
+  mkdir -p "$m"
+  mount -t overlay overlay -o "lowerdir=$d/l,upperdir=$d/u,workdir=$d/w" "$m"
+  eval "m_$i=\"\$m\""
+}
+i=0
+for n in cwd fd mmap chroot other-ns; do mk; i=$((i+1)); done
+# A namespace that keeps only the other-ns mount: it copies them all, then drops the rest.
+unshare --mount --propagation private sh -c 'shift; for m in "$@"; do umount "$m"; done; exec sleep 600' \
+  - "$m_0" "$m_1" "$m_2" "$m_3" & pids="$pids $!"
+n=free; mk
+(cd "$m_0" && exec sleep 600) & pids="$pids $!"
+sleep 600 < "$m_1/file" & pids="$pids $!"
+python3 -c 'import mmap,sys,time; f=open(sys.argv[1],"rb"); m=mmap.mmap(f.fileno(),0,prot=mmap.PROT_READ); f.close(); time.sleep(600)' "$m_2/file" & pids="$pids $!"
+chroot "$m_3" /busybox sleep 600 & pids="$pids $!"
+sleep 0.5
+"$doctor" --format json --only overlay-busy || true
+i=0
+for n in $names; do
+  eval "m=\"\$m_$i\""
+  printf '%s\t%s\n' "$i" "$(fuser -m "$m" 2>/dev/null | tr -s ' ' | sed 's/^ //')"
+  i=$((i+1))
+done
+[ ! -e "$base/pwned" ] || echo "INJECTED"
+"#;
+
+/// The mount points, as the scene names them.
+fn mount_point(base_hint: &str, name: &str) -> String {
+    format!("{base_hint}/{name}/m {name}\t$(touch {base_hint}/pwned);x\n\\y")
+}
+
+/// Evidence grouped by mount: the lines after each mount's own line, until the next mount.
+fn holders_by_mount(report: &Value) -> BTreeMap<String, BTreeSet<(u32, String)>> {
+    let mut by: BTreeMap<String, BTreeSet<(u32, String)>> = BTreeMap::new();
+    let mut current = String::new();
+    for e in check(report, "overlay-busy")["evidence"]
+        .as_array()
+        .unwrap()
+    {
+        let source = e["source"].as_str().unwrap();
+        let excerpt = e["excerpt"].as_str().unwrap();
+        if let Some(pid) = source
+            .strip_prefix("/proc/")
+            .and_then(|p| p.parse::<u32>().ok())
+        {
+            let how = excerpt.split("holds it: ").nth(1).unwrap_or("").to_string();
+            by.entry(current.clone()).or_default().insert((pid, how));
+        } else if source.starts_with("mount namespace") {
+            by.entry(current.clone())
+                .or_default()
+                .insert((0, "other namespace".into()));
+        } else if source.starts_with('/') {
+            current = source
+                .split(" (only in mount namespace")
+                .next()
+                .unwrap()
+                .to_string();
+            by.entry(current.clone()).or_default();
+        }
+    }
+    by
+}
+
+#[test]
+fn holders_in_a_private_namespace_match_fuser_plus_what_fuser_cannot_see() {
+    if !require_root() {
+        return;
+    }
+    let out = Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "bash",
+            "-c",
+            SCENE,
+            "scene",
+        ])
+        .arg(doctor_path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !stdout.contains("INJECTED"),
+        "a mount point's name was executed"
+    );
+    let json_end = stdout.rfind("\n}").expect("a JSON report") + 2;
+    let report: Value = serde_json::from_str(&stdout[..json_end]).unwrap();
+    let fuser: Vec<BTreeSet<u32>> = stdout[json_end..]
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            l.split('\t')
+                .nth(1)
+                .unwrap_or("")
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect()
+        })
+        .collect();
+    assert_eq!(fuser.len(), 6);
+
+    let by = holders_by_mount(&report);
+    // Find the scene's base directory from any reported mount point.
+    let base = by
+        .keys()
+        .find_map(|k| k.find("/cwd/m\\040").map(|i| k[..i].to_string()))
+        .unwrap_or_else(|| panic!("the scene's mounts are not reported: {report:#}"));
+    let names = ["cwd", "fd", "mmap", "chroot", "other-ns", "free"];
+    let mut ours: Vec<BTreeSet<(u32, String)>> = Vec::new();
+    for name in names {
+        let shown = escape(&mount_point(&base, name));
+        ours.push(
+            by.get(&shown)
+                .cloned()
+                .unwrap_or_else(|| panic!("{name}: {shown:?} not reported in {by:#?}")),
+        );
+    }
+    let pids = |s: &BTreeSet<(u32, String)>| {
+        s.iter()
+            .map(|h| h.0)
+            .filter(|p| *p != 0)
+            .collect::<BTreeSet<u32>>()
+    };
+    let hows = |s: &BTreeSet<(u32, String)>| s.iter().map(|h| h.1.clone()).collect::<Vec<String>>();
+
+    // cwd, open file, chroot: the same processes fuser finds, with the way they hold it.
+    assert_eq!(pids(&ours[0]), fuser[0], "cwd");
+    assert!(hows(&ours[0]).iter().any(|h| h == "cwd"), "{:?}", ours[0]);
+    assert_eq!(pids(&ours[1]), fuser[1], "open fd");
+    assert!(
+        hows(&ours[1])
+            .iter()
+            .any(|h| h.starts_with("open file ") && h.ends_with("/file")),
+        "{:?}",
+        ours[1]
+    );
+    assert_eq!(pids(&ours[3]), fuser[3], "chroot");
+    assert!(
+        hows(&ours[3]).iter().any(|h| h.starts_with("root")),
+        "{:?}",
+        ours[3]
+    );
+    // mmap: fuser finds it or not depending on its version; we must, and nothing else.
+    assert!(
+        fuser[2].is_subset(&pids(&ours[2])),
+        "mmap: fuser {:?} ours {:?}",
+        fuser[2],
+        ours[2]
+    );
+    assert_eq!(pids(&ours[2]).len(), 1, "{:?}", ours[2]);
+    assert!(
+        hows(&ours[2]).iter().any(|h| h.starts_with("mapped file ")),
+        "{:?}",
+        ours[2]
+    );
+    // Another namespace: invisible to fuser, named by us.
+    assert!(fuser[4].is_empty(), "fuser saw {:?}", fuser[4]);
+    assert!(
+        hows(&ours[4]).iter().any(|h| h == "other namespace"),
+        "{:?}",
+        ours[4]
+    );
+    // The free one: nobody.
+    assert!(fuser[5].is_empty() && ours[5].is_empty(), "{:?}", ours[5]);
+
+    assert_eq!(status(&report, "overlay-busy"), "warn", "{report:#}");
+    let ev = check(&report, "overlay-busy")["evidence"].to_string();
+    assert!(ev.contains("leaked: nothing holds it"), "{ev}");
+    let fixes = check(&report, "overlay-busy")["fixes"].as_array().unwrap();
+    let free = mount_point(&base, "free");
+    assert!(
+        fixes
+            .iter()
+            .any(|f| f["id"] == "unmount" && f["steps"][0]["path"] == free.as_str()),
+        "the free mount's unmount plan carries the raw path: {fixes:#?}"
+    );
+}
+
+#[test]
+fn container_roots_in_real_mount_tables_are_in_use_not_leaked() {
+    for (file, owner) in [
+        ("pre-commit_docker_cgroupv1_container.mountinfo", "docker"),
+        (
+            "pre-commit_podman_rootless_cgroupv1_container.mountinfo",
+            "containers/storage (rootless)",
+        ),
+    ] {
+        let tree = Tree::new();
+        tree.file(
+            "proc/1/mountinfo",
+            realdata_text(&format!("mountinfo/{file}")),
+        );
+        let (_, report) = tree.run_json(&["--only", "overlay-busy"]);
+        assert_eq!(status(&report, "overlay-busy"), "ok", "{file}: {report}");
+        assert_eq!(
+            check(&report, "overlay-busy")["summary"],
+            "1 overlay mount: 1 in use",
+            "{file}"
+        );
+        let ev = check(&report, "overlay-busy")["evidence"].to_string();
+        assert!(
+            ev.contains(&format!("{owner}, in use as a root filesystem")),
+            "{file}: {ev}"
+        );
+    }
+    // Mount tables without overlays.
+    for file in [
+        "util-linux_column_mountinfo.txt",
+        "jenkins_rhel_host_cgroupv2.mountinfo",
+        "systemd_garbled.mountinfo",
+    ] {
+        let tree = Tree::new();
+        tree.file(
+            "proc/1/mountinfo",
+            realdata_text(&format!("mountinfo/{file}")),
+        );
+        let (_, report) = tree.run_json(&["--only", "overlay-busy"]);
+        assert_eq!(
+            check(&report, "overlay-busy")["summary"],
+            "no overlay mounts",
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn shared_upper_dirs_are_an_error() {
+    let tree = Tree::new();
+    tree.file(
+        "proc/1/mountinfo",
+        "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n\
+         40 1 0:40 / /a rw - overlay overlay rw,lowerdir=/l,upperdir=/shared/u,workdir=/w1\n\
+         41 1 0:41 / /b rw - overlay overlay rw,lowerdir=/l,upperdir=/shared/u,workdir=/w2\n",
+    );
+    let (out, report) = tree.run_json(&["--only", "overlay-busy"]);
+    assert_eq!(status(&report, "overlay-busy"), "error", "{report}");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        check(&report, "overlay-busy")["evidence"]
+            .to_string()
+            .contains("used by 2 mounts: /a, /b")
+    );
+}
