@@ -54,13 +54,13 @@ pub fn call(socket: &str, call: &DockerCall, timeout: Duration) -> Result<Value,
                 docker
                     .list_containers(Some(opts))
                     .await
-                    .map(|v| serde_json::to_value(v))
+                    .map(serde_json::to_value)
             }
             DockerCall::Inspect(id) => docker
                 .inspect_container(id, None::<InspectContainerOptions>)
                 .await
-                .map(|v| serde_json::to_value(v)),
-            DockerCall::SystemDf => docker.df(None).await.map(|v| serde_json::to_value(v)),
+                .map(serde_json::to_value),
+            DockerCall::SystemDf => docker.df(None).await.map(serde_json::to_value),
         }
     };
     let answer = runtime
