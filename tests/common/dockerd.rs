@@ -89,7 +89,7 @@ impl Dockerd {
         ] {
             let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
         }
-        let tar = Command::new("tar")
+        let mut tar = Command::new("tar")
             .arg("-C")
             .arg(&root)
             .args(["-c", "."])
@@ -99,10 +99,11 @@ impl Dockerd {
         let status = Command::new("/usr/bin/docker")
             .env("DOCKER_HOST", self.docker_host())
             .args(["import", "-", name])
-            .stdin(tar.stdout.unwrap())
+            .stdin(tar.stdout.take().unwrap())
             .stdout(Stdio::null())
             .status()
             .unwrap();
+        assert!(tar.wait().unwrap().success(), "tar of the rootfs");
         assert!(status.success(), "docker import");
     }
 }
