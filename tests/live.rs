@@ -244,7 +244,8 @@ fn list_checks_and_explain() {
             "tmp-tmpfs",
             "cgroup-version",
             "cgroup-freezer",
-            "criu-version"
+            "criu-version",
+            "overlay-busy"
         ]
     );
     for id in ids {
