@@ -283,3 +283,37 @@ fn shared_upper_dirs_are_an_error() {
             .contains("used by 2 mounts: /a, /b")
     );
 }
+
+#[test]
+fn containers_storage_and_fuse_overlayfs_mounts_are_attributed() {
+    let layer = "72504ef163fda63838930450553b7306412ccad139a007626732b3dc43af5200";
+    let storage = "/var/lib/containers/storage";
+    let tree = Tree::new();
+    tree.file(
+        "proc/1/mountinfo",
+        format!(
+            "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n\
+             50 1 0:50 / {storage}/overlay/{layer}/merged rw,nodev - overlay overlay rw,lowerdir={storage}/overlay/l/ZWAU3VY3ZHABQJRBUAFPBX7R5D,upperdir={storage}/overlay/{layer}/diff,workdir={storage}/overlay/{layer}/work\n\
+             51 1 0:51 / /home/u/.local/share/containers/storage/overlay/abc/merged rw - fuse.fuse-overlayfs fuse-overlayfs rw,user_id=1000\n"
+        ),
+    )
+    .file(
+        &format!("{storage}/overlay-containers/containers.json"),
+        format!("[{{\"id\":\"4f1c2a9e8b7d\",\"names\":[\"builder-1\"],\"layer\":\"{layer}\"}}]"),
+    );
+    let (_, report) = tree.run_json(&["--only", "overlay-busy"]);
+    assert_eq!(status(&report, "overlay-busy"), "warn", "{report}");
+    let ev = check(&report, "overlay-busy")["evidence"].to_string();
+    assert!(
+        ev.contains("containers/storage container builder-1 (4f1c2a9e8b7d, state unknown); leaked"),
+        "{ev}"
+    );
+    assert!(
+        ev.contains("containers/storage (rootless), no container; leaked"),
+        "{ev}"
+    );
+    assert_eq!(
+        check(&report, "overlay-busy")["summary"],
+        "2 overlay mounts: 0 in use, 2 leaked and idle"
+    );
+}
