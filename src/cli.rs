@@ -54,6 +54,10 @@ pub struct Cli {
     #[arg(long, value_name = "TOOL", value_parser = ["criu"])]
     pub require: Vec<String>,
 
+    /// A Dockerfile to examine for cache mounts shared by parallel stages (repeatable)
+    #[arg(long, value_name = "PATH")]
+    pub dockerfile: Vec<std::path::PathBuf>,
+
     /// Show evidence, fixes and explanations
     #[arg(short, long)]
     pub verbose: bool,

@@ -49,6 +49,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     let opts = checks::Options {
         active: cli.active,
         require: cli.require.clone(),
+        dockerfiles: cli
+            .dockerfile
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect(),
     };
     let results = checks::run(&selected, &host, &opts);
     let summary = HostSummary::gather(&host);

@@ -146,6 +146,10 @@ impl Outcome {
         self.evidence.push(Evidence::new(source, excerpt));
     }
 
+    pub fn push_fix(&mut self, plan: FixPlan) {
+        self.fixes.push(plan);
+    }
+
     pub fn fix(mut self, plan: FixPlan) -> Self {
         self.fixes.push(plan);
         self

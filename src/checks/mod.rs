@@ -1,10 +1,12 @@
 //! The registry of checks, in display order, and the runner that times them and turns a
 //! panicking check into `unknown` instead of taking the whole report down.
 
+mod buildkit_usage;
 mod cgroup_freezer;
 mod cgroup_layout;
 mod cgroup_version;
 mod criu_version;
+mod dockerfile_cache_mounts;
 mod kernel_version;
 mod overlay_busy;
 mod overlay_scan;
@@ -38,6 +40,8 @@ pub struct Options {
     pub active: bool,
     /// Tools whose absence is an error rather than a skip (`--require criu`).
     pub require: Vec<String>,
+    /// Dockerfiles to examine (`--dockerfile PATH`).
+    pub dockerfiles: Vec<String>,
 }
 
 impl Options {
@@ -109,6 +113,20 @@ pub const ALL: &[Check] = &[
         area: "Mounts",
         explanation: explanation!("overlay-busy"),
         run: overlay_busy::run,
+    },
+    Check {
+        id: "buildkit-usage",
+        title: "BuildKit cache usage against its GC policy",
+        area: "BuildKit",
+        explanation: explanation!("buildkit-usage"),
+        run: buildkit_usage::run,
+    },
+    Check {
+        id: "dockerfile-cache-mounts",
+        title: "Dockerfile cache mounts shared by parallel stages",
+        area: "BuildKit",
+        explanation: explanation!("dockerfile-cache-mounts"),
+        run: dockerfile_cache_mounts::run,
     },
 ];
 

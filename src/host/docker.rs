@@ -20,6 +20,8 @@ pub enum DockerCall {
     Inspect(String),
     /// `GET /system/df`
     SystemDf,
+    /// `GET /version`
+    Version,
 }
 
 impl DockerCall {
@@ -28,6 +30,7 @@ impl DockerCall {
             DockerCall::Containers => "GET /containers/json?all=1".into(),
             DockerCall::Inspect(id) => format!("GET /containers/{id}/json"),
             DockerCall::SystemDf => "GET /system/df".into(),
+            DockerCall::Version => "GET /version".into(),
         }
     }
 }
@@ -61,6 +64,7 @@ pub fn call(socket: &str, call: &DockerCall, timeout: Duration) -> Result<Value,
                 .await
                 .map(serde_json::to_value),
             DockerCall::SystemDf => docker.df(None).await.map(serde_json::to_value),
+            DockerCall::Version => docker.version().await.map(serde_json::to_value),
         }
     };
     let answer = runtime

@@ -6,8 +6,8 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::time::Duration;
 
 use super::{
-    CommandOutput, DEFAULT_TIMEOUT, DOCKER_SOCKET, DockerCall, FreezerProbe, FreezerVersion,
-    HostError, MAX_FILE_BYTES, Meta, Source, SourceKind, command, freezer_probe,
+    CommandOutput, DEFAULT_TIMEOUT, DOCKER_SOCKET, DirSize, DiskStat, DockerCall, FreezerProbe,
+    FreezerVersion, HostError, MAX_FILE_BYTES, Meta, Source, SourceKind, command, freezer_probe,
 };
 use crate::sys::{self, PidfdProbe};
 
@@ -80,6 +80,10 @@ impl Source for Live {
         read_capped(path.as_ref(), path)
     }
 
+    fn read_local(&self, path: &str) -> Result<Vec<u8>, HostError> {
+        read_capped(path.as_ref(), path)
+    }
+
     fn list_dir(&self, path: &str) -> Result<Vec<String>, HostError> {
         list_names(path.as_ref(), path)
     }
@@ -98,6 +102,14 @@ impl Source for Live {
 
     fn statfs_magic(&self, path: &str) -> Result<u64, HostError> {
         sys::statfs_magic(path).map_err(|e| HostError::from_io(path, &e))
+    }
+
+    fn disk_stat(&self, path: &str) -> Result<DiskStat, HostError> {
+        super::disk::stat(path.as_ref(), path)
+    }
+
+    fn dir_size(&self, path: &str) -> Result<DirSize, HostError> {
+        super::disk::dir_size(path.as_ref(), path)
     }
 
     fn env(&self, name: &str) -> Result<Option<String>, HostError> {

@@ -3,6 +3,7 @@
 //! so that a run can later be saved and replayed to the same verdicts.
 
 mod command;
+mod disk;
 mod docker;
 mod freezer_probe;
 mod live;
@@ -75,10 +76,16 @@ pub trait Source: Send + Sync {
     fn read(&self, path: &str) -> Result<Vec<u8>, HostError>;
     fn list_dir(&self, path: &str) -> Result<Vec<String>, HostError>;
     fn read_link(&self, path: &str) -> Result<String, HostError>;
+    /// A file named by the user (a Dockerfile): always this machine's path, even under `--root`.
+    fn read_local(&self, path: &str) -> Result<Vec<u8>, HostError>;
     /// Names of the subdirectories of `path` (not following symlinks).
     fn subdirs(&self, path: &str) -> Result<Vec<String>, HostError>;
     fn stat(&self, path: &str) -> Result<Meta, HostError>;
     fn statfs_magic(&self, path: &str) -> Result<u64, HostError>;
+    /// Size and free space of the filesystem holding `path`.
+    fn disk_stat(&self, path: &str) -> Result<DiskStat, HostError>;
+    /// What `du -s` would say of a directory tree (bounded in entries and time).
+    fn dir_size(&self, path: &str) -> Result<DirSize, HostError>;
     fn env(&self, name: &str) -> Result<Option<String>, HostError>;
     fn run(&self, argv: &[String], timeout: Duration) -> Result<CommandOutput, HostError>;
     /// One Docker Engine API call, answered with the API's JSON.
@@ -95,11 +102,14 @@ pub trait Source: Send + Sync {
 #[serde(tag = "op", content = "arg", rename_all = "snake_case")]
 pub enum Request {
     Read(String),
+    ReadLocal(String),
     ListDir(String),
     ReadLink(String),
     Subdirs(String),
     Stat(String),
     Statfs(String),
+    DiskStat(String),
+    DirSize(String),
     Env(String),
     Run(Vec<String>),
     Docker(DockerCall),
@@ -116,11 +126,31 @@ pub enum Answer {
     Link(String),
     Meta(Meta),
     Magic(u64),
+    DiskStat(DiskStat),
+    DirSize(DirSize),
     Env(Option<String>),
     Output(CommandOutput),
     Json(serde_json::Value),
     Pidfd(PidfdProbe),
     Freezer(FreezerProbe),
+}
+
+/// statvfs(2) of a filesystem, in bytes (free counts blocks reserved for root, as BuildKit does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DiskStat {
+    pub total: i64,
+    pub free: i64,
+    pub available: i64,
+}
+
+/// The disk usage of a directory tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DirSize {
+    /// Allocated bytes (st_blocks × 512), hard links counted once, as du does.
+    pub bytes: i64,
+    pub entries: u64,
+    /// Stopped at the entry or time limit: `bytes` is a lower bound.
+    pub truncated: bool,
 }
 
 /// What stat(2) says of a path (following symlinks).
@@ -184,6 +214,12 @@ impl Host {
         self.serve(Request::Read(path.into()), || self.source.read(path))
     }
 
+    pub fn read_local(&self, path: &str) -> Result<Vec<u8>, HostError> {
+        self.serve(Request::ReadLocal(path.into()), || {
+            self.source.read_local(path)
+        })
+    }
+
     /// Reads a file as text; invalid UTF-8 is replaced, never fatal.
     pub fn read_text(&self, path: &str) -> Result<String, HostError> {
         self.read(path)
@@ -224,6 +260,16 @@ impl Host {
         self.serve(Request::Statfs(path.into()), || {
             self.source.statfs_magic(path)
         })
+    }
+
+    pub fn disk_stat(&self, path: &str) -> Result<DiskStat, HostError> {
+        self.serve(Request::DiskStat(path.into()), || {
+            self.source.disk_stat(path)
+        })
+    }
+
+    pub fn dir_size(&self, path: &str) -> Result<DirSize, HostError> {
+        self.serve(Request::DirSize(path.into()), || self.source.dir_size(path))
     }
 
     pub fn env(&self, name: &str) -> Result<Option<String>, HostError> {
@@ -289,5 +335,5 @@ macro_rules! answer_from {
         })*
     };
 }
-answer_from!(Vec<u8> => Bytes, Vec<String> => Names, String => Link, u64 => Magic, Option<String> => Env,
+answer_from!(Vec<u8> => Bytes, Vec<String> => Names, String => Link, u64 => Magic, DiskStat => DiskStat, DirSize => DirSize, Option<String> => Env,
     CommandOutput => Output, serde_json::Value => Json, PidfdProbe => Pidfd, Meta => Meta, FreezerProbe => Freezer);

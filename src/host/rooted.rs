@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use super::live::{link_target, list_names, meta, read_capped, subdir_names};
 use super::{
-    CommandOutput, DEFAULT_TIMEOUT, DOCKER_SOCKET, DockerCall, FreezerProbe, FreezerVersion,
-    HostError, Meta, Source, SourceKind,
+    CommandOutput, DEFAULT_TIMEOUT, DOCKER_SOCKET, DirSize, DiskStat, DockerCall, FreezerProbe,
+    FreezerVersion, HostError, Meta, Source, SourceKind,
 };
 use crate::sys::{self, PidfdProbe};
 
@@ -44,6 +44,10 @@ impl Source for Rooted {
         read_capped(&self.under(path), path)
     }
 
+    fn read_local(&self, path: &str) -> Result<Vec<u8>, HostError> {
+        read_capped(path.as_ref(), path)
+    }
+
     fn list_dir(&self, path: &str) -> Result<Vec<String>, HostError> {
         list_names(&self.under(path), path)
     }
@@ -62,6 +66,14 @@ impl Source for Rooted {
 
     fn statfs_magic(&self, path: &str) -> Result<u64, HostError> {
         Err(not_under_root(&format!("statfs {path}")))
+    }
+
+    fn disk_stat(&self, path: &str) -> Result<DiskStat, HostError> {
+        super::disk::stat(&self.under(path), path)
+    }
+
+    fn dir_size(&self, path: &str) -> Result<DirSize, HostError> {
+        super::disk::dir_size(&self.under(path), path)
     }
 
     fn env(&self, name: &str) -> Result<Option<String>, HostError> {

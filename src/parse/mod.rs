@@ -1,8 +1,10 @@
 //! Parsers: plain functions from the text the system gives to types. No I/O here.
 
+pub mod buildkit;
 pub mod cgroup;
 pub mod criu;
 pub mod docker;
+pub mod dockerfile;
 pub mod kernel;
 pub mod mountinfo;
 pub mod overlay;

@@ -74,6 +74,14 @@ pub fn render(report: &Report, opts: &Options) -> String {
             for s in &f.steps {
                 let step = match s {
                     Step::Exec { argv } => format!("run: {}", argv.join(" ")),
+                    Step::WriteFile { path, content }
+                        if content.len() > 40 || content.contains('\n') =>
+                    {
+                        format!(
+                            "rewrite {path} ({} lines; the diff is shown before anything is written)",
+                            content.lines().count()
+                        )
+                    }
                     Step::WriteFile { path, content } => format!("write {content:?} to {path}"),
                     Step::AppendFile { path, content } => {
                         format!("append to {path}: {}", content.trim_end())

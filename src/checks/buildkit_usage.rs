@@ -1,0 +1,548 @@
+//! `buildkit-usage`: BuildKit's cache against its GC policy, for standalone buildkitd and for
+//! Docker's embedded builder. The incident: a cache that grew to 539 GB with `keepBytes = "200GB"`
+//! configured, every record `Reclaimable: false` (moby/buildkit#5583) — GC cannot delete records in
+//! use, and only a daemon restart released them.
+
+use std::collections::BTreeMap;
+
+use crate::host::{DEFAULT_TIMEOUT, DirSize, DiskStat, DockerCall, Host, HostError};
+use crate::model::{FixPlan, Outcome, Risk, Status, Step};
+use crate::parse::buildkit::{
+    self, DiskSpace, GcConfig, Record, Rule, human_binary, human_decimal,
+};
+
+/// Where standalone buildkitd keeps its config and state (rootful; rootless comes from $HOME).
+const BUILDKITD_TOML: &str = "/etc/buildkit/buildkitd.toml";
+const BUILDKIT_STATE: &str = "/var/lib/buildkit";
+const DAEMON_JSON: &str = "/etc/docker/daemon.json";
+const DOCKER_BUILDKIT_STATE: &str = "/var/lib/docker/buildkit";
+/// Records listed as evidence.
+const LARGEST: usize = 10;
+/// A cache this large with nothing reclaimable is worth a warning even under its limit.
+const STUCK_BYTES: i64 = 1_000_000_000;
+
+/// One builder found on the host.
+struct Builder {
+    name: &'static str,
+    /// Its state directory (the disk its percentages refer to).
+    state: String,
+    /// Where its GC settings come from, or why they are unreadable.
+    config: Result<Option<(String, GcConfig)>, String>,
+    /// Usage records, when the builder could list them.
+    records: Option<Vec<Record>>,
+    /// Total bytes, from the records or from the state directory.
+    used: Option<i64>,
+    used_from: String,
+    /// Docker's embedded builder before the reserved/max/min options: the old default cap.
+    legacy_default: bool,
+    restart: Vec<String>,
+    prune: fn(i64) -> Vec<String>,
+}
+
+pub fn run(host: &Host, _: &super::Options) -> Outcome {
+    let builders: Vec<Builder> = [docker_builder(host), buildkitd(host)]
+        .into_iter()
+        .flatten()
+        .collect();
+    if builders.is_empty() {
+        return Outcome::new(
+            Status::Skipped,
+            "no BuildKit: no Docker engine answering, no buildkitd config or state",
+        );
+    }
+    let mut out = Outcome::new(Status::Ok, String::new());
+    let mut summaries = Vec::new();
+    for b in &builders {
+        let (status, summary) = judge(host, b, &mut out);
+        out.status = out.status.max(status);
+        summaries.push(format!("{}: {summary}", b.name));
+    }
+    out.summary = summaries.join("; ");
+    out
+}
+
+fn docker_builder(host: &Host) -> Option<Builder> {
+    let df = host.docker(DockerCall::SystemDf);
+    let state_exists = host.stat(DOCKER_BUILDKIT_STATE).is_ok_and(|m| m.is_dir);
+    if df.is_err() && !state_exists {
+        return None;
+    }
+    let config = match host.read_text(DAEMON_JSON) {
+        Ok(text) => buildkit::daemon_json_builder(&text)
+            .map(|c| c.map(|c| (DAEMON_JSON.to_string(), c)))
+            .map_err(|e| format!("{DAEMON_JSON}: {e}")),
+        Err(HostError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e.to_string()),
+    };
+    let version = host.docker(DockerCall::Version).ok().and_then(|v| {
+        v.get("Version")
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    });
+    let major: u32 = version
+        .as_deref()
+        .and_then(|v| v.split('.').next()?.parse().ok())
+        .unwrap_or(0);
+    let (records, used, used_from) = match &df {
+        Ok(v) => {
+            let r = buildkit::docker_df_records(v);
+            let total = r.iter().map(|x| x.size).sum();
+            (
+                Some(r),
+                Some(total),
+                "GET /system/df (BuildCache)".to_string(),
+            )
+        }
+        Err(e) => {
+            let (used, from) = dir_usage(host, DOCKER_BUILDKIT_STATE, e);
+            (None, used, from)
+        }
+    };
+    Some(Builder {
+        name: "docker builder",
+        state: "/var/lib/docker".into(),
+        config,
+        records,
+        used,
+        used_from,
+        // The reserved/max/min defaults reached Docker with BuildKit 0.17 (Engine 28).
+        legacy_default: major < 28,
+        restart: restart_argv(host, "docker"),
+        prune: |keep| {
+            vec![
+                "docker".into(),
+                "builder".into(),
+                "prune".into(),
+                "--force".into(),
+                format!("--keep-storage={keep}"),
+            ]
+        },
+    })
+}
+
+fn buildkitd(host: &Host) -> Option<Builder> {
+    // Rootless buildkitd reads $XDG_CONFIG_HOME (or ~/.config) and keeps state in ~/.local/share.
+    let home = host.env("HOME").ok().flatten();
+    let xdg = host
+        .env("XDG_CONFIG_HOME")
+        .ok()
+        .flatten()
+        .or_else(|| home.as_ref().map(|h| format!("{h}/.config")));
+    let mut candidates = vec![(BUILDKITD_TOML.to_string(), BUILDKIT_STATE.to_string())];
+    if let (Some(x), Some(h)) = (&xdg, &home) {
+        candidates.push((
+            format!("{x}/buildkit/buildkitd.toml"),
+            format!("{h}/.local/share/buildkit"),
+        ));
+    }
+    for (toml_path, default_state) in candidates {
+        let text = host.read_text(&toml_path);
+        let state_exists = host.stat(&default_state).is_ok_and(|m| m.is_dir);
+        if matches!(text, Err(HostError::NotFound(_))) && !state_exists {
+            continue;
+        }
+        let parsed = match &text {
+            Ok(t) => buildkit::buildkitd_toml(t).map_err(|e| format!("{toml_path}: {e}")),
+            Err(HostError::NotFound(_)) => Ok((None, Vec::new())),
+            Err(e) => Err(e.to_string()),
+        };
+        let state = parsed
+            .as_ref()
+            .ok()
+            .and_then(|(root, _)| root.clone())
+            .unwrap_or(default_state);
+        let config =
+            parsed.map(|(_, workers)| workers.into_iter().next().map(|w| (toml_path.clone(), w)));
+        let (records, used, used_from) = match host.run(&["buildctl", "du", "-v"], DEFAULT_TIMEOUT)
+        {
+            Ok(o) if o.success() => {
+                let r = buildkit::du_verbose(&o.stdout);
+                let total =
+                    buildkit::du_total(&o.stdout).unwrap_or_else(|| r.iter().map(|x| x.size).sum());
+                (Some(r), Some(total), "buildctl du -v".to_string())
+            }
+            Ok(o) => {
+                let e = HostError::Io(format!(
+                    "buildctl du -v: {}",
+                    super::first_line(&o.stderr, 100)
+                ));
+                let (used, from) = dir_usage(host, &state, &e);
+                (None, used, from)
+            }
+            Err(e) => {
+                let (used, from) = dir_usage(host, &state, &e);
+                (None, used, from)
+            }
+        };
+        return Some(Builder {
+            name: "buildkitd",
+            state,
+            config,
+            records,
+            used,
+            used_from,
+            legacy_default: false,
+            restart: restart_argv(host, "buildkit"),
+            prune: |keep| {
+                // buildctl takes --keep-storage in MB (10⁶ bytes).
+                vec![
+                    "buildctl".into(),
+                    "prune".into(),
+                    format!("--keep-storage={}", keep / 1_000_000),
+                ]
+            },
+        });
+    }
+    None
+}
+
+/// Without records, the state directory's size stands in, and the evidence says why.
+fn dir_usage(host: &Host, dir: &str, why: &HostError) -> (Option<i64>, String) {
+    match host.dir_size(dir) {
+        Ok(DirSize {
+            bytes, truncated, ..
+        }) => (
+            Some(bytes),
+            format!(
+                "size of {dir}{} (records unavailable: {why})",
+                if truncated { ", walk cut short" } else { "" }
+            ),
+        ),
+        Err(e) => (None, format!("usage unknown: {why}; {e}")),
+    }
+}
+
+fn restart_argv(host: &Host, unit: &str) -> Vec<String> {
+    if host.stat("/run/systemd/system").is_ok_and(|m| m.is_dir) {
+        vec!["systemctl".into(), "restart".into(), unit.into()]
+    } else {
+        Vec::new()
+    }
+}
+
+/// The effective limit and how it was derived.
+struct Limit {
+    bytes: Option<i64>,
+    how: String,
+}
+
+fn effective_limit(b: &Builder, gc: Option<&GcConfig>, disk: Option<DiskStat>, used: i64) -> Limit {
+    let (total, free) = disk.map(|d| (d.total, d.free)).unwrap_or((0, 0));
+    let disk_note = disk
+        .map(|d| {
+            format!(
+                " of a {} disk with {} free",
+                human_binary(d.total),
+                human_binary(d.free)
+            )
+        })
+        .unwrap_or_else(|| " (disk size unknown: BuildKit then assumes 2 GB)".into());
+    let rules = gc.map(|g| g.rules.as_slice()).unwrap_or(&[]);
+    if !rules.is_empty() {
+        return match rules.iter().rposition(Rule::is_ceiling) {
+            Some(i) => {
+                let keep = rules[i].keep_bytes(total, free, used);
+                Limit {
+                    bytes: keep,
+                    how: format!(
+                        "rule #{i} (no filter, no age) {}{disk_note}",
+                        describe_rule(&rules[i])
+                    ),
+                }
+            }
+            None => Limit {
+                bytes: None,
+                how: "every rule has a filter or an age limit: nothing bounds the whole cache"
+                    .into(),
+            },
+        };
+    }
+    let default = gc.map(|g| g.default.clone()).unwrap_or_default();
+    let unset =
+        default.reserved.is_none() && default.max_used.is_none() && default.min_free.is_none();
+    if unset && b.legacy_default {
+        // Docker before Engine 28: the cap is 10% of the disk, rounded as BuildKit rounds.
+        let cap = DiskSpace::Percent(10).as_bytes(total);
+        return Limit {
+            bytes: Some(cap),
+            how: format!(
+                "Docker's default, 10% of the disk = {}{disk_note}",
+                human_decimal(cap)
+            ),
+        };
+    }
+    let rule = if unset {
+        // BuildKit ≥ 0.17 defaults: reserved min(10%, 10 GB), minFree 20%, maxUsed min(80%, 100 GB).
+        let cap = |pct: i64, max: i64| {
+            let p = DiskSpace::Percent(pct);
+            if p.as_bytes(total) > max {
+                DiskSpace::Bytes(max)
+            } else {
+                p
+            }
+        };
+        Rule {
+            reserved: Some(cap(10, 10_000_000_000)),
+            min_free: Some(DiskSpace::Percent(20)),
+            max_used: Some(cap(80, 100_000_000_000)),
+            ..Default::default()
+        }
+    } else {
+        default
+    };
+    let keep = rule.keep_bytes(total, free, used);
+    Limit {
+        bytes: keep,
+        how: format!(
+            "{} {}{disk_note}",
+            if unset {
+                "BuildKit's defaults"
+            } else {
+                "worker-level settings"
+            },
+            describe_rule(&rule)
+        ),
+    }
+}
+
+fn describe_rule(r: &Rule) -> String {
+    let mut parts = Vec::new();
+    if let Some(d) = r.reserved {
+        parts.push(format!("reservedSpace {}", d.describe()));
+    }
+    if let Some(d) = r.max_used {
+        parts.push(format!("maxUsedSpace {}", d.describe()));
+    }
+    if let Some(d) = r.min_free {
+        parts.push(format!("minFreeSpace {}", d.describe()));
+    }
+    if parts.is_empty() {
+        "(no size settings)".into()
+    } else {
+        format!("({})", parts.join(", "))
+    }
+}
+
+fn judge(host: &Host, b: &Builder, out: &mut Outcome) -> (Status, String) {
+    let gc = match &b.config {
+        Ok(c) => c.as_ref().map(|(_, g)| g),
+        Err(e) => {
+            out.push(b.name, e.clone());
+            return (Status::Unknown, format!("GC settings unreadable: {e}"));
+        }
+    };
+    if let Ok(Some((path, g))) = &b.config {
+        out.push(
+            path.clone(),
+            format!(
+                "{}: {} rule(s), gc {}",
+                g.scope,
+                g.rules.len(),
+                if g.enabled { "on" } else { "off" }
+            ),
+        );
+    }
+    let Some(used) = b.used else {
+        out.push(b.name, b.used_from.clone());
+        return (Status::Unknown, "cache usage unknown".into());
+    };
+    out.push(b.used_from.clone(), human_decimal(used));
+    let disk = host.disk_stat(&b.state).ok();
+    let limit = effective_limit(b, gc, disk, used);
+    out.push(
+        format!("{} effective GC limit", b.name),
+        match limit.bytes {
+            Some(l) => format!("{} from {}", human_decimal(l), limit.how),
+            None => limit.how.clone(),
+        },
+    );
+
+    let mut status = Status::Ok;
+    let mut notes = Vec::new();
+    let shown_limit = limit
+        .bytes
+        .map(human_decimal)
+        .unwrap_or_else(|| "no limit".into());
+    let mut summary = format!("{} of {shown_limit}", human_decimal(used));
+    if gc.is_some_and(|g| !g.enabled) {
+        status = Status::Warn;
+        notes.push("GC is disabled".to_string());
+    }
+    if let Some(l) = limit.bytes
+        && used > l
+    {
+        status = Status::Warn;
+        notes.push(format!("over the limit by {}", human_decimal(used - l)));
+        out.push_fix(prune_plan(b, l));
+    }
+    if limit.bytes.is_none() && gc.is_some_and(|g| !g.rules.is_empty()) {
+        status = status.max(Status::Warn);
+        notes.push("no rule bounds the whole cache".into());
+    }
+    if let Some(d) = disk
+        && d.total > 0
+    {
+        let full = 100 - d.free * 100 / d.total;
+        if full > 90 {
+            status = Status::Error;
+            notes.push(format!("the state filesystem is {full}% full"));
+        }
+    }
+    if let Some(records) = &b.records {
+        let reclaimable: i64 = records
+            .iter()
+            .filter(|r| r.reclaimable)
+            .map(|r| r.size)
+            .sum();
+        if used >= STUCK_BYTES && reclaimable == 0 && !records.is_empty() {
+            status = status.max(Status::Warn);
+            notes.push("nothing is reclaimable: every record is in use, GC cannot help; restarting the daemon releases them".into());
+            for r in records
+                .iter()
+                .filter(|r| r.in_use || !r.reclaimable)
+                .take(5)
+            {
+                out.push(
+                    format!("in use: {}", r.id),
+                    format!("{} {} {}", r.kind, human_decimal(r.size), r.description),
+                );
+            }
+            out.push_fix(restart_plan(b));
+        }
+        records_evidence(records, out);
+    }
+    if let Some(g) = gc
+        && !g.deprecated.is_empty()
+    {
+        status = status.max(Status::Warn);
+        let list: Vec<String> = g
+            .deprecated
+            .iter()
+            .map(|(at, old, new)| format!("{at}.{old} → {new}"))
+            .collect();
+        notes.push(format!("deprecated keys: {}", list.join(", ")));
+        if let Ok(Some((path, _))) = &b.config
+            && let Ok(text) = host.read_text(path)
+        {
+            out.push_fix(rename_plan(path, &text, g));
+        }
+    }
+    if !notes.is_empty() {
+        summary = format!("{summary}; {}", notes.join("; "));
+    }
+    (status, summary)
+}
+
+/// Usage by record type and the largest records.
+fn records_evidence(records: &[Record], out: &mut Outcome) {
+    let mut by_type: BTreeMap<&str, (usize, i64)> = BTreeMap::new();
+    for r in records {
+        let e = by_type
+            .entry(if r.kind.is_empty() {
+                "unknown"
+            } else {
+                r.kind.as_str()
+            })
+            .or_default();
+        e.0 += 1;
+        e.1 += r.size;
+    }
+    let types: Vec<String> = by_type
+        .iter()
+        .map(|(k, (n, b))| format!("{k} {} ({n})", human_decimal(*b)))
+        .collect();
+    if !types.is_empty() {
+        out.push("by type", types.join(", "));
+    }
+    let mut largest: Vec<&Record> = records.iter().collect();
+    largest.sort_by_key(|r| std::cmp::Reverse(r.size));
+    for r in largest.into_iter().take(LARGEST) {
+        let flags = match (r.in_use, r.reclaimable) {
+            (true, _) => "in use",
+            (false, false) => "not reclaimable",
+            (false, true) => "reclaimable",
+        };
+        out.push(
+            format!("record {}", &r.id[..r.id.len().min(25)]),
+            format!(
+                "{} {}, {flags} {}",
+                r.kind,
+                human_decimal(r.size),
+                r.description
+            ),
+        );
+    }
+}
+
+fn prune_plan(b: &Builder, limit: i64) -> FixPlan {
+    FixPlan {
+        id: "prune-build-cache".into(),
+        title: format!(
+            "Prune the {} cache down to its limit ({})",
+            b.name,
+            human_decimal(limit)
+        ),
+        risk: Risk::Disruptive,
+        needs_root: true,
+        steps: vec![Step::Exec {
+            argv: (b.prune)(limit),
+        }],
+    }
+}
+
+fn restart_plan(b: &Builder) -> FixPlan {
+    let step = if b.restart.is_empty() {
+        Step::Manual {
+            instruction: format!(
+                "restart {} (it is not run by systemd here): in-use records are released on restart",
+                b.name
+            ),
+        }
+    } else {
+        Step::Exec {
+            argv: b.restart.clone(),
+        }
+    };
+    FixPlan {
+        id: "restart-builder".into(),
+        title: format!("Restart {} to release records it holds in use", b.name),
+        risk: Risk::Disruptive,
+        needs_root: true,
+        steps: vec![step],
+    }
+}
+
+/// Rewrites old GC keys to their new spelling, line by line (shown as a diff before it happens).
+fn rename_plan(path: &str, text: &str, g: &GcConfig) -> FixPlan {
+    let mut new = text.to_string();
+    for (_, old, replacement) in &g.deprecated {
+        for quote in ["", "\""] {
+            new = new
+                .lines()
+                .map(|l| {
+                    let t = l.trim_start();
+                    let key = format!("{quote}{old}{quote}");
+                    if t.starts_with(&key) && t[key.len()..].trim_start().starts_with(['=', ':']) {
+                        l.replacen(&key, &format!("{quote}{replacement}{quote}"), 1)
+                    } else {
+                        l.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+        }
+    }
+    if text.ends_with('\n') && !new.ends_with('\n') {
+        new.push('\n');
+    }
+    FixPlan {
+        id: "rename-deprecated-gc-keys".into(),
+        title: format!("Rename deprecated GC keys in {path}"),
+        risk: Risk::Safe,
+        needs_root: true,
+        steps: vec![Step::WriteFile {
+            path: path.to_string(),
+            content: new,
+        }],
+    }
+}

@@ -1,0 +1,654 @@
+//! BuildKit's garbage-collection settings and cache usage, read the way BuildKit reads them.
+//!
+//! Units follow BuildKit, not SI: a disk space in buildkitd.toml or daemon.json is an integer of
+//! bytes, `"N%"` of the state disk, or a size parsed by docker/go-units `RAMInBytes`, where
+//! "512MB" means 512 × 1024². A percentage becomes bytes as BuildKit rounds it:
+//! (total × N / 100 / GiB + 1) × 10⁹. Sizes *printed* by `buildctl du` and `docker buildx du`
+//! are go-units `HumanSize`, which is decimal ("1.653GB" = 1.653 × 10⁹).
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// A BuildKit disk space setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiskSpace {
+    Bytes(i64),
+    Percent(i64),
+}
+
+impl DiskSpace {
+    /// Bytes for a disk of `total` bytes, rounded as BuildKit rounds percentages.
+    pub fn as_bytes(self, total: i64) -> i64 {
+        match self {
+            DiskSpace::Bytes(b) => b,
+            DiskSpace::Percent(0) => 0,
+            DiskSpace::Percent(_) if total == 0 => DEFAULT_CAP,
+            DiskSpace::Percent(p) => {
+                (total.saturating_mul(p) / 100 / (1 << 30) + 1) * 1_000_000_000
+            }
+        }
+    }
+
+    pub fn describe(self) -> String {
+        match self {
+            DiskSpace::Bytes(b) => human_binary(b),
+            DiskSpace::Percent(p) => format!("{p}% of the disk"),
+        }
+    }
+}
+
+/// What BuildKit falls back to when the disk size is unknown.
+const DEFAULT_CAP: i64 = 2_000_000_000;
+
+/// docker/go-units RAMInBytes: `^(\d+(\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$`, powers of 1024.
+pub fn ram_in_bytes(s: &str) -> Result<i64, String> {
+    let t = s.trim();
+    let num_end = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, rest) = t.split_at(num_end);
+    if num.is_empty() || num.starts_with('.') || num.ends_with('.') {
+        return Err(format!("invalid size {s:?}"));
+    }
+    let value: f64 = num.parse().map_err(|_| format!("invalid size {s:?}"))?;
+    let mut unit = rest.strip_prefix(' ').unwrap_or(rest).chars().peekable();
+    let power = match unit.peek().map(|c| c.to_ascii_lowercase()) {
+        Some('k') => 1,
+        Some('m') => 2,
+        Some('g') => 3,
+        Some('t') => 4,
+        Some('p') => 5,
+        _ => 0,
+    };
+    if power > 0 {
+        unit.next();
+    }
+    let tail: String = unit.collect::<String>().to_ascii_lowercase();
+    if !matches!(tail.as_str(), "" | "b" | "i" | "ib") {
+        return Err(format!("invalid size {s:?}"));
+    }
+    let bytes = value * 1024f64.powi(power);
+    if !bytes.is_finite() || bytes > i64::MAX as f64 {
+        return Err(format!("size {s:?} is too large"));
+    }
+    Ok(bytes as i64)
+}
+
+/// A disk space from a TOML or JSON value: integer bytes, "N%", or a RAMInBytes size.
+pub fn disk_space(text: &str) -> Result<DiskSpace, String> {
+    let t = text.trim().trim_matches('"');
+    if let Some(p) = t.strip_suffix('%') {
+        return p
+            .trim()
+            .parse::<i64>()
+            .map(DiskSpace::Percent)
+            .map_err(|_| format!("invalid percentage {text:?}"));
+    }
+    ram_in_bytes(t).map(DiskSpace::Bytes)
+}
+
+/// A duration as BuildKit reads it: Go's time.ParseDuration ("48h", "1h30m", "1.5h"), else seconds.
+pub fn duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim().trim_matches('"');
+    if let Ok(secs) = t.parse::<i64>() {
+        return u64::try_from(secs)
+            .map(Duration::from_secs)
+            .map_err(|_| format!("negative duration {text:?}"));
+    }
+    let mut total = 0f64;
+    let mut rest = t;
+    if rest.is_empty() {
+        return Err(format!("invalid duration {text:?}"));
+    }
+    while !rest.is_empty() {
+        let n_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let n: f64 = rest[..n_end]
+            .parse()
+            .map_err(|_| format!("invalid duration {text:?}"))?;
+        rest = &rest[n_end..];
+        let u_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let secs = match &rest[..u_end] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" => 1e-6,
+            "ns" => 1e-9,
+            _ => return Err(format!("invalid duration {text:?}")),
+        };
+        total += n * secs;
+        rest = &rest[u_end..];
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+/// One GC rule, old and new keys folded together as BuildKit does (keepBytes ≡ reservedSpace).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rule {
+    pub all: bool,
+    pub filters: Vec<String>,
+    pub keep_duration: Option<Duration>,
+    pub reserved: Option<DiskSpace>,
+    pub max_used: Option<DiskSpace>,
+    pub min_free: Option<DiskSpace>,
+}
+
+impl Rule {
+    /// A rule with no filter and no age limit bounds the whole cache: the ceiling.
+    pub fn is_ceiling(&self) -> bool {
+        self.filters.is_empty() && self.keep_duration.is_none()
+    }
+
+    /// BuildKit's calculateKeepBytes: how much cache this rule lets stay, for a disk of `total`
+    /// bytes with `free` bytes free and a cache of `used` bytes. `None`: no size cap at all.
+    pub fn keep_bytes(&self, total: i64, free: i64, used: i64) -> Option<i64> {
+        let b = |d: Option<DiskSpace>| d.map(|d| d.as_bytes(total)).unwrap_or(0);
+        let (reserved, max_used, min_free) = (b(self.reserved), b(self.max_used), b(self.min_free));
+        if reserved == 0 && max_used == 0 && min_free == 0 {
+            return None;
+        }
+        let mut keep = max_used;
+        let excess = min_free - free;
+        if excess > 0 {
+            keep = if keep == 0 {
+                used - excess
+            } else {
+                keep.min(used - excess)
+            };
+        } else if min_free != 0 && keep == 0 {
+            keep = used;
+        }
+        Some(keep.max(reserved))
+    }
+}
+
+/// GC settings of one builder (a buildkitd worker, or Docker's embedded builder).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GcConfig {
+    /// `worker.oci`, `worker.containerd`, or `builder.gc`.
+    pub scope: String,
+    pub enabled: bool,
+    pub rules: Vec<Rule>,
+    /// Worker-level defaults, used only when there are no rules.
+    pub default: Rule,
+    /// Deprecated keys in use: (where, old key, new key).
+    pub deprecated: Vec<(String, String, String)>,
+}
+
+/// The old spelling of each key and its replacement.
+const RENAMED: &[(&str, &str)] = &[
+    ("keepBytes", "reservedSpace"),
+    ("gckeepstorage", "reservedSpace"),
+    ("keepStorage", "reservedSpace"),
+    ("defaultKeepStorage", "defaultReservedSpace"),
+];
+
+fn renamed(key: &str) -> Option<&'static str> {
+    RENAMED
+        .iter()
+        .find(|(old, _)| *old == key)
+        .map(|(_, new)| *new)
+}
+
+/// The text of a TOML or JSON scalar, the way a Go TextUnmarshaler would see it.
+fn scalar_text(v: &toml::Value) -> Option<String> {
+    match v {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Integer(i) => Some(i.to_string()),
+        toml::Value::Float(f) => Some(f.to_string()),
+        _ => None,
+    }
+}
+
+/// Reads the GC settings of every enabled worker in a buildkitd.toml.
+pub fn buildkitd_toml(text: &str) -> Result<(Option<String>, Vec<GcConfig>), String> {
+    let doc: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| format!("not TOML: {}", e.message()))?;
+    let root = doc.get("root").and_then(|v| v.as_str()).map(str::to_string);
+    let mut configs = Vec::new();
+    let workers = doc.get("worker").and_then(|w| w.as_table());
+    for kind in ["oci", "containerd"] {
+        let Some(w) = workers.and_then(|w| w.get(kind)).and_then(|w| w.as_table()) else {
+            continue;
+        };
+        if w.get("enabled").and_then(|e| e.as_bool()) == Some(false) {
+            continue;
+        }
+        let scope = format!("worker.{kind}");
+        let mut deprecated = Vec::new();
+        let default = rule_from(
+            w,
+            &scope,
+            &mut deprecated,
+            &["reservedSpace", "gckeepstorage"],
+            "maxUsedSpace",
+            "minFreeSpace",
+        )?;
+        let mut rules = Vec::new();
+        if let Some(list) = w.get("gcpolicy").and_then(|p| p.as_array()) {
+            for (i, r) in list.iter().enumerate() {
+                let t = r
+                    .as_table()
+                    .ok_or_else(|| format!("{scope}.gcpolicy[{i}] is not a table"))?;
+                let at = format!("{scope}.gcpolicy[{i}]");
+                rules.push(rule_from(
+                    t,
+                    &at,
+                    &mut deprecated,
+                    &["reservedSpace", "keepBytes"],
+                    "maxUsedSpace",
+                    "minFreeSpace",
+                )?);
+            }
+        }
+        configs.push(GcConfig {
+            scope,
+            enabled: w.get("gc").and_then(|g| g.as_bool()).unwrap_or(true),
+            rules,
+            default,
+            deprecated,
+        });
+    }
+    Ok((root, configs))
+}
+
+/// Builds a rule from a table; `reserved_keys` lists the new key first, then its old spelling.
+fn rule_from(
+    t: &toml::Table,
+    at: &str,
+    deprecated: &mut Vec<(String, String, String)>,
+    reserved_keys: &[&str],
+    max_key: &str,
+    free_key: &str,
+) -> Result<Rule, String> {
+    let space = |key: &str| -> Result<Option<DiskSpace>, String> {
+        match t.get(key) {
+            None => Ok(None),
+            Some(v) => {
+                let text = scalar_text(v).ok_or_else(|| format!("{at}.{key}: not a size"))?;
+                let d = disk_space(&text).map_err(|e| format!("{at}.{key}: {e}"))?;
+                match d {
+                    DiskSpace::Bytes(b) | DiskSpace::Percent(b) if b < 0 => {
+                        Err(format!("{at}.{key}: negative"))
+                    }
+                    d => Ok(Some(d)),
+                }
+            }
+        }
+    };
+    let mut reserved = None;
+    for key in reserved_keys {
+        if let Some(d) = space(key)? {
+            if let Some(new) = renamed(key) {
+                deprecated.push((at.to_string(), key.to_string(), new.to_string()));
+            }
+            reserved = reserved.or(Some(d));
+        }
+    }
+    let keep_duration = match t.get("keepDuration") {
+        None => None,
+        Some(v) => {
+            let text =
+                scalar_text(v).ok_or_else(|| format!("{at}.keepDuration: not a duration"))?;
+            Some(duration(&text).map_err(|e| format!("{at}.keepDuration: {e}"))?)
+        }
+    };
+    let filters = match t.get("filters") {
+        Some(toml::Value::Array(a)) => a
+            .iter()
+            .filter_map(|f| f.as_str())
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(Rule {
+        all: t.get("all").and_then(|a| a.as_bool()).unwrap_or(false),
+        filters,
+        keep_duration,
+        reserved,
+        max_used: space(max_key)?,
+        min_free: space(free_key)?,
+    })
+}
+
+/// Reads dockerd's `builder.gc` from daemon.json; `None` when it has none.
+pub fn daemon_json_builder(text: &str) -> Result<Option<GcConfig>, String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let Some(gc) = v.pointer("/builder/gc") else {
+        return Ok(None);
+    };
+    let as_toml = |v: &Value| -> Option<toml::Value> {
+        match v {
+            Value::String(s) => Some(toml::Value::String(s.clone())),
+            Value::Number(n) => n.as_i64().map(toml::Value::Integer),
+            Value::Bool(b) => Some(toml::Value::Boolean(*b)),
+            Value::Array(a) => Some(toml::Value::Array(
+                a.iter()
+                    .filter_map(|x| x.as_str().map(|s| toml::Value::String(s.into())))
+                    .collect(),
+            )),
+            _ => None,
+        }
+    };
+    let table = |obj: &Value| -> toml::Table {
+        obj.as_object()
+            .map(|o| {
+                o.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), as_toml(v)?)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let top = table(gc);
+    let mut deprecated = Vec::new();
+    let scope = "builder.gc".to_string();
+    let default = rule_from(
+        &top,
+        &scope,
+        &mut deprecated,
+        &["defaultReservedSpace", "defaultKeepStorage"],
+        "defaultMaxUsedSpace",
+        "defaultMinFreeSpace",
+    )?;
+    let mut rules = Vec::new();
+    if let Some(list) = gc.get("policy").and_then(Value::as_array) {
+        for (i, p) in list.iter().enumerate() {
+            let mut t = table(p);
+            // daemon.json says `filter`, buildkitd.toml `filters`.
+            if let Some(f) = t.remove("filter") {
+                t.insert("filters".into(), f);
+            }
+            let at = format!("builder.gc.policy[{i}]");
+            rules.push(rule_from(
+                &t,
+                &at,
+                &mut deprecated,
+                &["reservedSpace", "keepStorage"],
+                "maxUsedSpace",
+                "minFreeSpace",
+            )?);
+        }
+    }
+    Ok(Some(GcConfig {
+        scope,
+        enabled: top.get("enabled").and_then(|e| e.as_bool()).unwrap_or(true),
+        rules,
+        default,
+        deprecated,
+    }))
+}
+
+/// One build-cache record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub id: String,
+    /// regular, source.local, exec.cachemount, source.git.checkout, frontend, internal.
+    pub kind: String,
+    pub size: i64,
+    pub in_use: bool,
+    pub shared: bool,
+    pub reclaimable: bool,
+    pub description: String,
+}
+
+/// The BuildCache records of Docker's `/system/df`.
+pub fn docker_df_records(df: &Value) -> Vec<Record> {
+    df.get("BuildCache")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| {
+                    let in_use = r.get("InUse").and_then(Value::as_bool).unwrap_or(false);
+                    Some(Record {
+                        id: r.get("ID")?.as_str()?.to_string(),
+                        kind: r
+                            .get("Type")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_string(),
+                        size: r.get("Size").and_then(Value::as_i64).unwrap_or(0),
+                        in_use,
+                        shared: r.get("Shared").and_then(Value::as_bool).unwrap_or(false),
+                        reclaimable: !in_use,
+                        description: r
+                            .get("Description")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_string(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// go-units FromHumanSize: decimal units ("1.653GB" = 1.653 × 10⁹), as `du` prints them.
+pub fn human_size(s: &str) -> Option<i64> {
+    let t = s.trim().trim_end_matches('*');
+    let end = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let n: f64 = t[..end].parse().ok()?;
+    let mult = match t[end..].trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1e0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "t" | "tb" => 1e12,
+        "p" | "pb" => 1e15,
+        _ => return None,
+    };
+    Some((n * mult) as i64)
+}
+
+/// Records from `buildctl du -v` / `docker buildx du --verbose` (key: value blocks).
+pub fn du_verbose(text: &str) -> Vec<Record> {
+    let mut out = Vec::new();
+    let mut cur: Option<Record> = None;
+    for line in text.lines() {
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        let v = v.trim();
+        match k.trim() {
+            "ID" => {
+                out.extend(cur.take());
+                cur = Some(Record {
+                    id: v.to_string(),
+                    kind: String::new(),
+                    size: 0,
+                    in_use: false,
+                    shared: false,
+                    reclaimable: true,
+                    description: String::new(),
+                });
+            }
+            key => {
+                let Some(r) = cur.as_mut() else { continue };
+                match key {
+                    "Reclaimable" => r.reclaimable = v == "true",
+                    "Shared" => r.shared = v == "true",
+                    "In use" | "InUse" => r.in_use = v == "true",
+                    "Size" => r.size = human_size(v).unwrap_or(0),
+                    "Type" => r.kind = v.to_string(),
+                    "Description" => r.description = v.to_string(),
+                    _ => {}
+                }
+            }
+        }
+    }
+    out.extend(cur);
+    out
+}
+
+/// Records from the `du` table (`ID  RECLAIMABLE  SIZE  LAST ACCESSED`); a `*` after a size marks
+/// shared data, after an id a mutable record.
+pub fn du_table(text: &str) -> Vec<Record> {
+    text.lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (id, reclaimable, size) = (f.first()?, f.get(1)?, f.get(2)?);
+            let reclaimable = match *reclaimable {
+                "true" => true,
+                "false" => false,
+                _ => return None,
+            };
+            Some(Record {
+                id: id.trim_end_matches('*').to_string(),
+                kind: String::new(),
+                size: human_size(size)?,
+                in_use: false,
+                shared: size.ends_with('*'),
+                reclaimable,
+                description: String::new(),
+            })
+        })
+        .collect()
+}
+
+/// The `Total:` footer of a `du` listing, when it has one.
+pub fn du_total(text: &str) -> Option<i64> {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("Total:"))
+        .and_then(human_size)
+}
+
+/// Bytes in BuildKit's own binary units, for showing a configured limit as BuildKit reads it.
+pub fn human_binary(b: i64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = b as f64;
+    let mut i = 0;
+    while v.abs() >= 1024.0 && i < units.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", units[i])
+    }
+}
+
+/// Bytes in decimal units, as `docker system df` and `buildctl du` print them.
+pub fn human_decimal(b: i64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut v = b as f64;
+    let mut i = 0;
+    while v.abs() >= 1000.0 && i < units.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.3} {}", units[i]).replace(".000 ", " ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ram_in_bytes_is_binary_like_go_units() {
+        assert_eq!(ram_in_bytes("512MB"), Ok(512 << 20));
+        assert_eq!(ram_in_bytes("20GB"), Ok(20 << 30));
+        assert_eq!(ram_in_bytes("20gb"), Ok(20 << 30));
+        assert_eq!(ram_in_bytes("1.5GiB"), Ok(3 << 29));
+        assert_eq!(ram_in_bytes("10 k"), Ok(10 << 10));
+        assert_eq!(ram_in_bytes("9000"), Ok(9000));
+        assert_eq!(ram_in_bytes("7b"), Ok(7));
+        for bad in [
+            "12XB",
+            "-5GB",
+            "",
+            "GB",
+            "1..5GB",
+            ".5GB",
+            "5GBs",
+            "99999999999999999999PB",
+        ] {
+            assert!(ram_in_bytes(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn percentages_round_as_buildkit_does() {
+        // 10% of 100 GiB = 10 GiB → (10 + 1) × 10⁹.
+        assert_eq!(DiskSpace::Percent(10).as_bytes(100 << 30), 11_000_000_000);
+        // 80% of 1 TB (10¹²) = 800 × 10⁹ B = 745.05 GiB → 746 × 10⁹.
+        assert_eq!(
+            DiskSpace::Percent(80).as_bytes(1_000_000_000_000),
+            746_000_000_000
+        );
+        assert_eq!(DiskSpace::Percent(20).as_bytes(0), DEFAULT_CAP);
+        assert_eq!(DiskSpace::Bytes(5).as_bytes(0), 5);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration("48h"), Ok(Duration::from_secs(172_800)));
+        assert_eq!(duration("172800"), Ok(Duration::from_secs(172_800)));
+        assert_eq!(duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(duration("1.5h"), Ok(Duration::from_secs(5400)));
+        for bad in ["", "-5", "5d", "h", "1.2.3h"] {
+            assert!(duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn keep_bytes_follows_calculate_keep_bytes() {
+        let gb = 1_000_000_000i64;
+        let r = |reserved: Option<i64>, max: Option<i64>, free: Option<i64>| Rule {
+            reserved: reserved.map(DiskSpace::Bytes),
+            max_used: max.map(DiskSpace::Bytes),
+            min_free: free.map(DiskSpace::Bytes),
+            ..Default::default()
+        };
+        // Nothing set: no cap.
+        assert_eq!(
+            r(None, None, None).keep_bytes(100 * gb, 50 * gb, 10 * gb),
+            None
+        );
+        // Old keepBytes / reservedSpace alone: prune down to it.
+        assert_eq!(
+            r(Some(200 * gb), None, None).keep_bytes(1000 * gb, 50 * gb, 539 * gb),
+            Some(200 * gb)
+        );
+        // maxUsed, plenty free: the max.
+        assert_eq!(
+            r(Some(gb), Some(60 * gb), Some(20 * gb)).keep_bytes(100 * gb, 50 * gb, 70 * gb),
+            Some(60 * gb)
+        );
+        // minFree not met: keep drops to used − excess, not below reserved.
+        assert_eq!(
+            r(Some(gb), Some(60 * gb), Some(20 * gb)).keep_bytes(100 * gb, 5 * gb, 70 * gb),
+            Some(55 * gb)
+        );
+        assert_eq!(
+            r(Some(68 * gb), Some(60 * gb), Some(20 * gb)).keep_bytes(100 * gb, 5 * gb, 70 * gb),
+            Some(68 * gb)
+        );
+        // Only minFree, and it is met: nothing is deleted.
+        assert_eq!(
+            r(None, None, Some(20 * gb)).keep_bytes(100 * gb, 50 * gb, 70 * gb),
+            Some(70 * gb)
+        );
+    }
+
+    #[test]
+    fn human_sizes_are_decimal() {
+        assert_eq!(human_size("1.653GB"), Some(1_653_000_000));
+        assert_eq!(human_size("8.224kB*"), Some(8224));
+        assert_eq!(human_size("318MB"), Some(318_000_000));
+        assert_eq!(human_size("12XB"), None);
+        assert_eq!(human_decimal(10_360_000_000), "10.360 GB");
+        assert_eq!(human_binary(512 << 20), "512.0 MiB");
+    }
+}
