@@ -313,12 +313,9 @@ fn logical_lines(
 /// `type=cache,target=/x,id=y` (values may be quoted).
 fn mount_options(spec: &str) -> HashMap<String, String> {
     spec.split(',')
-        .filter_map(|kv| {
+        .map(|kv| {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            Some((
-                k.trim().to_ascii_lowercase(),
-                v.trim().trim_matches('"').to_string(),
-            ))
+            (k.trim().to_ascii_lowercase(), v.trim().trim_matches('"').to_string())
         })
         .collect()
 }
