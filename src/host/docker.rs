@@ -1,14 +1,21 @@
-//! The Docker Engine API over its unix socket, through bollard. Answers are kept as the API's own
-//! JSON so that they can be recorded, replayed and parsed the same way from every source.
+//! The Docker Engine API over its unix socket, through hyper. Requests are unversioned, so each
+//! engine answers in its own API version, and answers are kept as raw JSON: typed clients for the
+//! newest API drop what older engines send (`/system/df`'s `BuildCache` became `BuildCacheUsage`).
 
 use std::time::Duration;
 
-use bollard::query_parameters::{InspectContainerOptions, ListContainersOptions};
-use bollard::{API_DEFAULT_VERSION, Docker};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use hyperlocal::UnixConnector;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::HostError;
+
+/// The largest answer read from the engine.
+const MAX_ANSWER: usize = 64 << 20;
 
 /// What the doctor asks the engine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -25,65 +32,51 @@ pub enum DockerCall {
 }
 
 impl DockerCall {
-    pub fn describe(&self) -> String {
+    /// The request path.
+    pub fn path(&self) -> String {
         match self {
-            DockerCall::Containers => "GET /containers/json?all=1".into(),
-            DockerCall::Inspect(id) => format!("GET /containers/{id}/json"),
-            DockerCall::SystemDf => "GET /system/df".into(),
-            DockerCall::Version => "GET /version".into(),
+            DockerCall::Containers => "/containers/json?all=1".into(),
+            DockerCall::Inspect(id) => format!("/containers/{id}/json"),
+            DockerCall::SystemDf => "/system/df".into(),
+            DockerCall::Version => "/version".into(),
         }
     }
 }
 
 /// Makes one call on the engine listening at `socket`, giving up after `timeout`.
 pub fn call(socket: &str, call: &DockerCall, timeout: Duration) -> Result<Value, HostError> {
-    let what = format!("{socket}: {}", call.describe());
-    if !std::path::Path::new(socket).exists() {
-        return Err(HostError::NotFound(socket.to_string()));
-    }
+    let what = format!("{socket}: GET {}", call.path());
+    // A plain connect first tells "no engine" and "not allowed" apart with the OS's own words.
+    std::os::unix::net::UnixStream::connect(socket).map_err(|e| HostError::from_io(socket, &e))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| HostError::Io(format!("{what}: {e}")))?;
-    let docker = Docker::connect_with_unix(socket, timeout.as_secs().max(1), API_DEFAULT_VERSION)
-        .map_err(|e| HostError::Io(format!("{what}: {e}")))?;
+    let client: Client<UnixConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build(UnixConnector);
+    let uri: hyper::Uri = hyperlocal::Uri::new(socket, &call.path()).into();
     let request = async {
-        match call {
-            DockerCall::Containers => {
-                let opts = ListContainersOptions {
-                    all: true,
-                    ..Default::default()
-                };
-                docker
-                    .list_containers(Some(opts))
-                    .await
-                    .map(serde_json::to_value)
-            }
-            DockerCall::Inspect(id) => docker
-                .inspect_container(id, None::<InspectContainerOptions>)
-                .await
-                .map(serde_json::to_value),
-            DockerCall::SystemDf => docker.df(None).await.map(serde_json::to_value),
-            DockerCall::Version => docker.version().await.map(serde_json::to_value),
+        let response = client
+            .get(uri)
+            .await
+            .map_err(|e| HostError::Io(format!("{what}: {e}")))?;
+        let status = response.status();
+        let body = Limited::new(response.into_body(), MAX_ANSWER)
+            .collect()
+            .await
+            .map_err(|e| HostError::Io(format!("{what}: {e}")))?
+            .to_bytes();
+        if !status.is_success() {
+            let message = String::from_utf8_lossy(&body);
+            return Err(HostError::Io(format!(
+                "{what}: {status}: {}",
+                message.trim()
+            )));
         }
+        serde_json::from_slice(&body).map_err(|e| HostError::Io(format!("{what}: not JSON: {e}")))
     };
-    let answer = runtime
+    let seconds = timeout.as_secs().max(1);
+    runtime
         .block_on(async { tokio::time::timeout(timeout, request).await })
-        .map_err(|_| HostError::Timeout(what.clone(), timeout.as_secs().max(1)))?;
-    match answer {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(HostError::Io(format!("{what}: {e}"))),
-        Err(e) => Err(classify(&what, e)),
-    }
-}
-
-fn classify(what: &str, e: bollard::errors::Error) -> HostError {
-    let text = e.to_string();
-    if text.contains("Permission denied") {
-        HostError::PermissionDenied(what.to_string())
-    } else if text.contains("Timeout") || text.contains("timed out") {
-        HostError::Timeout(what.to_string(), 5)
-    } else {
-        HostError::Io(format!("{what}: {text}"))
-    }
+        .map_err(|_| HostError::Timeout(what.clone(), seconds))?
 }

@@ -397,9 +397,11 @@ pub struct Record {
     pub description: String,
 }
 
-/// The BuildCache records of Docker's `/system/df`.
+/// The build-cache records of Docker's `/system/df`: `BuildCache` up to API 1.51,
+/// `BuildCacheUsage.Items` after.
 pub fn docker_df_records(df: &Value) -> Vec<Record> {
     df.get("BuildCache")
+        .or_else(|| df.pointer("/BuildCacheUsage/Items"))
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()

@@ -315,7 +315,10 @@ fn mount_options(spec: &str) -> HashMap<String, String> {
     spec.split(',')
         .map(|kv| {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k.trim().to_ascii_lowercase(), v.trim().trim_matches('"').to_string())
+            (
+                k.trim().to_ascii_lowercase(),
+                v.trim().trim_matches('"').to_string(),
+            )
         })
         .collect()
 }
