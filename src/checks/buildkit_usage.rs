@@ -86,11 +86,12 @@ fn docker_builder(host: &Host) -> Option<Builder> {
     let (records, used, used_from) = match &df {
         Ok(v) => {
             let r = buildkit::docker_df_records(v);
-            let total = r.iter().map(|x| x.size).sum();
+            // As `docker system df` counts it: records shared with images are the images' size.
+            let total = r.iter().filter(|x| !x.shared).map(|x| x.size).sum();
             (
                 Some(r),
                 Some(total),
-                "GET /system/df (BuildCache)".to_string(),
+                "GET /system/df (build cache, shared records excluded)".to_string(),
             )
         }
         Err(e) => {
