@@ -525,3 +525,351 @@ mod criu {
         assert_eq!(r.warnings.len(), 4);
     }
 }
+
+mod buildkit {
+    use super::common::realdata_text;
+    use container_doctor::parse::buildkit::{self, DiskSpace, GcConfig};
+    use std::time::Duration;
+
+    fn toml(file: &str) -> (Option<String>, Vec<GcConfig>) {
+        buildkit::buildkitd_toml(&realdata_text(&format!("buildkit/{file}"))).unwrap()
+    }
+
+    #[test]
+    fn new_style_toml() {
+        let (root, workers) = toml("buildkitd.toml.docs-new-gc-style.toml");
+        assert_eq!(root.as_deref(), Some("/var/lib/buildkit"));
+        assert_eq!(workers.len(), 2);
+        let oci = &workers[0];
+        assert_eq!(oci.scope, "worker.oci");
+        assert_eq!(oci.default.reserved, Some(DiskSpace::Percent(30)));
+        assert_eq!(oci.default.max_used, Some(DiskSpace::Percent(60)));
+        assert_eq!(oci.default.min_free, Some(DiskSpace::Bytes(20 << 30)));
+        assert_eq!(oci.rules.len(), 2);
+        let r0 = &oci.rules[0];
+        assert_eq!(r0.reserved, Some(DiskSpace::Bytes(512 << 20)));
+        assert_eq!(r0.max_used, Some(DiskSpace::Bytes(1 << 30)));
+        assert_eq!(r0.min_free, Some(DiskSpace::Bytes(10 << 30)));
+        assert_eq!(r0.keep_duration, Some(Duration::from_secs(48 * 3600)));
+        assert_eq!(r0.filters.len(), 3);
+        assert!(oci.rules[1].all && oci.rules[1].is_ceiling());
+        assert_eq!(oci.rules[1].reserved, Some(DiskSpace::Bytes(1_024_000_000)));
+        let containerd = &workers[1];
+        assert_eq!(
+            containerd.rules[0].keep_duration,
+            Some(Duration::from_secs(172_800))
+        );
+        assert_eq!(
+            containerd.rules[0].reserved,
+            Some(DiskSpace::Bytes(512_000_000))
+        );
+        assert!(oci.deprecated.is_empty() && containerd.deprecated.is_empty());
+        // Ceiling: rule #1, reservedSpace 1024000000 alone → prune down to it.
+        assert_eq!(
+            oci.rules[1].keep_bytes(500 << 30, 100 << 30, 700 << 30),
+            Some(1_024_000_000)
+        );
+    }
+
+    #[test]
+    fn old_style_toml_and_snippets() {
+        let (_, workers) = toml("buildkitd.toml.docs-old-keepBytes-style.toml");
+        let oci = &workers[0];
+        assert_eq!(oci.default.reserved, Some(DiskSpace::Bytes(9000)));
+        assert_eq!(oci.rules[0].reserved, Some(DiskSpace::Bytes(512 << 20)));
+        let renamed: Vec<(&str, &str)> = oci
+            .deprecated
+            .iter()
+            .map(|(_, o, n)| (o.as_str(), n.as_str()))
+            .collect();
+        assert_eq!(
+            renamed,
+            vec![
+                ("gckeepstorage", "reservedSpace"),
+                ("keepBytes", "reservedSpace"),
+                ("keepBytes", "reservedSpace")
+            ]
+        );
+        // The second rule, `all = true` with keepBytes alone, is the ceiling.
+        assert!(!oci.rules[0].is_ceiling() && oci.rules[1].is_ceiling() && oci.rules[1].all);
+        assert_eq!(oci.rules[1].reserved, Some(DiskSpace::Bytes(1_024_000_000)));
+        assert_eq!(workers[1].default.reserved, Some(DiskSpace::Bytes(9000)));
+        assert_eq!(
+            workers[1].rules[0].keep_duration,
+            Some(Duration::from_secs(172_800))
+        );
+
+        let (_, w) = toml("pr-602_gcpolicy-snippet.toml");
+        assert_eq!(w[0].scope, "worker.containerd");
+        assert_eq!(w[0].rules[0].reserved, Some(DiskSpace::Bytes(10)));
+        assert_eq!(w[0].rules[0].keep_duration, Some(Duration::from_secs(3600)));
+        assert!(w[0].rules[1].all);
+        assert_eq!(
+            w[0].rules[1].keep_duration,
+            Some(Duration::from_secs(86400))
+        );
+
+        let (_, w) = toml("kbve-13573_gcpolicy-two-tier.toml");
+        assert_eq!(w[0].rules.len(), 2);
+        assert!(!w[0].rules[0].is_ceiling() && w[0].rules[1].is_ceiling());
+        assert_eq!(w[0].rules[1].reserved, Some(DiskSpace::Bytes(120 << 30)));
+    }
+
+    #[test]
+    fn daemon_json_builder_gc() {
+        let gc = buildkit::daemon_json_builder(&realdata_text(
+            "buildkit/moby-37846_daemon.json_builder-gc.json",
+        ))
+        .unwrap()
+        .unwrap();
+        assert!(gc.enabled);
+        assert_eq!(gc.rules.len(), 2);
+        assert_eq!(gc.rules[0].filters, vec!["unused-for=1400h"]);
+        assert_eq!(gc.rules[0].reserved, Some(DiskSpace::Bytes(512 << 20)));
+        assert!(gc.rules[1].all && gc.rules[1].is_ceiling());
+        assert_eq!(gc.rules[1].reserved, Some(DiskSpace::Bytes(30 << 30)));
+        assert_eq!(gc.deprecated.len(), 2);
+        assert_eq!(buildkit::daemon_json_builder("{}").unwrap(), None);
+        assert!(buildkit::daemon_json_builder("{not json").is_err());
+    }
+
+    #[test]
+    fn du_outputs() {
+        let v = buildkit::du_verbose(&realdata_text(
+            "buildkit/issue-1385_buildctl-du-v_reclaimable-excerpt.txt",
+        ));
+        assert_eq!(v.len(), 2);
+        assert_eq!(
+            (v[0].kind.as_str(), v[0].size, v[0].reclaimable),
+            ("regular", 172_820_000, true)
+        );
+        assert_eq!(
+            (v[1].kind.as_str(), v[1].size),
+            ("source.local", 102_560_000)
+        );
+        let pretty = realdata_text("buildkit/buildx-du_docs_format-pretty.txt");
+        let p = buildkit::du_verbose(&pretty);
+        assert_eq!(p.len(), 1);
+        assert_eq!(
+            (p[0].size, p[0].shared, p[0].kind.as_str()),
+            (1_653_000_000, true, "regular")
+        );
+        assert_eq!(buildkit::du_total(&pretty), Some(133_500_000_000));
+
+        let table = realdata_text("buildkit/buildx-du_docs_default.txt");
+        let t = buildkit::du_table(&table);
+        assert_eq!(t.len(), 11);
+        assert_eq!(
+            (t[0].id.as_str(), t[0].size),
+            ("12wgll9os87pazzft8lt0yztp", 1_704_000_000)
+        );
+        assert!(t[7].shared && !t[0].shared);
+        assert_eq!(buildkit::du_total(&table), Some(10_360_000_000));
+        let b = realdata_text("buildkit/buildx-du_docs_builder.txt");
+        assert_eq!(buildkit::du_table(&b).len(), 17);
+        assert_eq!(buildkit::du_total(&b), Some(2_627_000_000));
+        let old = realdata_text("buildkit/pr-49_buildctl-du_2017-table.txt");
+        let o = buildkit::du_table(&old);
+        assert_eq!(o.len(), 2);
+        assert!(!o[0].reclaimable && o[1].reclaimable);
+        assert_eq!(buildkit::du_total(&old), Some(1_179_000_000));
+    }
+
+    #[test]
+    fn default_policy_printed_by_buildctl_debug_workers() {
+        // `buildctl debug workers -v` prints the default rules: its sizes are HumanSize (decimal),
+        // its durations seconds; they match the defaults BuildKit documents.
+        let text = realdata_text("buildkit/pr-602_buildctl-debug-workers-v_default-gc-policy.txt");
+        let keep: Vec<i64> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("Keep Bytes:"))
+            .filter_map(buildkit::human_size)
+            .collect();
+        assert_eq!(
+            keep,
+            vec![512_000_000, 3_000_000_000, 3_000_000_000, 3_000_000_000]
+        );
+        let durations: Vec<Duration> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("Keep Duration:"))
+            .map(|d| buildkit::duration(d).unwrap())
+            .collect();
+        assert_eq!(
+            durations,
+            vec![
+                Duration::from_secs(48 * 3600),
+                Duration::from_secs(60 * 86400)
+            ]
+        );
+    }
+}
+
+mod dockerfiles {
+    use super::common::realdata_text;
+    use container_doctor::parse::dockerfile;
+
+    /// The two excerpts list original line numbers (`13:FROM …`); they are put back at those lines.
+    /// What the excerpt left out is bridged: a continuation whose next lines are missing is closed
+    /// with a bare word, a heredoc whose body is missing gets its terminator, and a `--mount`
+    /// continuation whose RUN line is missing gets `RUN` in front.
+    pub fn from_excerpt(text: &str) -> String {
+        let mut lines: Vec<String> = Vec::new();
+        let mut heredoc: Option<String> = None;
+        for l in text.lines().filter(|l| !l.starts_with('#')) {
+            let (n, body) = l.split_once(':').unwrap();
+            let n: usize = n.parse().unwrap();
+            let gap = lines.len() + 1 < n;
+            while lines.len() + 1 < n {
+                let continued = lines.last().is_some_and(|p| p.trim_end().ends_with('\\'));
+                lines.push(match heredoc.take() {
+                    Some(marker) => marker,
+                    None if continued => "true".into(),
+                    None => String::new(),
+                });
+            }
+            heredoc = body
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("<<"))
+                .map(str::to_string);
+            let body = if gap && body.trim_start().starts_with("--mount") {
+                format!("RUN {body}")
+            } else {
+                body.to_string()
+            };
+            lines.push(body);
+        }
+        lines.join("\n") + "\n"
+    }
+
+    #[test]
+    fn minimal_5566_repro_and_its_breakage() {
+        let df = dockerfile::parse(&realdata_text(
+            "dockerfiles/buildkit-issue-5566_minimal-repro.Dockerfile",
+        ));
+        let names: Vec<_> = df.stages.iter().map(|s| s.name.clone().unwrap()).collect();
+        assert_eq!(names, vec!["one", "two", "three", "four"]);
+        assert_eq!(df.stages[1].mounts[0].target, "/npm/cache");
+        assert_eq!(df.stages[1].mounts[0].id, "/npm/cache");
+        assert!(df.parallel(1, 2));
+        assert!(!df.parallel(0, 1));
+        // `npm install` without a trailing backslash, and `COPY --stage=`: both reported.
+        let problems: Vec<String> = df
+            .problems
+            .iter()
+            .map(|(n, p)| format!("{n}: {p}"))
+            .collect();
+        assert!(
+            problems.contains(&"7: unknown instruction \"npm\"".to_string()),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("unknown flag --stage for COPY")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn pnpm_example() {
+        let df = dockerfile::parse(&realdata_text(
+            "dockerfiles/pnpm-docs_example1_prod-deps-and-build.Dockerfile",
+        ));
+        assert_eq!(df.stages.len(), 4);
+        let (prod, build) = (&df.stages[1], &df.stages[2]);
+        assert_eq!(
+            (prod.mounts[0].id.as_str(), prod.mounts[0].line),
+            ("pnpm", 9)
+        );
+        assert_eq!(
+            (
+                build.mounts[0].id.as_str(),
+                build.mounts[0].sharing.as_str()
+            ),
+            ("pnpm", "shared")
+        );
+        assert!(df.parallel(1, 2));
+        assert!(df.depends_on(3, 1) && df.depends_on(3, 2) && df.depends_on(3, 0));
+        assert!(df.problems.is_empty());
+    }
+
+    #[test]
+    fn buildkit_root_excerpt() {
+        let df = dockerfile::parse(&from_excerpt(&realdata_text(
+            "dockerfiles/moby-buildkit_root.Dockerfile.excerpt",
+        )));
+        let stage = |name: &str| {
+            df.stages
+                .iter()
+                .position(|s| s.name.as_deref() == Some(name))
+                .unwrap()
+        };
+        let (buildctl, buildkitd) = (stage("buildctl"), stage("buildkitd"));
+        assert_eq!(df.stages[buildctl].line, 97);
+        assert!(df.parallel(buildctl, buildkitd));
+        let ids: Vec<_> = df.stages[buildctl]
+            .mounts
+            .iter()
+            .map(|m| (m.id.as_str(), m.line))
+            .collect();
+        assert_eq!(ids, vec![("/root/.cache", 101), ("/go/pkg/mod", 102)]);
+        // Heredoc bodies (lines 61, 300, 342 …) are not instructions.
+        assert_eq!(df.stages[stage("dlv")].mounts.len(), 2);
+    }
+
+    #[test]
+    fn lint_excerpt_distinct_ids_and_trailing_slash() {
+        let df = dockerfile::parse(&from_excerpt(&realdata_text(
+            "dockerfiles/moby-buildkit_hack-dockerfiles-lint.Dockerfile.excerpt",
+        )));
+        let stage = |name: &str| {
+            df.stages
+                .iter()
+                .position(|s| s.name.as_deref() == Some(name))
+                .unwrap()
+        };
+        let ids: Vec<_> = df.stages[stage("golangci-build")]
+            .mounts
+            .iter()
+            .map(|m| m.id.clone())
+            .collect();
+        assert_eq!(
+            ids,
+            vec![
+                "/go/pkg/mod",
+                "/root/.cache/",
+                "/go/pkg/mod",
+                "/root/.cache/"
+            ]
+        );
+        for s in ["golangci-lint", "gopls-analyze", "modernize-fix-run"] {
+            assert_eq!(
+                df.stages[stage(s)].mounts[0].id,
+                "lint-cache-${TARGETNAME}-${TARGETPLATFORM}",
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn apt_examples() {
+        let df = dockerfile::parse(&realdata_text(
+            "dockerfiles/buildkit-docs_reference_cache-apt-sharing-locked.Dockerfile",
+        ));
+        assert!(df.stages[0].mounts.iter().all(|m| m.sharing == "locked"));
+        // The snippet is one RUN line; it needs a FROM to be a Dockerfile.
+        let snippet = realdata_text(
+            "dockerfiles/buildkit-issue-1662_apt-cache-no-sharing.Dockerfile-snippet",
+        );
+        let df = dockerfile::parse(&format!("FROM debian\n{snippet}"));
+        let targets: Vec<_> = df.stages[0]
+            .mounts
+            .iter()
+            .map(|m| (m.target.as_str(), m.sharing.as_str()))
+            .collect();
+        assert_eq!(
+            targets,
+            vec![("/var/cache/apt", "shared"), ("/var/lib/apt", "shared")]
+        );
+    }
+}

@@ -454,6 +454,11 @@ pub fn du_verbose(text: &str) -> Vec<Record> {
     let mut out = Vec::new();
     let mut cur: Option<Record> = None;
     for line in text.lines() {
+        // A blank line ends a record: the Shared/Total footer is not part of it.
+        if line.trim().is_empty() {
+            out.extend(cur.take());
+            continue;
+        }
         let Some((k, v)) = line.split_once(':') else {
             continue;
         };
