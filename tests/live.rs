@@ -245,7 +245,9 @@ fn list_checks_and_explain() {
             "cgroup-version",
             "cgroup-freezer",
             "criu-version",
-            "overlay-busy"
+            "overlay-busy",
+            "buildkit-usage",
+            "dockerfile-cache-mounts"
         ]
     );
     for id in ids {

@@ -299,7 +299,7 @@ fn effective_limit(b: &Builder, gc: Option<&GcConfig>, disk: Option<DiskStat>, u
             if unset {
                 "BuildKit's defaults"
             } else {
-                "worker-level settings"
+                "the configured defaults"
             },
             describe_rule(&rule)
         ),
@@ -515,27 +515,19 @@ fn restart_plan(b: &Builder) -> FixPlan {
 
 /// Rewrites old GC keys to their new spelling, line by line (shown as a diff before it happens).
 fn rename_plan(path: &str, text: &str, g: &GcConfig) -> FixPlan {
-    let mut new = text.to_string();
+    let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
     for (_, old, replacement) in &g.deprecated {
         for quote in ["", "\""] {
-            new = new
-                .lines()
-                .map(|l| {
-                    let t = l.trim_start();
-                    let key = format!("{quote}{old}{quote}");
-                    if t.starts_with(&key) && t[key.len()..].trim_start().starts_with(['=', ':']) {
-                        l.replacen(&key, &format!("{quote}{replacement}{quote}"), 1)
-                    } else {
-                        l.to_string()
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("\n");
+            let key = format!("{quote}{old}{quote}");
+            for l in lines.iter_mut() {
+                let t = l.trim_start();
+                if t.starts_with(&key) && t[key.len()..].trim_start().starts_with(['=', ':']) {
+                    *l = l.replacen(&key, &format!("{quote}{replacement}{quote}"), 1);
+                }
+            }
         }
     }
-    if text.ends_with('\n') && !new.ends_with('\n') {
-        new.push('\n');
-    }
+    let new = lines.join("\n");
     FixPlan {
         id: "rename-deprecated-gc-keys".into(),
         title: format!("Rename deprecated GC keys in {path}"),

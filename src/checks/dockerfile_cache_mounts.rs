@@ -176,18 +176,27 @@ fn runc_version(host: &Host) -> Option<(u32, u32, u32)> {
 fn lock_plan(path: &str, text: &str, flagged: &[Flagged]) -> FixPlan {
     let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
     for f in flagged {
+        if f.raw.contains("sharing=locked") {
+            continue;
+        }
         let Some(line) = lines.get_mut(f.line - 1) else {
             continue;
         };
-        if line.contains("sharing=locked") {
-            continue;
-        }
         let fixed = if f.raw.contains("sharing=") {
             f.raw.replace("sharing=shared", "sharing=locked")
         } else {
             format!("{},sharing=locked", f.raw)
         };
-        *line = line.replacen(&f.raw, &fixed, 1);
+        // The flag as a whole word: `target=/a` must not match inside `target=/a/b`.
+        let at = line.match_indices(&f.raw).map(|(i, _)| i).find(|i| {
+            line[i + f.raw.len()..]
+                .chars()
+                .next()
+                .is_none_or(|c| c.is_whitespace() || c == '\\')
+        });
+        if let Some(i) = at {
+            line.replace_range(i..i + f.raw.len(), &fixed);
+        }
     }
     FixPlan {
         id: "cache-mount-sharing-locked".into(),

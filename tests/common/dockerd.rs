@@ -13,17 +13,25 @@ pub struct Dockerd {
 
 impl Dockerd {
     pub fn start() -> Dockerd {
+        Dockerd::start_with_config("{}")
+    }
+
+    /// Starts an engine with this daemon.json.
+    pub fn start_with_config(daemon_json: &str) -> Dockerd {
         let dir = tempfile::Builder::new()
             .prefix("cd-dockerd.")
             .tempdir()
             .expect("tempdir");
         let d = dir.path();
+        std::fs::write(d.join("daemon.json"), daemon_json).expect("daemon.json");
         // The data root is named `docker` so overlay paths look like a real engine's (…/docker/overlay2/…).
         let child = Command::new("dockerd")
             .arg("--data-root")
             .arg(d.join("docker"))
             .arg("--exec-root")
             .arg(d.join("exec"))
+            .arg("--config-file")
+            .arg(d.join("daemon.json"))
             .arg("--pidfile")
             .arg(d.join("docker.pid"))
             .arg("--host")
@@ -57,6 +65,10 @@ impl Dockerd {
 
     pub fn docker_host(&self) -> String {
         format!("unix://{}", self.socket().display())
+    }
+
+    pub fn data_root(&self) -> PathBuf {
+        self.dir.path().join("docker")
     }
 
     /// Runs Debian's docker client (it has the classic builder and BuildKit) against this engine.

@@ -1,0 +1,283 @@
+//! buildkit-usage over trees with real buildkitd.toml and daemon.json files, and
+//! dockerfile-cache-mounts over the real Dockerfiles, with a stub runc for the version matrix.
+
+mod common;
+
+use std::fs;
+
+use common::{Tree, check, doctor, realdata, realdata_text, status, summary};
+use serde_json::Value;
+
+fn buildkitd_tree(toml: &str) -> Tree {
+    let tree = Tree::new();
+    tree.file("etc/buildkit/buildkitd.toml", toml);
+    // Some state so there is usage to weigh: 64 KiB in two files.
+    tree.file(
+        "var/lib/buildkit/runc-overlayfs/content/blobs/a",
+        vec![1u8; 32 << 10],
+    )
+    .file(
+        "var/lib/buildkit/runc-overlayfs/content/blobs/b",
+        vec![2u8; 32 << 10],
+    );
+    tree
+}
+
+#[test]
+fn buildkitd_new_style_is_under_its_limit() {
+    let tree = buildkitd_tree(&realdata_text(
+        "buildkit/buildkitd.toml.docs-new-gc-style.toml",
+    ));
+    let (_, report) = tree.run_json(&["--only", "buildkit-usage"]);
+    assert_eq!(status(&report, "buildkit-usage"), "ok", "{report}");
+    let s = summary(&report, "buildkit-usage");
+    assert!(
+        s.starts_with("buildkitd: ") && s.ends_with("of 1.024 GB"),
+        "{s}"
+    );
+    let ev = check(&report, "buildkit-usage")["evidence"].to_string();
+    assert!(
+        ev.contains("rule #1 (no filter, no age) (reservedSpace 976.6 MiB)"),
+        "{ev}"
+    );
+    assert!(ev.contains("records unavailable"), "{ev}");
+}
+
+#[test]
+fn buildkitd_old_keys_are_named_with_their_new_spelling_and_rewritten() {
+    let text = realdata_text("buildkit/buildkitd.toml.docs-old-keepBytes-style.toml");
+    let tree = buildkitd_tree(&text);
+    let (_, report) = tree.run_json(&["--only", "buildkit-usage"]);
+    assert_eq!(status(&report, "buildkit-usage"), "warn", "{report}");
+    let s = summary(&report, "buildkit-usage");
+    assert!(s.contains("deprecated keys: worker.oci.gckeepstorage → reservedSpace, worker.oci.gcpolicy[0].keepBytes → reservedSpace"), "{s}");
+    let fix = check(&report, "buildkit-usage")["fixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "rename-deprecated-gc-keys")
+        .cloned()
+        .unwrap();
+    let new = fix["steps"][0]["content"].as_str().unwrap();
+    assert!(
+        !new.contains("keepBytes =") && !new.contains("gckeepstorage ="),
+        "only the keys change"
+    );
+    assert_eq!(new.lines().count(), text.lines().count());
+    assert!(
+        new.contains("reservedSpace = \"512MB\"") && new.contains("# keepBytes can be"),
+        "comments untouched"
+    );
+    let rewritten = container_doctor::parse::buildkit::buildkitd_toml(new).unwrap();
+    assert!(rewritten.1.iter().all(|w| w.deprecated.is_empty()));
+}
+
+#[test]
+fn over_the_limit_and_no_ceiling() {
+    let tree = buildkitd_tree("[worker.oci]\n  reservedSpace = 1000\n");
+    let (_, report) = tree.run_json(&["--only", "buildkit-usage"]);
+    assert_eq!(status(&report, "buildkit-usage"), "warn", "{report}");
+    assert!(
+        summary(&report, "buildkit-usage").contains("over the limit by"),
+        "{report}"
+    );
+    let prune = &check(&report, "buildkit-usage")["fixes"][0];
+    assert_eq!(prune["id"], "prune-build-cache");
+    assert_eq!(prune["steps"][0]["argv"][2], "--keep-storage=0");
+
+    let tree = buildkitd_tree(
+        &realdata_text("buildkit/kbve-13573_gcpolicy-two-tier.toml")
+            .replace("[[worker.oci.gcpolicy]]\n  keepBytes = \"120GB\"\n", ""),
+    );
+    let (_, report) = tree.run_json(&["--only", "buildkit-usage"]);
+    assert!(
+        summary(&report, "buildkit-usage").contains("no rule bounds the whole cache"),
+        "{report}"
+    );
+}
+
+#[test]
+fn bad_configs_are_unknown_with_the_reason() {
+    for (toml, says) in [
+        ("this is not toml = = =", "not TOML"),
+        (
+            "[worker.oci]\nreservedSpace = \"12XB\"\n",
+            "invalid size \"12XB\"",
+        ),
+        ("[worker.oci]\nreservedSpace = -5\n", "invalid size"),
+        (
+            "[[worker.oci.gcpolicy]]\nkeepDuration = \"5 days\"\n",
+            "invalid duration",
+        ),
+    ] {
+        let tree = buildkitd_tree(toml);
+        let (out, report) = tree.run_json(&["--only", "buildkit-usage"]);
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(
+            status(&report, "buildkit-usage"),
+            "unknown",
+            "{toml}: {report}"
+        );
+        assert!(
+            summary(&report, "buildkit-usage").contains(says),
+            "{toml}: {report}"
+        );
+    }
+}
+
+#[test]
+fn docker_builder_gc_from_daemon_json() {
+    let tree = Tree::new();
+    tree.file(
+        "etc/docker/daemon.json",
+        realdata_text("buildkit/moby-37846_daemon.json_builder-gc.json"),
+    )
+    .file("var/lib/docker/buildkit/cache.db", vec![0u8; 16 << 10]);
+    let (_, report) = tree.run_json(&["--only", "buildkit-usage"]);
+    let ev = check(&report, "buildkit-usage")["evidence"].to_string();
+    assert!(ev.contains("builder.gc: 2 rule(s), gc on"), "{ev}");
+    assert!(
+        ev.contains("32.212 GB from rule #1 (no filter, no age) (reservedSpace 30.0 GiB)"),
+        "{ev}"
+    );
+    assert!(
+        summary(&report, "buildkit-usage")
+            .contains("builder.gc.policy[1].keepStorage → reservedSpace")
+    );
+    let empty = Tree::new();
+    let (_, report) = empty.run_json(&["--only", "buildkit-usage"]);
+    assert_eq!(status(&report, "buildkit-usage"), "skipped");
+}
+
+/// Runs the Dockerfile check with a stub runc of the given version first on PATH.
+fn dockerfile_report(runc: &str, files: &[&std::path::Path]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let stub = dir.path().join("runc");
+    fs::write(
+        &stub,
+        format!("#!/bin/sh\necho 'runc version {runc}'\necho 'spec: 1.2.0'\n"),
+    )
+    .unwrap();
+    fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut cmd = doctor();
+    cmd.env("PATH", format!("{}:/usr/bin:/bin", dir.path().display()))
+        .args(["--format", "json", "--only", "dockerfile-cache-mounts"]);
+    for f in files {
+        cmd.arg("--dockerfile").arg(f);
+    }
+    serde_json::from_slice(&cmd.output().unwrap().stdout).unwrap()
+}
+
+#[test]
+fn dockerfiles_from_the_field() {
+    let file = |name: &str| realdata(&format!("dockerfiles/{name}"));
+    let pnpm = file("pnpm-docs_example1_prod-deps-and-build.Dockerfile");
+    let report = dockerfile_report("1.1.12", &[&pnpm]);
+    assert_eq!(
+        status(&report, "dockerfile-cache-mounts"),
+        "warn",
+        "{report}"
+    );
+    let ev = check(&report, "dockerfile-cache-mounts")["evidence"].to_string();
+    assert!(ev.contains(&format!("{}:9", pnpm.display())), "{ev}");
+    assert!(ev.contains("cache id \\\"pnpm\\\" (/pnpm/store) shared by parallel stages prod-deps (line 8) and build (line 11) (line 12)"), "{ev}");
+    // The same Dockerfile on a host with the racy runc is an error.
+    let report = dockerfile_report("1.2.1", &[&pnpm]);
+    assert_eq!(status(&report, "dockerfile-cache-mounts"), "error");
+    assert!(summary(&report, "dockerfile-cache-mounts").contains("upgrade to 1.2.3+"));
+    let report = dockerfile_report("1.2.3", &[&pnpm]);
+    assert_eq!(status(&report, "dockerfile-cache-mounts"), "warn");
+
+    let locked = file("buildkit-docs_reference_cache-apt-sharing-locked.Dockerfile");
+    let report = dockerfile_report("1.2.1", &[&locked]);
+    assert_eq!(status(&report, "dockerfile-cache-mounts"), "ok", "{report}");
+
+    let repro = file("buildkit-issue-5566_minimal-repro.Dockerfile");
+    let report = dockerfile_report("1.2.2", &[&repro]);
+    assert_eq!(
+        status(&report, "dockerfile-cache-mounts"),
+        "error",
+        "{report}"
+    );
+    let ev = check(&report, "dockerfile-cache-mounts")["evidence"].to_string();
+    assert!(
+        ev.contains(":7\",") || ev.contains("parse: unknown instruction"),
+        "{ev}"
+    );
+}
+
+#[test]
+fn apt_without_lock_nested_targets_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let snippet =
+        realdata_text("dockerfiles/buildkit-issue-1662_apt-cache-no-sharing.Dockerfile-snippet");
+    let apt = dir.path().join("apt.Dockerfile");
+    fs::write(&apt, format!("FROM debian\n{snippet}")).unwrap();
+    let nested = dir.path().join("nested.Dockerfile");
+    let text = "FROM busybox AS base\n\
+                FROM base AS a\n\
+                RUN --mount=type=cache,target=/deps/cache --mount=type=cache,target=/deps/cache/npm true\n\
+                FROM base AS b\n\
+                RUN --mount=type=cache,target=/deps/cache --mount=type=cache,target=/deps/cache/npm,sharing=shared true\n\
+                FROM base\n\
+                COPY --from=a / /a\n\
+                COPY --from=b / /b\n";
+    fs::write(&nested, text).unwrap();
+    let report = dockerfile_report("1.1.15", &[&apt, &nested]);
+    assert_eq!(
+        status(&report, "dockerfile-cache-mounts"),
+        "warn",
+        "{report}"
+    );
+    let ev = check(&report, "dockerfile-cache-mounts")["evidence"].to_string();
+    assert!(
+        ev.contains("/var/cache/apt cache without sharing=locked"),
+        "{ev}"
+    );
+    assert!(
+        ev.contains("with a cache mount nested inside it (the mkdirat race)"),
+        "{ev}"
+    );
+    let fixes = check(&report, "dockerfile-cache-mounts")["fixes"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(fixes.len(), 2);
+    let rewritten = fixes[1]["steps"][0]["content"].as_str().unwrap();
+    // Only the flagged mounts change; the rewritten file parses and the check passes on it.
+    let changed: Vec<(&str, &str)> = text
+        .lines()
+        .zip(rewritten.lines())
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert_eq!(changed.len(), 2, "{changed:?}");
+    assert!(rewritten.contains("target=/deps/cache,sharing=locked --mount=type=cache,target=/deps/cache/npm,sharing=locked true"));
+    assert!(rewritten.contains("target=/deps/cache/npm,sharing=locked true"));
+    fs::write(&nested, rewritten).unwrap();
+    let report = dockerfile_report("1.2.1", &[&nested]);
+    assert_eq!(status(&report, "dockerfile-cache-mounts"), "ok", "{report}");
+
+    let report = dockerfile_report("1.1.15", &[]);
+    assert_eq!(status(&report, "dockerfile-cache-mounts"), "skipped");
+    let missing = dir.path().join("nope");
+    let report = dockerfile_report("1.1.15", &[&missing]);
+    assert_eq!(status(&report, "dockerfile-cache-mounts"), "unknown");
+}
+
+#[test]
+fn huge_and_binary_dockerfiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.Dockerfile");
+    let mut text = String::from("FROM busybox AS base\n");
+    for i in 0..100_000 {
+        text.push_str(&format!("RUN --mount=type=cache,target=/c{} true\n", i % 7));
+    }
+    text.push_str("RUN <<EOF\nunterminated\n");
+    fs::write(&big, text).unwrap();
+    let bin = dir.path().join("bin.Dockerfile");
+    fs::write(&bin, [0u8, 0xff, 0xfe, b'\n', b'\\', b'\\', b'\n']).unwrap();
+    let report = dockerfile_report("1.1.15", &[&big, &bin]);
+    assert_eq!(status(&report, "dockerfile-cache-mounts"), "ok", "{report}");
+    let ev = check(&report, "dockerfile-cache-mounts")["evidence"].to_string();
+    assert!(ev.contains("heredoc <<EOF is never closed"), "{ev}");
+}

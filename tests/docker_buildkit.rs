@@ -1,0 +1,139 @@
+//! buildkit-usage and dockerfile-cache-mounts against a real Docker engine and its embedded
+//! BuildKit: a build whose two parallel stages use the same cache mount, the build cache compared
+//! with `docker system df -v`, and `builder.gc.defaultKeepStorage` from daemon.json as the limit.
+
+mod common;
+
+use std::process::Command;
+
+use common::dockerd::Dockerd;
+use common::{Tree, check, doctor, require_root, status};
+use container_doctor::parse::buildkit::human_size;
+use serde_json::Value;
+
+const DAEMON_JSON: &str = r#"{"builder": {"gc": {"enabled": true, "defaultKeepStorage": "20MB"}}}"#;
+
+const DOCKERFILE: &str = "FROM doctor-busybox:test AS base\n\
+FROM base AS one\n\
+RUN --mount=type=cache,target=/cache/data echo one > /cache/data/one && dd if=/dev/zero of=/cache/data/blob1 bs=1k count=2048\n\
+FROM base AS two\n\
+RUN --mount=type=cache,target=/cache/data echo two > /cache/data/two && dd if=/dev/zero of=/cache/data/blob2 bs=1k count=1024\n\
+FROM base\n\
+COPY --from=one /cache /one\n\
+COPY --from=two /cache /two\n";
+
+#[test]
+fn a_real_build_cache_and_its_limit() {
+    if !require_root() {
+        return;
+    }
+    let engine = Dockerd::start_with_config(DAEMON_JSON);
+    engine.import_busybox("doctor-busybox:test");
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(ctx.path().join("Dockerfile"), DOCKERFILE).unwrap();
+    let build = Command::new("/usr/bin/docker")
+        .env("DOCKER_HOST", engine.docker_host())
+        .env("DOCKER_BUILDKIT", "1")
+        .args([
+            "build",
+            "--network",
+            "none",
+            "-q",
+            "-t",
+            "doctor-cache-test",
+        ])
+        .arg(ctx.path())
+        .output()
+        .unwrap();
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+
+    // What docker itself says of the build cache.
+    let df = engine.ok(&["system", "df", "-v"]);
+    let docker_total = df
+        .lines()
+        .find_map(|l| l.strip_prefix("Build cache usage: "))
+        .and_then(human_size)
+        .expect("a build cache total");
+    let docker_cachemounts = df
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("exec.cachemount"))
+        .count();
+    assert!(docker_cachemounts >= 1, "{df}");
+
+    // The host as the doctor sees it from a container: its root at DIR, the engine's socket in it.
+    let tree = Tree::new();
+    tree.file("etc/docker/daemon.json", DAEMON_JSON);
+    std::fs::create_dir_all(tree.path().join("var/run")).unwrap();
+    std::fs::create_dir_all(tree.path().join("var/lib")).unwrap();
+    std::os::unix::fs::symlink(engine.socket(), tree.path().join("var/run/docker.sock")).unwrap();
+    std::os::unix::fs::symlink(engine.data_root(), tree.path().join("var/lib/docker")).unwrap();
+    let (_, report) = tree.run_json(&["--only", "buildkit-usage"]);
+    assert!(
+        matches!(status(&report, "buildkit-usage").as_str(), "ok" | "warn"),
+        "{report:#}"
+    );
+    let ev: Vec<(String, String)> = check(&report, "buildkit-usage")["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["source"].as_str().unwrap().to_string(),
+                e["excerpt"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let ours = ev
+        .iter()
+        .find(|(s, _)| s.starts_with("GET /system/df"))
+        .and_then(|(_, e)| human_size(&e.replace(' ', "")))
+        .unwrap_or_else(|| panic!("{ev:?}"));
+    // docker prints three significant digits.
+    assert!(
+        (ours - docker_total).abs() * 200 <= docker_total,
+        "ours {ours}, docker {docker_total}"
+    );
+    let by_type = &ev.iter().find(|(s, _)| s == "by type").unwrap().1;
+    assert!(
+        by_type.contains("exec.cachemount") && by_type.contains(&format!("({docker_cachemounts})")),
+        "{by_type}"
+    );
+    let limit = &ev
+        .iter()
+        .find(|(s, _)| s.ends_with("effective GC limit"))
+        .unwrap()
+        .1;
+    assert!(
+        limit.starts_with("20.972 MB from the configured defaults (reservedSpace 20.0 MiB)"),
+        "{limit}"
+    );
+
+    // The Dockerfile that made it: two parallel stages share the cache.
+    let out = doctor()
+        .env("DOCKER_HOST", engine.docker_host())
+        .args([
+            "--format",
+            "json",
+            "--only",
+            "dockerfile-cache-mounts",
+            "--dockerfile",
+        ])
+        .arg(ctx.path().join("Dockerfile"))
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_ne!(
+        status(&report, "dockerfile-cache-mounts"),
+        "ok",
+        "{report:#}"
+    );
+    let ev = check(&report, "dockerfile-cache-mounts")["evidence"].to_string();
+    assert!(
+        ev.contains("shared by parallel stages one (line 2) and two (line 4)"),
+        "{ev}"
+    );
+}
