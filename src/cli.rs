@@ -21,9 +21,18 @@ pub struct Cli {
     #[arg(long)]
     pub check: bool,
 
-    /// Report format
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Report format; repeat with --output-dir to write several from one scan
+    #[arg(long, value_enum, default_values_t = [Format::Text])]
+    pub format: Vec<Format>,
+
+    /// Write the report to FILE (atomically; `-` is stdout)
+    #[arg(long, value_name = "FILE", conflicts_with = "output_dir")]
+    pub output: Option<PathBuf>,
+
+    /// Write one file per --format into DIR (report.txt, report.json, report.junit.xml,
+    /// report.sarif, report.github.txt, container_doctor.prom)
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
 
     /// Run only these checks (comma-separated ids)
     #[arg(long, value_delimiter = ',', value_name = "ID,...")]
@@ -74,12 +83,34 @@ pub enum Command {
         /// A check id (see --list-checks)
         id: String,
     },
+    /// Print a shell completion script
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff)
+    Man,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Text,
     Json,
+    Junit,
+    Sarif,
+    Github,
+    Prometheus,
+}
+
+impl Format {
+    /// The file each format gets under --output-dir.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Format::Text => "report.txt",
+            Format::Json => "report.json",
+            Format::Junit => "report.junit.xml",
+            Format::Sarif => "report.sarif",
+            Format::Github => "report.github.txt",
+            Format::Prometheus => "container_doctor.prom",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

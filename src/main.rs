@@ -2,14 +2,14 @@
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use clap::{CommandFactory, Parser, error::ErrorKind};
 
 use container_doctor::checks::{self, Check};
 use container_doctor::cli::{Cli, ColorWhen, Command, Format};
 use container_doctor::host::{Host, Rooted};
-use container_doctor::report::{Report, json, text};
+use container_doctor::report::{Report, github, json, junit, output, prometheus, sarif, text};
 use container_doctor::summary::HostSummary;
 
 fn main() -> ExitCode {
@@ -24,28 +24,52 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
-    if let Some(Command::Explain { id }) = &cli.command {
-        let Some(check) = checks::find(id) else {
-            bad_id(id)
-        };
-        emit(check.explanation);
-        return Ok(ExitCode::SUCCESS);
+    match &cli.command {
+        Some(Command::Explain { id }) => {
+            let Some(check) = checks::find(id) else {
+                bad_id(id)
+            };
+            emit(check.explanation);
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(Command::Completions { shell }) => {
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "container-doctor", &mut out);
+            emit(&String::from_utf8_lossy(&out));
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(Command::Man) => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .map_err(|e| e.to_string())?;
+            emit(&String::from_utf8_lossy(&out));
+            return Ok(ExitCode::SUCCESS);
+        }
+        None => {}
     }
     let selected = select(&cli.only, &cli.skip);
     if cli.list_checks {
         let list: String = selected
             .iter()
-            .map(|c| format!("{:16} {}\n", c.id, c.title))
+            .map(|c| format!("{:24} {}\n", c.id, c.title))
             .collect();
         emit(&list);
         return Ok(ExitCode::SUCCESS);
+    }
+    let mut formats = cli.format.clone();
+    formats.dedup();
+    if formats.len() > 1 && cli.output_dir.is_none() {
+        usage(
+            ErrorKind::ArgumentConflict,
+            "several --format need --output-dir DIR (one file each)",
+        );
     }
 
     let host = match &cli.root {
         Some(dir) => Host::new(Box::new(Rooted::new(dir.clone())?)),
         None => Host::live(),
     };
-    let start = Instant::now();
     let opts = checks::Options {
         active: cli.active,
         require: cli.require.clone(),
@@ -55,6 +79,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             .map(|p| p.to_string_lossy().into_owned())
             .collect(),
     };
+    let start = Instant::now();
     let results = checks::run(&selected, &host, &opts);
     let summary = HostSummary::gather(&host);
     let report = Report::new(
@@ -64,22 +89,53 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         start.elapsed().as_secs_f64() * 1000.0,
     );
 
-    let rendered = match cli.format {
-        Format::Json => json::render(&report),
-        Format::Text => text::render(
+    let to_terminal =
+        cli.output.as_ref().is_none_or(|o| o.as_os_str() == "-") && cli.output_dir.is_none();
+    for format in &formats {
+        let rendered = render(
             &report,
-            &text::Options {
-                color: use_color(cli.color),
-                verbose: cli.verbose,
-            },
-        ),
-    };
-    emit(&rendered);
+            *format,
+            to_terminal && use_color(cli.color),
+            cli.verbose,
+        );
+        match (&cli.output_dir, &cli.output) {
+            (Some(dir), _) => output::write_atomic(&dir.join(format.file_name()), &rendered)?,
+            (None, Some(file)) if file.as_os_str() != "-" => output::write_atomic(file, &rendered)?,
+            _ => emit(&rendered),
+        }
+        if *format == Format::Github
+            && let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY")
+        {
+            append(&path, &github::step_summary(&report))?;
+        }
+    }
     Ok(if report.failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn render(report: &Report, format: Format, color: bool, verbose: bool) -> String {
+    let now = SystemTime::now();
+    match format {
+        Format::Text => text::render(report, &text::Options { color, verbose }),
+        Format::Json => json::render(report),
+        Format::Junit => {
+            // JUnit wants local-less ISO 8601 without a zone: UTC, seconds.
+            let stamp = humantime::format_rfc3339_seconds(now).to_string();
+            junit::render(report, stamp.trim_end_matches('Z'))
+        }
+        Format::Sarif => sarif::render(report),
+        Format::Github => github::render(report),
+        Format::Prometheus => {
+            let secs = now
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0);
+            prometheus::render(report, secs)
+        }
+    }
 }
 
 /// The checks to run, in registry order; an unknown id is a usage error that names it.
@@ -101,11 +157,14 @@ fn select(only: &[String], skip: &[String]) -> Vec<&'static Check> {
 /// A usage error naming the unknown id; exits 2 through clap's own formatting.
 fn bad_id(id: &str) -> ! {
     let ids: Vec<&str> = checks::ALL.iter().map(|c| c.id).collect();
-    let err = Cli::command().error(
+    usage(
         ErrorKind::InvalidValue,
-        format!("unknown check id '{id}' (known: {})", ids.join(", ")),
-    );
-    err.exit()
+        &format!("unknown check id '{id}' (known: {})", ids.join(", ")),
+    )
+}
+
+fn usage(kind: ErrorKind, message: &str) -> ! {
+    Cli::command().error(kind, message).exit()
 }
 
 fn use_color(when: ColorWhen) -> bool {
@@ -115,6 +174,15 @@ fn use_color(when: ColorWhen) -> bool {
         ColorWhen::Always => true,
         ColorWhen::Auto => std::io::stdout().is_terminal(),
     }
+}
+
+fn append(path: &std::ffi::OsStr, text: &str) -> Result<(), String> {
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| format!("{}: {e}", path.to_string_lossy()))
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.

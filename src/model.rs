@@ -1,5 +1,7 @@
 //! What a check returns. Views, reports and fixes consume these types and nothing else.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 /// The verdict of one check, ordered by severity so `max()` gives the worst.
@@ -42,6 +44,16 @@ pub struct Evidence {
     /// A path (`/proc/version`), an argv (`criu --version`), or a probe (`syscall pidfd_open`).
     pub source: String,
     pub excerpt: String,
+    /// A line in a user's file this finding is about (a Dockerfile), for code-scanning views.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+/// A line of a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    pub file: String,
+    pub line: usize,
 }
 
 impl Evidence {
@@ -49,6 +61,7 @@ impl Evidence {
         Evidence {
             source: source.into(),
             excerpt: excerpt.into(),
+            location: None,
         }
     }
 }
@@ -109,6 +122,8 @@ pub struct CheckResult {
     pub summary: String,
     pub evidence: Vec<Evidence>,
     pub fixes: Vec<FixPlan>,
+    /// Numbers worth graphing (zombie count, cache bytes …), exported by `--format prometheus`.
+    pub metrics: BTreeMap<String, f64>,
     pub duration_ms: f64,
 }
 
@@ -119,6 +134,7 @@ pub struct Outcome {
     pub summary: String,
     pub evidence: Vec<Evidence>,
     pub fixes: Vec<FixPlan>,
+    pub metrics: BTreeMap<String, f64>,
 }
 
 impl Outcome {
@@ -128,6 +144,7 @@ impl Outcome {
             summary: summary.into(),
             evidence: Vec::new(),
             fixes: Vec::new(),
+            metrics: BTreeMap::new(),
         }
     }
 
@@ -144,6 +161,23 @@ impl Outcome {
     /// Adds evidence in place, for code that builds an outcome step by step.
     pub fn push(&mut self, source: impl Into<String>, excerpt: impl Into<String>) {
         self.evidence.push(Evidence::new(source, excerpt));
+    }
+
+    /// Adds evidence about a line of a file.
+    pub fn push_at(&mut self, file: &str, line: usize, excerpt: impl Into<String>) {
+        self.evidence.push(Evidence {
+            source: format!("{file}:{line}"),
+            excerpt: excerpt.into(),
+            location: Some(Location {
+                file: file.to_string(),
+                line,
+            }),
+        });
+    }
+
+    /// A number for `--format prometheus`: `name` may carry labels (`cache_bytes{builder="docker"}`).
+    pub fn metric(&mut self, name: impl Into<String>, value: f64) {
+        self.metrics.insert(name.into(), value);
     }
 
     pub fn push_fix(&mut self, plan: FixPlan) {

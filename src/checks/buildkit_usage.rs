@@ -358,6 +358,21 @@ fn judge(host: &Host, b: &Builder, out: &mut Outcome) -> (Status, String) {
         },
     );
 
+    let label = if b.name == "buildkitd" {
+        "buildkitd"
+    } else {
+        "docker"
+    };
+    out.metric(
+        format!("buildkit_cache_bytes{{builder=\"{label}\"}}"),
+        used as f64,
+    );
+    if let Some(l) = limit.bytes {
+        out.metric(
+            format!("buildkit_limit_bytes{{builder=\"{label}\"}}"),
+            l as f64,
+        );
+    }
     let mut status = Status::Ok;
     let mut notes = Vec::new();
     let shown_limit = limit

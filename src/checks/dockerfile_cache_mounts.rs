@@ -48,7 +48,7 @@ pub fn run(host: &Host, opts: &super::Options) -> Outcome {
         out.status = out.status.max(status);
         findings += n;
         for (line, problem) in &df.problems {
-            out.push(format!("{path}:{line}"), format!("parse: {problem}"));
+            out.push_at(path, *line, format!("parse: {problem}"));
         }
         if !flagged.is_empty() {
             out.push_fix(lock_plan(path, &text, &flagged));
@@ -103,8 +103,9 @@ fn judge(
                         nested_in(&df.stages[a].mounts, ma) || nested_in(&df.stages[b].mounts, mb);
                     n += 1;
                     status = status.max(shared_status);
-                    out.push(
-                        format!("{path}:{}", ma.line),
+                    out.push_at(
+                        path,
+                        ma.line,
                         format!(
                             "cache id {:?} ({}) shared by parallel stages {} and {} (line {}){}, without sharing=locked",
                             ma.id,
@@ -131,8 +132,9 @@ fn judge(
             if LOCKING_CACHES.contains(&target) && m.sharing != "locked" {
                 n += 1;
                 status = status.max(Status::Warn);
-                out.push(
-                    format!("{path}:{}", m.line),
+                out.push_at(
+                    path,
+                    m.line,
                     format!(
                         "{} cache without sharing=locked: concurrent builds race on its lock",
                         m.target

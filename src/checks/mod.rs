@@ -153,6 +153,7 @@ pub fn run_one(check: &Check, host: &Host, opts: &Options) -> CheckResult {
         summary: outcome.summary,
         evidence: outcome.evidence,
         fixes: outcome.fixes,
+        metrics: outcome.metrics,
         duration_ms: start.elapsed().as_secs_f64() * 1000.0,
     }
 }

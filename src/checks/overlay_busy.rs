@@ -142,6 +142,9 @@ pub fn run(host: &Host, _: &super::Options) -> Outcome {
     }
 
     let total = scan.overlays.len() + scan.detached.len();
+    out.metric("overlay_mounts", total as f64);
+    out.metric("overlay_busy_mounts", busy as f64);
+    out.metric("overlay_leaked_mounts", (busy + idle) as f64);
     let mut parts = vec![format!("{live} in use")];
     if busy > 0 {
         parts.push(format!("{busy} leaked and busy"));

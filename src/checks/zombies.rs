@@ -131,6 +131,8 @@ pub fn run(host: &Host, _: &super::Options) -> Outcome {
         )
     };
 
+    out.metric("zombies", zombies.len() as f64);
+    out.metric("zombies_left_to_pid1", orphans.len() as f64);
     for z in orphans.iter().chain(stale.iter()).take(SHOWN) {
         let parent = comms.get(&z.stat.ppid).map(String::as_str).unwrap_or("?");
         let age = z

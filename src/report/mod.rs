@@ -1,6 +1,11 @@
 //! Reports: the results of one scan, and how they are written out.
 
+pub mod github;
 pub mod json;
+pub mod junit;
+pub mod output;
+pub mod prometheus;
+pub mod sarif;
 pub mod text;
 
 use serde::Serialize;

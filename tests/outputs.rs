@@ -1,0 +1,365 @@
+//! Every output format from the same fixture hosts (all ok, mixed, all unknown, Dockerfile
+//! findings), each checked by the real validator: xmllint with the JUnit XSD, the SARIF 2.1.0 JSON
+//! schema, promtool, our own JSON schema; exit codes the same whatever the format.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::{Tree, doctor, realdata, realdata_text};
+use serde_json::Value;
+
+const FORMATS: &[&str] = &["text", "json", "junit", "sarif", "github", "prometheus"];
+
+fn schemas() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/schemas"))
+}
+
+/// A host where every check that can run is fine.
+fn all_ok() -> Tree {
+    let tree = Tree::new();
+    tree.file("proc/sys/kernel/osrelease", "6.1.0-25-amd64\n")
+        .file(
+            "proc/1/mountinfo",
+            "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 0:30 / /tmp rw - tmpfs tmpfs rw\n\
+             3 1 0:31 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n",
+        )
+        .file("proc/uptime", "100.0 100.0\n")
+        .file(
+            "proc/1/stat",
+            "1 (systemd) S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+        )
+        .file("sys/fs/cgroup/cgroup.controllers", "cpu memory pids\n")
+        .file("sys/fs/cgroup/system.slice/cgroup.freeze", "0\n");
+    tree
+}
+
+/// A host with warnings and an error.
+fn mixed() -> Tree {
+    let tree = Tree::new();
+    tree.file("proc/sys/kernel/osrelease", "4.4.0-18985-Microsoft\n")
+        .file(
+            "proc/1/mountinfo",
+            realdata_text("mountinfo/systemd_rhbug-1554943.mountinfo"),
+        );
+    tree
+}
+
+fn run(tree: &Tree, format: &str, extra: &[&str]) -> (Option<i32>, String) {
+    let out = doctor()
+        .arg("--root")
+        .arg(tree.path())
+        .args(["--format", format])
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn xmllint_junit(xml: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.xml");
+    std::fs::write(&file, xml).unwrap();
+    let out = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(schemas().join("junit.xsd"))
+        .arg(&file)
+        .output()
+        .expect("xmllint (libxml2-utils)");
+    assert!(
+        out.status.success(),
+        "{}\n{xml}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn sarif_valid(text: &str) {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(schemas().join("sarif-schema-2.1.0.json")).unwrap(),
+    )
+    .unwrap();
+    // The official schema's pattern for `language` has a stray `]` (`…{2}]?$`), which a strict
+    // meta-schema check rejects; that pattern is corrected (we never emit `language`), every other
+    // rule is used as published.
+    let mut schema = schema;
+    fix_language_pattern(&mut schema);
+    let v = jsonschema::validator_for(&schema).unwrap();
+    let doc: Value = serde_json::from_str(text).unwrap();
+    let errors: Vec<String> = v
+        .iter_errors(&doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+fn fix_language_pattern(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map.iter_mut() {
+                if k == "pattern" && child == "^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$" {
+                    *child = "^[a-zA-Z]{2}(-[a-zA-Z]{2})?$".into();
+                } else {
+                    fix_language_pattern(child);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(fix_language_pattern),
+        _ => {}
+    }
+}
+
+fn promtool(text: &str) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian's prometheus)");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn own_schema(text: &str) {
+    let schema: Value =
+        serde_json::from_str(include_str!("../assets/schema/report.schema.json")).unwrap();
+    let v = jsonschema::validator_for(&schema).unwrap();
+    let doc: Value = serde_json::from_str(text).unwrap();
+    assert!(v.is_valid(&doc), "{doc:#}");
+}
+
+fn validate_all(tree: &Tree, extra: &[&str]) -> Vec<(Option<i32>, String)> {
+    let runs: Vec<(Option<i32>, String)> = FORMATS.iter().map(|f| run(tree, f, extra)).collect();
+    own_schema(&runs[1].1);
+    xmllint_junit(&runs[2].1);
+    sarif_valid(&runs[3].1);
+    promtool(&runs[5].1);
+    let codes: Vec<Option<i32>> = runs.iter().map(|r| r.0).collect();
+    assert!(
+        codes.iter().all(|c| *c == codes[0]),
+        "exit codes differ by format: {codes:?}"
+    );
+    runs
+}
+
+#[test]
+fn all_ok_host() {
+    let runs = validate_all(&all_ok(), &[]);
+    assert_eq!(runs[0].0, Some(0), "{}", runs[0].1);
+    let junit = &runs[2].1;
+    assert!(!junit.contains("<failure"), "{junit}");
+    assert!(
+        runs[4].1.lines().all(|l| !l.starts_with("::")),
+        "no annotations: {}",
+        runs[4].1
+    );
+    let sarif: Value = serde_json::from_str(&runs[3].1).unwrap();
+    assert_eq!(sarif["runs"][0]["results"].as_array().unwrap().len(), 0);
+    assert!(
+        runs[5]
+            .1
+            .contains("container_doctor_check_status{check=\"tmp-tmpfs\"} 0")
+    );
+    assert!(runs[5].1.contains("container_doctor_zombies 0"));
+}
+
+#[test]
+fn mixed_host() {
+    let runs = validate_all(&mixed(), &[]);
+    assert_eq!(runs[0].0, Some(1));
+    let junit = &runs[2].1;
+    assert!(junit.contains("<failure type=\"error\""), "{junit}");
+    assert!(
+        !junit.contains("<failure type=\"warn\""),
+        "warn passes with --fail-on error"
+    );
+    let runs = validate_all(&mixed(), &["--fail-on", "warn"]);
+    assert!(runs[2].1.contains("<failure type=\"warn\""));
+    let gh = &runs[4].1;
+    assert!(
+        gh.contains("::error title=container-doctor kernel-version::"),
+        "{gh}"
+    );
+    assert!(
+        gh.contains("::warning title=container-doctor tmp-tmpfs::"),
+        "{gh}"
+    );
+    assert!(
+        runs[5]
+            .1
+            .contains("container_doctor_check_status{check=\"kernel-version\"} 2")
+    );
+    let sarif: Value = serde_json::from_str(&runs[3].1).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert!(results.iter().any(|r| r["ruleId"] == "kernel-version"
+        && r["level"] == "error"
+        && r["locations"][0]["logicalLocations"][0]["name"] == "kernel-version"));
+}
+
+#[test]
+fn all_unknown_host() {
+    let empty = Tree::new();
+    let runs = validate_all(&empty, &[]);
+    assert_eq!(runs[0].0, Some(0));
+    assert!(
+        runs[2].1.contains("<skipped message="),
+        "unknown is skipped in JUnit"
+    );
+    let runs = validate_all(&empty, &["--fail-on", "unknown"]);
+    assert_eq!(runs[0].0, Some(1));
+    assert!(runs[2].1.contains("<failure type=\"unknown\""));
+    assert!(runs[4].1.contains("::notice title=container-doctor"));
+}
+
+#[test]
+fn dockerfile_findings_are_located() {
+    let tree = all_ok();
+    let pnpm = realdata("dockerfiles/pnpm-docs_example1_prod-deps-and-build.Dockerfile");
+    let path = pnpm.to_string_lossy().into_owned();
+    let runs = validate_all(&tree, &["--dockerfile", &path]);
+    let sarif: Value = serde_json::from_str(&runs[3].1).unwrap();
+    let located: Vec<&Value> = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["ruleId"] == "dockerfile-cache-mounts")
+        .collect();
+    assert_eq!(located.len(), 1);
+    let loc = &located[0]["locations"][0]["physicalLocation"];
+    assert_eq!(loc["region"]["startLine"], 9);
+    assert!(
+        loc["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("pnpm-docs_example1_prod-deps-and-build.Dockerfile")
+    );
+    let gh = &runs[4].1;
+    assert!(
+        gh.lines().any(|l| l.starts_with("::warning file=")
+            && l.contains(",line=9,title=container-doctor dockerfile-cache-mounts::")),
+        "{gh}"
+    );
+}
+
+#[test]
+fn output_dir_output_file_and_step_summary() {
+    let tree = mixed();
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    let mut cmd = doctor();
+    cmd.env("GITHUB_STEP_SUMMARY", &summary)
+        .arg("--root")
+        .arg(tree.path());
+    for f in FORMATS {
+        cmd.args(["--format", f]);
+    }
+    let out = cmd.arg("--output-dir").arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    for name in [
+        "report.txt",
+        "report.json",
+        "report.junit.xml",
+        "report.sarif",
+        "report.github.txt",
+        "container_doctor.prom",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!text.is_empty(), "{name}");
+        assert!(!text.contains('\u{1b}'), "{name}: no colors in files");
+    }
+    xmllint_junit(&std::fs::read_to_string(dir.path().join("report.junit.xml")).unwrap());
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        md.starts_with("### container-doctor") && md.contains("| ❌ | `kernel-version` |"),
+        "{md}"
+    );
+    // Nothing but the reports: no temporary files left behind.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
+
+    // --output FILE is written whole; an unwritable place is an error (2) and leaves nothing.
+    let prom = dir.path().join("node.prom");
+    let (code, stdout) = run(&tree, "prometheus", &["--output", &prom.to_string_lossy()]);
+    assert_eq!((code, stdout.as_str()), (Some(1), ""));
+    promtool(&std::fs::read_to_string(&prom).unwrap());
+    let bad = dir.path().join("missing-dir/node.prom");
+    let out = doctor()
+        .arg("--root")
+        .arg(tree.path())
+        .args(["--format", "prometheus", "--output"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!bad.exists());
+
+    // Several formats need a directory.
+    let out = doctor()
+        .args(["--format", "json", "--format", "junit"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--output-dir"));
+}
+
+#[test]
+fn completions_and_man_page() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = doctor().args(["completions", shell]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            script.contains("container-doctor") && script.contains("fail-on"),
+            "{shell}"
+        );
+    }
+    if Command::new("bash").arg("--version").output().is_ok() {
+        let out = doctor().args(["completions", "bash"]).output().unwrap();
+        let check = Command::new("bash")
+            .args(["-n", "-c", &String::from_utf8_lossy(&out.stdout)])
+            .status()
+            .unwrap();
+        assert!(check.success(), "the bash completion script parses");
+    }
+    let man = doctor().arg("man").output().unwrap();
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH container-doctor"),
+        "{page}"
+    );
+    assert!(page.contains("fail\\-on"), "{page}");
+}
+
+#[test]
+fn the_daemonset_is_valid_kubernetes() {
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/deploy/daemonset.yaml");
+    let out = Command::new("kubernetes-validate")
+        .args(["--strict", manifest])
+        .output()
+        .expect("kubernetes-validate (PyPI) is installed by scripts/test");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(manifest).unwrap();
+    assert!(text.contains("--root /host --format prometheus"));
+    assert!(text.contains("hostPID: true"));
+}
