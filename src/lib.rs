@@ -11,3 +11,4 @@ pub mod parse;
 pub mod report;
 pub mod summary;
 pub mod sys;
+pub mod tui;

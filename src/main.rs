@@ -11,6 +11,7 @@ use container_doctor::cli::{Cli, ColorWhen, Command, Format};
 use container_doctor::host::{Host, Rooted};
 use container_doctor::report::{Report, github, json, junit, output, prometheus, sarif, text};
 use container_doctor::summary::HostSummary;
+use container_doctor::tui;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -66,11 +67,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         );
     }
 
-    let host = match &cli.root {
-        Some(dir) => Host::new(Box::new(Rooted::new(dir.clone())?)),
+    let rooted = cli.root.clone().map(Rooted::new).transpose()?;
+    let make_host = move || match &rooted {
+        Some(r) => Host::new(Box::new(r.clone())),
         None => Host::live(),
     };
-    let opts = checks::Options {
+    let mut opts = checks::Options {
         active: cli.active,
         require: cli.require.clone(),
         dockerfiles: cli
@@ -79,6 +81,31 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             .map(|p| p.to_string_lossy().into_owned())
             .collect(),
     };
+
+    // With a terminal and no report asked for, the interactive UI; everything else is --check.
+    let interactive = !cli.check
+        && cli.output.is_none()
+        && cli.output_dir.is_none()
+        && cli.format == [Format::Text]
+        && std::io::stdin().is_terminal()
+        && std::io::stdout().is_terminal();
+    if interactive {
+        // The UI looks for a Dockerfile where it was started.
+        if opts.dockerfiles.is_empty() && std::path::Path::new("Dockerfile").is_file() {
+            opts.dockerfiles.push("Dockerfile".into());
+        }
+        let copied = tui::run(
+            selected,
+            opts,
+            std::sync::Arc::new(make_host),
+            use_color(cli.color),
+        )?;
+        for text in copied {
+            println!("{text}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let host = make_host();
     let start = Instant::now();
     let results = checks::run(&selected, &host, &opts);
     let summary = HostSummary::gather(&host);

@@ -463,6 +463,12 @@ fn records_evidence(records: &[Record], out: &mut Outcome) {
         e.0 += 1;
         e.1 += r.size;
     }
+    for (kind, (_, bytes)) in &by_type {
+        out.metric(
+            format!("buildkit_type_bytes{{type=\"{kind}\"}}"),
+            *bytes as f64,
+        );
+    }
     let types: Vec<String> = by_type
         .iter()
         .map(|(k, (n, b))| format!("{k} {} ({n})", human_decimal(*b)))

@@ -304,6 +304,7 @@ fn active_probe(host: &Host, v1: Option<&str>, v2: Option<&str>, mut out: Outcom
                     Some(us) => {
                         let ms = us as f64 / 1000.0;
                         out.push(label.clone(), format!("{} froze in {ms:.1} ms", p.cgroup));
+                        out.metric(format!("freezer_probe_ms{{version=\"{name}\"}}"), ms);
                         timings.push(format!("{ms:.1} ms ({name})"));
                     }
                     None => {

@@ -13,6 +13,7 @@ use super::{
 };
 use crate::sys::{self, PidfdProbe};
 
+#[derive(Clone)]
 pub struct Rooted {
     root: PathBuf,
 }

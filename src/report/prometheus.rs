@@ -88,6 +88,8 @@ fn help(name: &str) -> String {
         "overlay_leaked_mounts" => "Overlay mounts without a running container.".into(),
         "buildkit_cache_bytes" => "BuildKit build cache size.".into(),
         "buildkit_limit_bytes" => "The effective BuildKit GC limit.".into(),
+        "buildkit_type_bytes" => "BuildKit build cache size by record type.".into(),
+        "freezer_probe_ms" => "Milliseconds a test cgroup took to freeze (--active).".into(),
         other => format!("{other}, from container-doctor."),
     }
 }

@@ -1,0 +1,191 @@
+//! The interactive terminal UI. The scan runs off the UI thread, each check on its own thread, and
+//! results fill in as they finish; the loop sleeps until input, a result, a spinner tick (only while
+//! scanning) or a resize arrives. The terminal is restored on quit, on error and on panic.
+
+pub mod app;
+mod markdown;
+pub mod ui;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread;
+use std::time::Duration;
+
+use base64::Engine;
+use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
+use ratatui::crossterm::execute;
+
+use crate::checks::{self, Check, Options};
+use crate::host::Host;
+use crate::model::CheckResult;
+use crate::summary::HostSummary;
+use app::{Action, App};
+
+/// Builds a fresh Host for each scan (so each scan has its own record).
+pub type HostFactory = dyn Fn() -> Host + Send + Sync;
+
+enum Msg {
+    Input(Event),
+    Result(CheckResult),
+    Host(HostSummary),
+    Tick,
+}
+
+/// Runs the UI until the user quits; returns what was copied, to print after the screen is gone.
+pub fn run(
+    checks: Vec<&'static Check>,
+    opts: Options,
+    make_host: Arc<HostFactory>,
+    color: bool,
+) -> Result<Vec<String>, String> {
+    install_panic_hook();
+    let mut terminal =
+        ratatui::try_init().map_err(|e| format!("cannot start the terminal UI: {e}"))?;
+    let _ = execute!(std::io::stdout(), EnableMouseCapture);
+    let result = event_loop(&mut terminal, checks, opts, make_host, color);
+    let _ = execute!(std::io::stdout(), DisableMouseCapture);
+    ratatui::restore();
+    result
+}
+
+/// Panics on check threads are the scan's business (the check turns unknown); any other panic
+/// restores the terminal before the message is printed.
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if thread::current()
+            .name()
+            .is_some_and(|n| n.starts_with("check:"))
+        {
+            return;
+        }
+        let _ = execute!(std::io::stdout(), DisableMouseCapture);
+        ratatui::restore();
+        previous(info);
+    }));
+}
+
+fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    checks: Vec<&'static Check>,
+    opts: Options,
+    make_host: Arc<HostFactory>,
+    color: bool,
+) -> Result<Vec<String>, String> {
+    let (tx, rx): (Sender<Msg>, Receiver<Msg>) = mpsc::channel();
+    let input = tx.clone();
+    thread::spawn(move || {
+        while let Ok(ev) = event::read() {
+            if input.send(Msg::Input(ev)).is_err() {
+                break;
+            }
+        }
+    });
+    let mut app = App::new(&checks, color);
+    let mut copied = Vec::new();
+    let scanning = Arc::new(AtomicBool::new(false));
+    start_scan(&checks, &opts, &make_host, &tx, &scanning);
+    loop {
+        terminal
+            .draw(|f| ui::draw(f, &mut app))
+            .map_err(|e| e.to_string())?;
+        let Ok(msg) = rx.recv() else { break };
+        match msg {
+            Msg::Tick => app.spinner = app.spinner.wrapping_add(1),
+            Msg::Result(r) => app.set_result(r),
+            Msg::Host(h) => {
+                app.host = Some(h);
+                scanning.store(false, Ordering::Relaxed);
+            }
+            Msg::Input(Event::Mouse(m)) => app.on_mouse(m),
+            Msg::Input(Event::Key(k)) if k.kind == event::KeyEventKind::Press => {
+                match app.on_key(k) {
+                    Action::Quit => break,
+                    Action::None => {}
+                    Action::Rescan => {
+                        app.reset();
+                        start_scan(&checks, &opts, &make_host, &tx, &scanning);
+                    }
+                    Action::ActiveProbe => {
+                        let Some(freezer) = checks::find("cgroup-freezer") else {
+                            continue;
+                        };
+                        if let Some(row) = app.rows.iter_mut().find(|r| r.check.id == freezer.id) {
+                            row.result = None;
+                        }
+                        let active = Options {
+                            active: true,
+                            ..opts.clone()
+                        };
+                        start_scan(&[freezer], &active, &make_host, &tx, &scanning);
+                    }
+                    Action::Copy(text) => {
+                        osc52(&text);
+                        copied.push(text);
+                        app.dialog = Some(app::Dialog::Message(
+                            "Copied to the clipboard (OSC 52); also printed when you quit.".into(),
+                        ));
+                    }
+                }
+            }
+            Msg::Input(_) => {} // resize and focus changes: the redraw above is all they need
+        }
+    }
+    Ok(copied)
+}
+
+/// Runs the checks on their own threads; each result, then the host summary, comes back as a message.
+fn start_scan(
+    checks: &[&'static Check],
+    opts: &Options,
+    make_host: &Arc<HostFactory>,
+    tx: &Sender<Msg>,
+    scanning: &Arc<AtomicBool>,
+) {
+    scanning.store(true, Ordering::Relaxed);
+    let (checks, opts, make_host, tx) = (
+        checks.to_vec(),
+        opts.clone(),
+        Arc::clone(make_host),
+        tx.clone(),
+    );
+    let ticker = tx.clone();
+    let flag = Arc::clone(scanning);
+    thread::spawn(move || {
+        while flag.load(Ordering::Relaxed) {
+            thread::sleep(Duration::from_millis(100));
+            if ticker.send(Msg::Tick).is_err() {
+                break;
+            }
+        }
+    });
+    thread::spawn(move || {
+        let host = make_host();
+        thread::scope(|s| {
+            for c in &checks {
+                // Borrows only, so the job is Copy: it runs here if no thread can be had.
+                let job = || {
+                    let _ = tx.send(Msg::Result(checks::run_one(c, &host, &opts)));
+                };
+                if thread::Builder::new()
+                    .name(format!("check:{}", c.id))
+                    .spawn_scoped(s, job)
+                    .is_err()
+                {
+                    job();
+                }
+            }
+        });
+        let _ = tx.send(Msg::Host(HostSummary::gather(&host)));
+    });
+}
+
+/// Asks the terminal to put `text` on the clipboard (OSC 52); terminals that do not support it ignore it.
+fn osc52(text: &str) {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+    let mut out = std::io::stdout();
+    let _ = write!(out, "\x1b]52;c;{encoded}\x07");
+    let _ = out.flush();
+}
