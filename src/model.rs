@@ -124,7 +124,17 @@ pub struct CheckResult {
     pub fixes: Vec<FixPlan>,
     /// Numbers worth graphing (zombie count, cache bytes …), exported by `--format prometheus`.
     pub metrics: BTreeMap<String, f64>,
+    /// Rows worth a table (overlay mounts and their holders), for views that draw one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<Table>,
     pub duration_ms: f64,
+}
+
+/// A small table of findings: column names and rows of cells.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
 }
 
 /// What a check function produces; the runner adds id, title and duration.
@@ -135,6 +145,7 @@ pub struct Outcome {
     pub evidence: Vec<Evidence>,
     pub fixes: Vec<FixPlan>,
     pub metrics: BTreeMap<String, f64>,
+    pub table: Option<Table>,
 }
 
 impl Outcome {
@@ -145,6 +156,7 @@ impl Outcome {
             evidence: Vec::new(),
             fixes: Vec::new(),
             metrics: BTreeMap::new(),
+            table: None,
         }
     }
 

@@ -154,6 +154,7 @@ pub fn run_one(check: &Check, host: &Host, opts: &Options) -> CheckResult {
         evidence: outcome.evidence,
         fixes: outcome.fixes,
         metrics: outcome.metrics,
+        table: outcome.table,
         duration_ms: start.elapsed().as_secs_f64() * 1000.0,
     }
 }

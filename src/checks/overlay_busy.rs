@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::host::{DockerCall, Host, HostError};
-use crate::model::{FixPlan, Outcome, Risk, Status, Step};
+use crate::model::{FixPlan, Outcome, Risk, Status, Step, Table};
 use crate::parse::docker;
 use crate::parse::mountinfo::escape;
 use crate::parse::overlay::Owner;
@@ -52,6 +52,7 @@ pub fn run(host: &Host, _: &super::Options) -> Outcome {
     }
     let (owners, attribution) = attribute(host, &scan);
     let mut out = Outcome::new(Status::Ok, String::new());
+    let mut rows: Vec<Vec<String>> = Vec::new();
     let mut live = 0;
     let mut busy = 0;
     let mut idle = 0;
@@ -78,6 +79,12 @@ pub fn run(host: &Host, _: &super::Options) -> Outcome {
         let who = owned
             .map(Owned::describe)
             .unwrap_or_else(|| format!("{}, no container", o.owner.name()));
+        rows.push(vec![
+            place.clone(),
+            o.owner.name().to_string(),
+            owned.map(Owned::describe).unwrap_or_else(|| "—".into()),
+            holders_cell(&scan, holds, &other_ns),
+        ]);
         // A namespace's "/" is its root filesystem: in use for as long as the namespace lives.
         let ns_root = o.mount.mount_point == "/";
         if running || ((as_root || ns_root) && owned.is_none()) {
@@ -117,6 +124,14 @@ pub fn run(host: &Host, _: &super::Options) -> Outcome {
             .fix(unmount_plan(o, true));
     }
     for dev in &scan.detached {
+        let holds = scan.holds.get(dev).map(Vec::as_slice).unwrap_or(&[]);
+        rows.push(vec![
+            format!("overlay {}:{} (detached)", dev.0, dev.1),
+            "unknown".into(),
+            "—".into(),
+            holders_cell(&scan, holds, &[]),
+        ]);
+
         busy += 1;
         let holds = scan.holds.get(dev).map(Vec::as_slice).unwrap_or(&[]);
         out.push(
@@ -141,6 +156,12 @@ pub fn run(host: &Host, _: &super::Options) -> Outcome {
         );
     }
 
+    out.table = Some(Table {
+        columns: ["mount point", "owner", "container", "holders"]
+            .map(String::from)
+            .to_vec(),
+        rows,
+    });
     let total = scan.overlays.len() + scan.detached.len();
     out.metric("overlay_mounts", total as f64);
     out.metric("overlay_busy_mounts", busy as f64);
@@ -193,6 +214,27 @@ fn where_(o: &Overlay, scan: &Scan) -> String {
             format!("{point} (only in mount namespace mnt:[{ns}])")
         }
         _ => point,
+    }
+}
+
+/// Holders in one cell: "1234 sleep (cwd), 99 sh (open file …); mnt:[4026532254]".
+fn holders_cell(scan: &Scan, holds: &[overlay_scan::Hold], other_ns: &[u64]) -> String {
+    let mut parts: Vec<String> = holds
+        .iter()
+        .map(|h| {
+            let comm = scan
+                .procs
+                .get(&h.pid)
+                .map(|p| p.comm.as_str())
+                .unwrap_or("?");
+            format!("{} {comm} ({})", h.pid, h.how.describe())
+        })
+        .collect();
+    parts.extend(other_ns.iter().map(|ns| format!("mnt:[{ns}]")));
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(", ")
     }
 }
 

@@ -51,6 +51,8 @@ pub struct App {
     pub selected: usize,
     pub focus: Focus,
     pub detail_scroll: u16,
+    /// The selected row of the detail pane's table, when the check has one.
+    pub table_row: usize,
     pub filter: String,
     pub filtering: bool,
     pub dialog: Option<Dialog>,
@@ -74,6 +76,7 @@ impl App {
             selected: 0,
             focus: Focus::List,
             detail_scroll: 0,
+            table_row: 0,
             filter: String::new(),
             filtering: false,
             dialog: None,
@@ -123,6 +126,13 @@ impl App {
         self.host = None;
     }
 
+    fn table_len(&self) -> usize {
+        self.current()
+            .and_then(|r| r.result.as_ref())
+            .and_then(|r| r.table.as_ref())
+            .map_or(0, |t| t.rows.len())
+    }
+
     fn fixes(&self) -> &[FixPlan] {
         self.current()
             .and_then(|r| r.result.as_ref())
@@ -138,6 +148,7 @@ impl App {
         }
         self.selected = (self.selected as isize + delta).clamp(0, n as isize - 1) as usize;
         self.detail_scroll = 0;
+        self.table_row = 0;
     }
 
     pub fn on_key(&mut self, key: KeyEvent) -> Action {
@@ -165,6 +176,22 @@ impl App {
         }
         match key.code {
             KeyCode::Char('q') => return Action::Quit,
+            KeyCode::Up | KeyCode::Char('k')
+                if self.focus == Focus::Detail && self.table_len() > 0 =>
+            {
+                self.table_row = self.table_row.saturating_sub(1)
+            }
+            KeyCode::Down | KeyCode::Char('j')
+                if self.focus == Focus::Detail && self.table_len() > 0 =>
+            {
+                self.table_row = (self.table_row + 1).min(self.table_len() - 1)
+            }
+            KeyCode::PageUp if self.focus == Focus::Detail => {
+                self.detail_scroll = self.detail_scroll.saturating_sub(10)
+            }
+            KeyCode::PageDown if self.focus == Focus::Detail => {
+                self.detail_scroll = self.detail_scroll.saturating_add(10)
+            }
             KeyCode::Up | KeyCode::Char('k') if self.focus == Focus::Detail => {
                 self.detail_scroll = self.detail_scroll.saturating_sub(1)
             }

@@ -6,8 +6,8 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{
-    Bar, BarChart, BarGroup, Block, Borders, Clear, Gauge, List, ListItem, ListState, Paragraph,
-    Wrap,
+    Bar, BarChart, BarGroup, Block, Borders, Cell, Clear, Gauge, List, ListItem, ListState,
+    Paragraph, Row, Table, TableState, Wrap,
 };
 
 use super::app::{App, Dialog, Focus};
@@ -201,6 +201,9 @@ fn draw_detail(f: &mut Frame, app: &App, area: Rect) {
     let mut text_area = inner;
     if let Some(r) = &row.result {
         text_area = draw_pictures(f, app, r, inner);
+        if let Some(t) = &r.table {
+            text_area = draw_table(f, app, t, text_area);
+        }
     }
     let mut lines: Vec<Line> = vec![Line::styled(
         row.check.title,
@@ -356,6 +359,50 @@ fn draw_pictures(f: &mut Frame, app: &App, r: &CheckResult, area: Rect) -> Rect 
             rest = below;
         }
     }
+    rest
+}
+
+/// A findings table at the top of the pane; ↑↓ select a row when the pane has the focus.
+fn draw_table(f: &mut Frame, app: &App, t: &crate::model::Table, area: Rect) -> Rect {
+    if t.rows.is_empty() || area.height < 8 {
+        return area;
+    }
+    let height = (t.rows.len() as u16 + 2).min(area.height / 2).max(4);
+    let [top, rest] =
+        Layout::vertical([Constraint::Length(height), Constraint::Min(0)]).areas(area);
+    let widths = [
+        Constraint::Percentage(40),
+        Constraint::Length(12),
+        Constraint::Percentage(20),
+        Constraint::Fill(1),
+    ];
+    let header = Row::new(t.columns.iter().map(|c| Cell::from(c.clone())))
+        .style(Style::new().add_modifier(Modifier::BOLD));
+    // Long paths keep their end, where the layer id and the odd characters are.
+    let first = (area.width as usize * 40 / 100).max(8);
+    let tail = |c: &str| {
+        let c = clean(c);
+        let n = c.chars().count();
+        if n > first {
+            format!("…{}", c.chars().skip(n - first + 1).collect::<String>())
+        } else {
+            c
+        }
+    };
+    let rows = t.rows.iter().map(|r| {
+        Row::new(
+            r.iter()
+                .enumerate()
+                .map(|(i, c)| Cell::from(if i == 0 { tail(c) } else { clean(c) })),
+        )
+    });
+    let table = Table::new(rows, widths)
+        .header(header)
+        .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
+        .block(Block::default().borders(Borders::BOTTOM));
+    let mut state =
+        TableState::default().with_selected((app.focus == Focus::Detail).then_some(app.table_row));
+    f.render_stateful_widget(table, top, &mut state);
     rest
 }
 
