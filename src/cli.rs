@@ -64,7 +64,7 @@ pub struct Cli {
     pub require: Vec<String>,
 
     /// A Dockerfile to examine for cache mounts shared by parallel stages (repeatable)
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", global = true)]
     pub dockerfile: Vec<std::path::PathBuf>,
 
     /// Show evidence, fixes and explanations
@@ -87,6 +87,23 @@ pub enum Command {
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff)
     Man,
+    /// Apply a check's fix: show exactly what will happen, confirm, run, re-check, log
+    Fix {
+        /// A check id (see --list-checks)
+        id: String,
+        /// Which of the check's fixes (its id; the first one by default)
+        #[arg(long)]
+        plan: Option<String>,
+        /// Only show what would be done
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+        /// Allow destructive fixes (with --yes) and mounting over open files
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

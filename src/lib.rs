@@ -4,6 +4,7 @@
 
 pub mod checks;
 pub mod cli;
+pub mod fix;
 pub mod fsmagic;
 pub mod host;
 pub mod model;

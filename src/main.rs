@@ -11,7 +11,7 @@ use container_doctor::cli::{Cli, ColorWhen, Command, Format};
 use container_doctor::host::{Host, Rooted};
 use container_doctor::report::{Report, github, json, junit, output, prometheus, sarif, text};
 use container_doctor::summary::HostSummary;
-use container_doctor::tui;
+use container_doctor::{fix, tui};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -46,6 +46,36 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 .map_err(|e| e.to_string())?;
             emit(&String::from_utf8_lossy(&out));
             return Ok(ExitCode::SUCCESS);
+        }
+        Some(Command::Fix {
+            id,
+            plan,
+            dry_run,
+            yes,
+            force,
+        }) => {
+            let Some(check) = checks::find(id) else {
+                bad_id(id)
+            };
+            if cli.root.is_some() {
+                return Err("fixes apply to the live machine, not under --root".into());
+            }
+            let opts = checks::Options {
+                active: false,
+                require: cli.require.clone(),
+                dockerfiles: cli
+                    .dockerfile
+                    .iter()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect(),
+            };
+            let flags = fix::command::Flags {
+                plan: plan.clone(),
+                dry_run: *dry_run,
+                yes: *yes,
+                force: *force,
+            };
+            return fix::command::run(check, &opts, &flags).map(ExitCode::from);
         }
         None => {}
     }

@@ -95,10 +95,74 @@ pub enum Step {
         signal: String,
         then_kill_after_ms: u64,
     },
+    /// mount(2) a filesystem: `mount -t fstype -o options source target`, as a syscall.
+    Mount {
+        source: String,
+        target: String,
+        fstype: String,
+        options: String,
+    },
     /// umount2(2); `lazy` is MNT_DETACH.
     Unmount { path: String, lazy: bool },
     /// Something only a person can do (reboot, edit a boot loader entry); shown, never run.
     Manual { instruction: String },
+}
+
+impl Step {
+    /// Exactly what the step does, in one line: argv quoted, paths escaped.
+    pub fn describe(&self) -> String {
+        let esc = crate::parse::mountinfo::escape;
+        match self {
+            Step::Exec { argv } => format!(
+                "exec {}",
+                argv.iter()
+                    .map(|a| format!("{a:?}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            Step::WriteFile { path, content } if content.len() > 40 || content.contains('\n') => {
+                format!(
+                    "rewrite {} ({} lines; the diff is shown before anything is written)",
+                    esc(path),
+                    content.lines().count()
+                )
+            }
+            Step::WriteFile { path, content } => format!("write {content:?} to {}", esc(path)),
+            Step::AppendFile { path, content } => {
+                format!("append to {}: {}", esc(path), content.trim_end())
+            }
+            Step::Signal {
+                pid,
+                comm,
+                signal,
+                then_kill_after_ms,
+                ..
+            } => {
+                format!(
+                    "SIG{signal} to pid {pid} ({comm}) through a pidfd, SIGKILL after {then_kill_after_ms} ms"
+                )
+            }
+            Step::Mount {
+                source,
+                target,
+                fstype,
+                options,
+            } => {
+                format!(
+                    "mount -t {fstype} -o {options} {source} {} (syscall)",
+                    esc(target)
+                )
+            }
+            Step::Unmount { path, lazy } => {
+                format!(
+                    "umount2({}{}) (syscall)",
+                    esc(path),
+                    if *lazy { ", MNT_DETACH" } else { "" }
+                )
+            }
+            Step::Manual { instruction } => format!("by hand: {instruction}"),
+        }
+    }
 }
 
 /// A fix described as data; applying it is the job of the fix executor.

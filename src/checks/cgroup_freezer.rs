@@ -272,7 +272,8 @@ fn thaw_plan(f: &Frozen) -> FixPlan {
         FreezerVersion::V2 => ("cgroup.freeze", "0"),
     };
     FixPlan {
-        id: "thaw-cgroup".into(),
+        // The cgroup's path tells the plans of several frozen cgroups apart.
+        id: format!("thaw:{}", f.path),
         title: format!("Thaw {}", escape(&f.path)),
         risk: Risk::Disruptive,
         needs_root: true,

@@ -139,14 +139,16 @@ pub fn run(host: &Host, _: &super::Options) -> Outcome {
             "detached (lazily unmounted, as `docker rm` does) but still held: its layers stay in use".to_string(),
         );
         out = holders_evidence(&scan, holds, &[], out);
-        out = out.fix(signal_plan(
+        let mut plan = signal_plan(
             format!(
                 "Stop the processes holding the detached overlay {}:{}",
                 dev.0, dev.1
             ),
             &scan,
             holds,
-        ));
+        );
+        plan.id = format!("stop-holders-{}-{}", dev.0, dev.1);
+        out = out.fix(plan);
     }
     let clashes = shared_dirs(&scan.overlays);
     for (kind, dir, points) in &clashes {
@@ -414,7 +416,7 @@ fn stop_holders_plan(
         scan,
         holds,
     );
-    plan.id = "stop-holders-and-unmount".into();
+    plan.id = format!("stop-holders-and-unmount-{}", o.mount.id);
     for ns in other_ns {
         plan.steps.push(Step::Manual {
             instruction: format!(
@@ -433,7 +435,12 @@ fn stop_holders_plan(
 fn unmount_plan(o: &Overlay, lazy: bool) -> FixPlan {
     let point = escape(&o.mount.mount_point);
     FixPlan {
-        id: if lazy { "lazy-unmount" } else { "unmount" }.into(),
+        // The mount id tells the plans of several mounts apart.
+        id: format!(
+            "{}-{}",
+            if lazy { "lazy-unmount" } else { "unmount" },
+            o.mount.id
+        ),
         title: if lazy {
             format!(
                 "Detach {point} now (lazy unmount): holders keep the layers busy until they let go"

@@ -80,7 +80,10 @@ pub fn run(host: &Host, _: &super::Options) -> Outcome {
         Err(e) => out = out.evidence("$TMPDIR", e.to_string()),
     }
     if out.status == Status::Warn && !tmp.is_memory() {
-        out = out.fix(persistent_fix(host)).fix(tmpdir_fix());
+        out = out
+            .fix(mount_now_fix())
+            .fix(persistent_fix(host))
+            .fix(tmpdir_fix());
     }
     out
 }
@@ -169,6 +172,23 @@ fn persistent_fix(host: &Host) -> FixPlan {
                 },
             ],
         }
+    }
+}
+
+/// Mounting over /tmp now hides what is in it; the executor refuses while files there are open.
+fn mount_now_fix() -> FixPlan {
+    FixPlan {
+        id: "tmp-mount-now".into(),
+        title: "Mount a tmpfs on /tmp now (what /tmp holds now is hidden until it is unmounted)"
+            .into(),
+        risk: Risk::Disruptive,
+        needs_root: true,
+        steps: vec![Step::Mount {
+            source: "tmpfs".into(),
+            target: "/tmp".into(),
+            fstype: "tmpfs".into(),
+            options: "mode=1777,nosuid,nodev".into(),
+        }],
     }
 }
 

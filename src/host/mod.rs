@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-pub use command::CommandOutput;
+pub use command::{CommandOutput, run as run_command};
 pub use docker::DockerCall;
 pub use freezer_probe::{FREEZE_TIMEOUT, FreezerProbe, FreezerVersion};
 pub use live::Live;

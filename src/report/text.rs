@@ -6,7 +6,7 @@ use anstyle::{AnsiColor, Style};
 
 use super::Report;
 use crate::checks;
-use crate::model::{Risk, Status, Step};
+use crate::model::{Risk, Status};
 
 pub struct Options {
     pub color: bool,
@@ -72,38 +72,7 @@ pub fn render(report: &Report, opts: &Options) -> String {
             let root = if f.needs_root { ", needs root" } else { "" };
             let _ = writeln!(out, "      fix: {} [{risk}{root}]", clean(&f.title));
             for s in &f.steps {
-                let step = match s {
-                    Step::Exec { argv } => format!("run: {}", argv.join(" ")),
-                    Step::WriteFile { path, content }
-                        if content.len() > 40 || content.contains('\n') =>
-                    {
-                        format!(
-                            "rewrite {path} ({} lines; the diff is shown before anything is written)",
-                            content.lines().count()
-                        )
-                    }
-                    Step::WriteFile { path, content } => format!("write {content:?} to {path}"),
-                    Step::AppendFile { path, content } => {
-                        format!("append to {path}: {}", content.trim_end())
-                    }
-                    Step::Signal {
-                        pid,
-                        comm,
-                        signal,
-                        then_kill_after_ms,
-                        ..
-                    } => format!(
-                        "send SIG{signal} to pid {pid} ({comm}), SIGKILL after {then_kill_after_ms} ms"
-                    ),
-                    Step::Unmount { path, lazy } => {
-                        format!(
-                            "unmount {}{}",
-                            crate::parse::mountinfo::escape(path),
-                            if *lazy { " (lazy)" } else { "" }
-                        )
-                    }
-                    Step::Manual { instruction } => instruction.clone(),
-                };
+                let step = s.describe();
                 let _ = writeln!(out, "        - {}", clean(&step));
             }
         }

@@ -400,6 +400,17 @@ pub fn plan_as_text(plan: &FixPlan) -> String {
                     .unwrap_or_default()
             ),
             Step::Signal { pid, signal, .. } => format!("kill -{signal} {pid}"),
+            Step::Mount {
+                source,
+                target,
+                fstype,
+                options,
+            } => format!(
+                "mount -t {fstype} -o {options} {source} {}",
+                shlex::try_quote(target)
+                    .map(|c| c.into_owned())
+                    .unwrap_or_default()
+            ),
             Step::Unmount { path, lazy } => format!(
                 "umount {}{}",
                 if *lazy { "-l " } else { "" },

@@ -12,7 +12,7 @@ use ratatui::widgets::{
 
 use super::app::{App, Dialog, Focus};
 use super::markdown;
-use crate::model::{CheckResult, Risk, Status, Step};
+use crate::model::{CheckResult, Risk, Status};
 use crate::parse::buildkit::human_decimal;
 use crate::report::text::clean;
 
@@ -529,38 +529,7 @@ fn draw_fix(f: &mut Frame, app: &App, area: Rect, plan: usize, typed: &str, conf
         Line::raw("Exactly what would run, in order:"),
     ];
     for (i, s) in p.steps.iter().enumerate() {
-        let text = match s {
-            Step::Exec { argv } => format!(
-                "exec {}",
-                argv.iter()
-                    .map(|a| format!("{a:?}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ),
-            Step::WriteFile { path, content } => {
-                format!("write {} ({} lines)", path, content.lines().count())
-            }
-            Step::AppendFile { path, content } => {
-                format!("append to {path}: {}", content.trim_end())
-            }
-            Step::Signal {
-                pid,
-                comm,
-                signal,
-                then_kill_after_ms,
-                ..
-            } => {
-                format!(
-                    "SIG{signal} to pid {pid} ({comm}) through a pidfd, SIGKILL after {then_kill_after_ms} ms"
-                )
-            }
-            Step::Unmount { path, lazy } => format!(
-                "umount2({}{})",
-                crate::parse::mountinfo::escape(path),
-                if *lazy { ", MNT_DETACH" } else { "" }
-            ),
-            Step::Manual { instruction } => format!("by hand: {instruction}"),
-        };
+        let text = s.describe();
         lines.push(Line::raw(format!("  {}. {}", i + 1, clean(&text))));
     }
     lines.push(Line::raw(""));

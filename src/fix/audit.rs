@@ -1,0 +1,80 @@
+//! The audit log: one JSON line per action, appended to a file that is created safely
+//! (never through a symlink, mode 0600).
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use super::StepOutcome;
+
+/// Root: /var/log/container-doctor.log; others: $XDG_STATE_HOME (or ~/.local/state)/container-doctor/audit.log.
+/// `CONTAINER_DOCTOR_AUDIT_LOG` overrides both.
+pub fn default_path(euid: u32) -> PathBuf {
+    if let Some(p) = std::env::var_os("CONTAINER_DOCTOR_AUDIT_LOG") {
+        return PathBuf::from(p);
+    }
+    if euid == 0 {
+        return PathBuf::from("/var/log/container-doctor.log");
+    }
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    state.join("container-doctor/audit.log")
+}
+
+pub struct Audit {
+    path: PathBuf,
+    file: File,
+}
+
+impl Audit {
+    pub fn open(path: PathBuf) -> Result<Audit, String> {
+        if let Some(dir) = path.parent() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&path)
+            .map_err(|e| format!("audit log {}: {e}", path.display()))?;
+        Ok(Audit { path, file })
+    }
+
+    pub fn path(&self) -> &PathBuf {
+        &self.path
+    }
+
+    /// Appends one line; a failure to log is reported on stderr, never silently dropped.
+    pub fn record(&mut self, check: &str, plan: &str, step: &str, outcome: &StepOutcome) {
+        let (result, detail) = match outcome {
+            StepOutcome::Done(d) => ("done", d.as_str()),
+            StepOutcome::LeftToYou(d) => ("left to the user", d.as_str()),
+            StepOutcome::Failed(d) => ("failed", d.as_str()),
+        };
+        let line = json!({
+            "time": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            "uid": crate::sys::euid(),
+            "check": check,
+            "plan": plan,
+            "step": step,
+            "result": result,
+            "detail": detail,
+        });
+        if let Err(e) = writeln!(self.file, "{line}") {
+            eprintln!(
+                "container-doctor: cannot write the audit log {}: {e}",
+                self.path.display()
+            );
+        }
+    }
+}

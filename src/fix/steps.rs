@@ -1,0 +1,297 @@
+//! The steps themselves. File writes are atomic with a backup beside the file, except for kernel
+//! control files (/proc, /sys), which are written in place. Signals go through a pidfd after the
+//! pid's start time is checked, so a reused pid is never hit. Mounts are syscalls.
+
+use std::fs;
+use std::os::fd::AsFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::mount::{MountFlags, UnmountFlags, mount, unmount};
+use rustix::process::{Pid, PidfdFlags, Signal, pidfd_open, pidfd_send_signal};
+use similar::TextDiff;
+
+use super::StepOutcome;
+use crate::model::Step;
+use crate::parse::mountinfo::escape;
+use crate::parse::proc_stat;
+
+/// How long an exec step may take.
+const EXEC_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What the user sees before a step runs: for file writes, the unified diff.
+pub fn preview(step: &Step) -> String {
+    match step {
+        Step::WriteFile { path, .. } | Step::AppendFile { path, .. } if !control_file(path) => {
+            let old = fs::read_to_string(path).unwrap_or_default();
+            let new = new_content(step, &old);
+            let diff = TextDiff::from_lines(&old, &new);
+            format!(
+                "{}\n{}",
+                step.describe(),
+                diff.unified_diff().header(path, &format!("{path} (new)"))
+            )
+        }
+        _ => step.describe(),
+    }
+}
+
+fn control_file(path: &str) -> bool {
+    path.starts_with("/proc/") || path.starts_with("/sys/")
+}
+
+fn new_content(step: &Step, old: &str) -> String {
+    match step {
+        Step::WriteFile { content, .. } => content.clone(),
+        Step::AppendFile { content, .. } => {
+            let sep = if old.is_empty() || old.ends_with('\n') {
+                ""
+            } else {
+                "\n"
+            };
+            format!("{old}{sep}{content}")
+        }
+        _ => String::new(),
+    }
+}
+
+pub fn run(step: &Step, force: bool, undo: &mut Vec<String>) -> StepOutcome {
+    match step {
+        Step::Exec { argv } => match crate::host::run_command(argv, EXEC_TIMEOUT) {
+            Ok(o) if o.success() => StepOutcome::Done("exit 0".into()),
+            Ok(o) => StepOutcome::Failed(format!(
+                "exit {}: {}",
+                o.code
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "by signal".into()),
+                o.stderr.trim()
+            )),
+            Err(e) => StepOutcome::Failed(e.to_string()),
+        },
+        Step::WriteFile { path, .. } | Step::AppendFile { path, .. } => write(step, path, undo),
+        Step::Signal {
+            pid,
+            start_ticks,
+            comm,
+            signal,
+            then_kill_after_ms,
+        } => stop(
+            *pid,
+            *start_ticks,
+            comm,
+            signal,
+            Duration::from_millis(*then_kill_after_ms),
+        ),
+        Step::Mount {
+            source,
+            target,
+            fstype,
+            options,
+        } => mount_step(source, target, fstype, options, force, undo),
+        Step::Unmount { path, lazy } => {
+            let flags = if *lazy {
+                UnmountFlags::DETACH
+            } else {
+                UnmountFlags::empty()
+            };
+            match unmount(path.as_str(), flags) {
+                Ok(()) => StepOutcome::Done(format!("unmounted {}", escape(path))),
+                Err(e) => StepOutcome::Failed(format!("umount {}: {e}", escape(path))),
+            }
+        }
+        Step::Manual { instruction } => StepOutcome::LeftToYou(instruction.clone()),
+    }
+}
+
+fn write(step: &Step, path: &str, undo: &mut Vec<String>) -> StepOutcome {
+    if control_file(path) {
+        let content = new_content(step, "");
+        return match fs::write(path, &content) {
+            Ok(()) => StepOutcome::Done(format!("wrote {content:?} to {path}")),
+            Err(e) => StepOutcome::Failed(format!("{path}: {e}")),
+        };
+    }
+    let p = Path::new(path);
+    let old = match fs::read_to_string(p) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return StepOutcome::Failed(format!("{path}: {e}")),
+    };
+    let new = new_content(step, old.as_deref().unwrap_or(""));
+    let mode = fs::metadata(p)
+        .map(|m| m.permissions().mode())
+        .unwrap_or(0o644);
+    let stamp = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let backup = format!("{path}.container-doctor-{stamp}.bak");
+    if let Some(old) = &old {
+        let made = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&backup)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, old.as_bytes()));
+        if let Err(e) = made {
+            return StepOutcome::Failed(format!("backup {backup}: {e}"));
+        }
+    }
+    let written = crate::report::output::write_atomic(p, &new).and_then(|_| {
+        fs::set_permissions(p, fs::Permissions::from_mode(mode)).map_err(|e| e.to_string())
+    });
+    match (written, old.is_some()) {
+        (Ok(()), true) => {
+            undo.push(format!("cp {} {}", shlex_quote(&backup), shlex_quote(path)));
+            StepOutcome::Done(format!("wrote {path} (backup {backup})"))
+        }
+        (Ok(()), false) => {
+            undo.push(format!("rm {}", shlex_quote(path)));
+            StepOutcome::Done(format!("created {path}"))
+        }
+        (Err(e), _) => StepOutcome::Failed(e),
+    }
+}
+
+fn shlex_quote(s: &str) -> String {
+    shlex::try_quote(s)
+        .map(|c| c.into_owned())
+        .unwrap_or_else(|_| format!("{s:?}"))
+}
+
+/// The start time of `pid` now, from /proc.
+fn start_ticks(pid: u32) -> Option<u64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    proc_stat::parse(&text).map(|s| s.start_ticks)
+}
+
+fn signal_named(name: &str) -> Option<Signal> {
+    match name {
+        "TERM" => Some(Signal::TERM),
+        "KILL" => Some(Signal::KILL),
+        "INT" => Some(Signal::INT),
+        "HUP" => Some(Signal::HUP),
+        _ => None,
+    }
+}
+
+/// Signals one process through a pidfd and waits for it to exit; SIGKILL after `grace`.
+fn stop(pid: u32, expected_start: u64, comm: &str, signal: &str, grace: Duration) -> StepOutcome {
+    let who = format!("pid {pid} ({comm})");
+    let Some(sig) = signal_named(signal) else {
+        return StepOutcome::Failed(format!("unknown signal {signal}"));
+    };
+    let Some(p) = Pid::from_raw(pid as i32) else {
+        return StepOutcome::Failed(format!("{who}: not a pid"));
+    };
+    let fd = match pidfd_open(p, PidfdFlags::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::SRCH) => {
+            return StepOutcome::Done(format!("{who} had already exited"));
+        }
+        Err(e) => return StepOutcome::Failed(format!("{who}: pidfd_open: {e}")),
+    };
+    // The pidfd now pins the process; if the pid was reused before we opened it, the start time differs.
+    if start_ticks(pid) != Some(expected_start) {
+        return StepOutcome::Failed(format!(
+            "{who}: the pid now names another process; nothing sent"
+        ));
+    }
+    if let Err(e) = pidfd_send_signal(&fd, sig) {
+        return StepOutcome::Failed(format!("{who}: SIG{signal}: {e}"));
+    }
+    if exited(&fd, grace) {
+        return StepOutcome::Done(format!("{who} exited after SIG{signal}"));
+    }
+    if let Err(e) = pidfd_send_signal(&fd, Signal::KILL) {
+        return StepOutcome::Failed(format!("{who}: SIGKILL: {e}"));
+    }
+    if exited(&fd, Duration::from_secs(5)) {
+        StepOutcome::Done(format!("{who} killed after {} ms", grace.as_millis()))
+    } else {
+        StepOutcome::Failed(format!("{who} did not exit even after SIGKILL (D state?)"))
+    }
+}
+
+/// A pidfd is readable once its process has exited (a zombie counts as gone).
+fn exited(fd: &impl AsFd, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let timeout = Timespec {
+            tv_sec: left.as_secs() as _,
+            tv_nsec: left.subsec_nanos() as _,
+        };
+        let mut fds = [PollFd::new(fd, PollFlags::IN)];
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(n) if n > 0 => return true,
+            Ok(_) => return false,
+            Err(rustix::io::Errno::INTR) if Instant::now() < deadline => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Files under `dir` that running processes hold open.
+fn open_files_under(dir: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let Ok(procs) = fs::read_dir("/proc") else {
+        return found;
+    };
+    for p in procs.flatten() {
+        let Ok(fds) = fs::read_dir(p.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if let Ok(target) = fs::read_link(fd.path()) {
+                let t = target.to_string_lossy();
+                if t.starts_with(&format!("{}/", dir.trim_end_matches('/'))) {
+                    found.push(format!("{} (pid {})", t, p.file_name().to_string_lossy()));
+                }
+            }
+        }
+    }
+    found
+}
+
+fn mount_step(
+    source: &str,
+    target: &str,
+    fstype: &str,
+    options: &str,
+    force: bool,
+    undo: &mut Vec<String>,
+) -> StepOutcome {
+    let open = open_files_under(target);
+    if !open.is_empty() && !force {
+        return StepOutcome::Failed(format!(
+            "{} file(s) under {} are open by running processes ({}…): a mount would hide them from \
+             new lookups while those processes keep using them; stop them, or rerun with --force",
+            open.len(),
+            escape(target),
+            open.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let mut flags = MountFlags::empty();
+    let mut data = Vec::new();
+    for o in options.split(',').filter(|o| !o.is_empty()) {
+        match o {
+            "nosuid" => flags |= MountFlags::NOSUID,
+            "nodev" => flags |= MountFlags::NODEV,
+            "noexec" => flags |= MountFlags::NOEXEC,
+            "ro" => flags |= MountFlags::RDONLY,
+            other => data.push(other),
+        }
+    }
+    let Ok(data) = std::ffi::CString::new(data.join(",")) else {
+        return StepOutcome::Failed("mount options hold a NUL byte".into());
+    };
+    match mount(source, target, fstype, flags, Some(data.as_c_str())) {
+        Ok(()) => {
+            undo.push(format!("umount {}", shlex_quote(target)));
+            StepOutcome::Done(format!("mounted {fstype} on {}", escape(target)))
+        }
+        Err(e) => StepOutcome::Failed(format!("mount {fstype} on {}: {e}", escape(target))),
+    }
+}
