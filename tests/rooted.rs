@@ -100,7 +100,9 @@ fn tmp_prefers_the_systemd_unit_when_systemd_runs_the_host() {
     .file("usr/lib/systemd/system/tmp.mount", "[Mount]\nWhat=tmpfs\n")
     .file("run/systemd/system/.keep", "");
     let (_, report) = tree.run_json(&["--only", "tmp-tmpfs"]);
-    let fix = &check(&report, "tmp-tmpfs")["fixes"][0];
+    // Mount now first, then make it last: the systemd unit where systemd runs the host.
+    assert_eq!(check(&report, "tmp-tmpfs")["fixes"][0]["id"], "tmp-mount-now");
+    let fix = &check(&report, "tmp-tmpfs")["fixes"][1];
     assert_eq!(fix["id"], "tmp-mount-unit");
     assert_eq!(
         fix["steps"][0]["argv"],
