@@ -101,7 +101,10 @@ fn tmp_prefers_the_systemd_unit_when_systemd_runs_the_host() {
     .file("run/systemd/system/.keep", "");
     let (_, report) = tree.run_json(&["--only", "tmp-tmpfs"]);
     // Mount now first, then make it last: the systemd unit where systemd runs the host.
-    assert_eq!(check(&report, "tmp-tmpfs")["fixes"][0]["id"], "tmp-mount-now");
+    assert_eq!(
+        check(&report, "tmp-tmpfs")["fixes"][0]["id"],
+        "tmp-mount-now"
+    );
     let fix = &check(&report, "tmp-tmpfs")["fixes"][1];
     assert_eq!(fix["id"], "tmp-mount-unit");
     assert_eq!(

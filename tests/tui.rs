@@ -234,6 +234,14 @@ fn destructive_fixes_need_the_check_id_typed() {
             ..
         })
     ));
+    assert_eq!(
+        app.on_key(key(KeyCode::Enter)),
+        Action::Apply {
+            check: "overlay-busy",
+            plan: 0
+        },
+        "Confirm applies the plan"
+    );
     let s = screen(&mut app, 100, 30);
     assert!(s.contains("type overlay-busy to enable Confirm"), "{s}");
 }

@@ -43,6 +43,11 @@ pub enum Action {
     ActiveProbe,
     /// Put this text on the clipboard (OSC 52) and print it on exit.
     Copy(String),
+    /// Apply fix number `plan` of this check (confirmed; destructive ones had the id typed).
+    Apply {
+        check: &'static str,
+        plan: usize,
+    },
 }
 
 pub struct App {
@@ -282,11 +287,15 @@ impl App {
                 match key.code {
                     KeyCode::Esc => self.dialog = None,
                     KeyCode::Enter if !confirm_focused => self.dialog = None,
-                    KeyCode::Enter => self.dialog = Some(Dialog::Message(
-                        "Applying fixes is not available in this version yet: press c to copy the \
-                             commands, or run them yourself."
-                            .into(),
-                    )),
+                    KeyCode::Enter => {
+                        let Some(row) = self.current() else {
+                            return Action::None;
+                        };
+                        let check = row.check.id;
+                        self.dialog =
+                            Some(Dialog::Message(format!("Applying the fix for {check} …")));
+                        return Action::Apply { check, plan };
+                    }
                     KeyCode::Tab | KeyCode::Left | KeyCode::Right => {
                         let id = self.current().map(|r| r.check.id).unwrap_or("");
                         // A destructive fix can be confirmed only after its check id is typed.

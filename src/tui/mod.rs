@@ -18,8 +18,9 @@ use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, E
 use ratatui::crossterm::execute;
 
 use crate::checks::{self, Check, Options};
+use crate::fix;
 use crate::host::Host;
-use crate::model::CheckResult;
+use crate::model::{CheckResult, FixPlan};
 use crate::summary::HostSummary;
 use app::{Action, App};
 
@@ -31,6 +32,8 @@ enum Msg {
     Result(CheckResult),
     Host(HostSummary),
     Tick,
+    /// A fix finished: what it did, for the message box.
+    Applied(String),
 }
 
 /// Runs the UI until the user quits; returns what was copied, to print after the screen is gone.
@@ -95,6 +98,7 @@ fn event_loop(
         match msg {
             Msg::Tick => app.spinner = app.spinner.wrapping_add(1),
             Msg::Result(r) => app.set_result(r),
+            Msg::Applied(text) => app.dialog = Some(app::Dialog::Message(text)),
             Msg::Host(h) => {
                 app.host = Some(h);
                 scanning.store(false, Ordering::Relaxed);
@@ -120,6 +124,17 @@ fn event_loop(
                             ..opts.clone()
                         };
                         start_scan(&[freezer], &active, &make_host, &tx, &scanning);
+                    }
+                    Action::Apply { check, plan } => {
+                        let fix = app
+                            .rows
+                            .iter()
+                            .find(|r| r.check.id == check)
+                            .and_then(|r| r.result.as_ref())
+                            .and_then(|r| r.fixes.get(plan).cloned());
+                        if let (Some(c), Some(p)) = (checks::find(check), fix) {
+                            apply_fix(c, p, &make_host, &tx);
+                        }
                     }
                     Action::Copy(text) => {
                         osc52(&text);
@@ -179,6 +194,46 @@ fn start_scan(
             }
         });
         let _ = tx.send(Msg::Host(HostSummary::gather(&host)));
+    });
+}
+
+/// Applies a confirmed fix off the UI thread (a signal step may wait for a process to exit),
+/// then runs the check again; the outcome comes back as a message.
+fn apply_fix(check: &'static Check, plan: FixPlan, make_host: &Arc<HostFactory>, tx: &Sender<Msg>) {
+    let (make_host, tx) = (Arc::clone(make_host), tx.clone());
+    thread::spawn(move || {
+        let host = make_host();
+        let text = if !host.is_live() {
+            "Fixes apply to the live machine, not under --root.".to_string()
+        } else if let Some(why) = fix::refusal(&plan, host.euid(), true, true, check.id) {
+            // The dialog was the confirmation; a destructive plan needed its check id typed.
+            format!("Refused: {why}")
+        } else {
+            match fix::Audit::open(fix::audit_path(host.euid())) {
+                Err(e) => format!("Nothing was done: {e}"),
+                Ok(mut audit) => {
+                    let applied = fix::apply(check.id, &plan, false, &mut audit);
+                    let after = checks::run_one(check, &make_host(), &Options::default());
+                    let steps: Vec<String> = applied
+                        .steps
+                        .iter()
+                        .map(|(what, o)| match o {
+                            fix::StepOutcome::Done(d) => format!("done: {what} ({d})"),
+                            fix::StepOutcome::LeftToYou(d) => format!("yours: {d}"),
+                            fix::StepOutcome::Failed(d) => format!("FAILED: {what} ({d})"),
+                        })
+                        .collect();
+                    let summary = format!("Now {}: {}", after.status.as_str(), after.summary);
+                    let _ = tx.send(Msg::Result(after));
+                    format!(
+                        "{}\n\n{summary}\nLogged to {}",
+                        steps.join("\n"),
+                        audit.path().display()
+                    )
+                }
+            }
+        };
+        let _ = tx.send(Msg::Applied(text));
     });
 }
 

@@ -499,7 +499,12 @@ fn draw_help(f: &mut Frame, _app: &App, area: Rect) {
 }
 
 fn draw_message(f: &mut Frame, _app: &App, area: Rect, message: &str) {
-    let r = centered(area, 64, 7);
+    let height = message
+        .lines()
+        .map(|l| l.len() as u16 / 60 + 1)
+        .sum::<u16>()
+        + 4;
+    let r = centered(area, 72, height.max(7));
     f.render_widget(Clear, r);
     f.render_widget(
         Paragraph::new(format!("{message}\n\n(Enter or Esc)"))
