@@ -234,6 +234,8 @@ fn destructive_fixes_need_the_check_id_typed() {
             ..
         })
     ));
+    let s = screen(&mut app, 100, 30);
+    assert!(s.contains("type overlay-busy to enable Confirm"), "{s}");
     assert_eq!(
         app.on_key(key(KeyCode::Enter)),
         Action::Apply {
@@ -242,8 +244,6 @@ fn destructive_fixes_need_the_check_id_typed() {
         },
         "Confirm applies the plan"
     );
-    let s = screen(&mut app, 100, 30);
-    assert!(s.contains("type overlay-busy to enable Confirm"), "{s}");
 }
 
 #[test]
