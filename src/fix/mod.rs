@@ -78,8 +78,9 @@ pub fn apply(check_id: &str, plan: &FixPlan, force: bool, audit: &mut Audit) -> 
             ));
             continue;
         }
+        let known = applied.undo.len();
         let outcome = steps::run(step, force, &mut applied.undo);
-        audit.record(check_id, &plan.id, &what, &outcome);
+        audit.record(check_id, &plan.id, &what, &outcome, &applied.undo[known..]);
         stopped = matches!(outcome, StepOutcome::Failed(_));
         applied.steps.push((what, outcome));
     }
