@@ -51,8 +51,12 @@ pub struct Cli {
     pub list_checks: bool,
 
     /// Examine the host whose root filesystem is mounted at DIR (DIR/proc, DIR/sys, DIR/etc …)
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "from_bundle")]
     pub root: Option<PathBuf>,
+
+    /// Replay a support bundle made by `container-doctor bundle` (same verdicts; fixes disabled)
+    #[arg(long, value_name = "FILE", global = true)]
+    pub from_bundle: Option<PathBuf>,
 
     /// Also run probes that briefly change the system (the freezer probe: a scratch cgroup
     /// with one sleeping process, frozen, thawed and removed); needs root
@@ -87,6 +91,24 @@ pub enum Command {
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff)
     Man,
+    /// Pack what the doctor sees into a support bundle, secrets removed
+    Bundle {
+        /// Where to write it (default container-doctor-HOST-TIME.tar.gz; never overwritten)
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Also include the files under DIR (repeatable)
+        #[arg(long, value_name = "DIR")]
+        include_dir: Vec<PathBuf>,
+        /// Leave out paths matching GLOB (repeatable)
+        #[arg(long, value_name = "GLOB")]
+        exclude: Vec<String>,
+        /// Also replace host names, IP addresses and user names with stable placeholders
+        #[arg(long)]
+        anonymize: bool,
+        /// Refuse to write a bundle larger than this many MB
+        #[arg(long, value_name = "MB", default_value_t = 100)]
+        max_size: u64,
+    },
     /// Apply a check's fix: show exactly what will happen, confirm, run, re-check, log
     Fix {
         /// A check id (see --list-checks)

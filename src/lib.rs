@@ -2,6 +2,7 @@
 //! and why. Facts come through one [`host::Host`]; [`checks`] are pure functions of it; reports
 //! only render their results.
 
+pub mod bundle;
 pub mod checks;
 pub mod cli;
 pub mod fix;

@@ -11,7 +11,7 @@ use container_doctor::cli::{Cli, ColorWhen, Command, Format};
 use container_doctor::host::{Host, Rooted};
 use container_doctor::report::{Report, github, json, junit, output, prometheus, sarif, text};
 use container_doctor::summary::HostSummary;
-use container_doctor::{fix, tui};
+use container_doctor::{bundle, fix, tui};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -47,6 +47,35 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             emit(&String::from_utf8_lossy(&out));
             return Ok(ExitCode::SUCCESS);
         }
+        Some(Command::Bundle {
+            output,
+            include_dir,
+            exclude,
+            anonymize,
+            max_size,
+        }) => {
+            let opts = checks::Options {
+                active: cli.active,
+                require: cli.require.clone(),
+                dockerfiles: cli
+                    .dockerfile
+                    .iter()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect(),
+            };
+            let ex = bundle::ExportOptions {
+                output: output.clone(),
+                include_dirs: include_dir.clone(),
+                exclude: exclude.clone(),
+                anonymize: *anonymize,
+                max_bytes: max_size.saturating_mul(1_000_000),
+            };
+            let path = bundle::export(&opts, &ex, &mut |step| {
+                eprintln!("container-doctor: {step} …")
+            })?;
+            println!("{}", path.display());
+            return Ok(ExitCode::SUCCESS);
+        }
         Some(Command::Fix {
             id,
             plan,
@@ -57,8 +86,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let Some(check) = checks::find(id) else {
                 bad_id(id)
             };
-            if cli.root.is_some() {
-                return Err("fixes apply to the live machine, not under --root".into());
+            if cli.root.is_some() || cli.from_bundle.is_some() {
+                return Err(
+                    "fixes apply to the live machine, not under --root or to a bundle".into(),
+                );
             }
             let opts = checks::Options {
                 active: false,
@@ -98,9 +129,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     }
 
     let rooted = cli.root.clone().map(Rooted::new).transpose()?;
-    let make_host = move || match &rooted {
-        Some(r) => Host::new(Box::new(r.clone())),
-        None => Host::live(),
+    let loaded = cli
+        .from_bundle
+        .as_deref()
+        .map(bundle::Loaded::open)
+        .transpose()?;
+    let recorded_options = loaded.as_ref().map(|l| l.options.clone());
+    let make_host = move || match (&loaded, &rooted) {
+        (Some(b), _) => b.host(),
+        (None, Some(r)) => Host::new(Box::new(r.clone())),
+        (None, None) => Host::live(),
     };
     let mut opts = checks::Options {
         active: cli.active,
@@ -111,6 +149,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             .map(|p| p.to_string_lossy().into_owned())
             .collect(),
     };
+
+    // A bundle replays with the options it was made with (its Dockerfiles, --active …).
+    if let Some(recorded) = recorded_options {
+        opts = recorded;
+    }
 
     // With a terminal and no report asked for, the interactive UI; everything else is --check.
     let interactive = !cli.check

@@ -1,16 +1,16 @@
 //! The host summary at the top of every report: which machine, which kernel, which view.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::host::{Host, SourceKind};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HostSummary {
     pub hostname: Option<String>,
     pub kernel: Option<String>,
     /// PRETTY_NAME from os-release.
     pub os: Option<String>,
-    /// `live`, or `root:DIR`.
+    /// `live`, `root:DIR`, or `bundle:FILE`.
     pub source: String,
     /// Whether the doctor runs as root (what it may read, not what the host is).
     pub root: bool,
@@ -31,9 +31,10 @@ impl HostSummary {
             hostname: line("/proc/sys/kernel/hostname").or_else(|| line("/etc/hostname")),
             kernel: line("/proc/sys/kernel/osrelease"),
             os: os_release(host),
-            source: match host.kind() {
-                SourceKind::Live => "live".into(),
-                SourceKind::Root(p) => format!("root:{}", p.display()),
+            source: match (host.replayed_from(), host.kind()) {
+                (Some(bundle), _) => format!("bundle:{bundle}"),
+                (None, SourceKind::Live) => "live".into(),
+                (None, SourceKind::Root(p)) => format!("root:{}", p.display()),
             },
             root: host.euid() == 0,
             container: container(host),

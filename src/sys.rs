@@ -4,10 +4,10 @@ use std::os::fd::{AsFd, AsRawFd};
 
 use rustix::io::Errno;
 use rustix::process::{Pid, PidfdFlags, WaitId, WaitIdOptions, getpid, pidfd_open, waitid};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The outcome of one syscall in the pidfd probe.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum SyscallOutcome {
     Works,
@@ -29,7 +29,7 @@ impl SyscallOutcome {
 }
 
 /// What the live pidfd probe saw, syscall by syscall.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PidfdProbe {
     pub pidfd_open: SyscallOutcome,
     pub pidfd_send_signal: SyscallOutcome,

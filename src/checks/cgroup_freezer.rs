@@ -298,7 +298,12 @@ fn active_probe(host: &Host, v1: Option<&str>, v2: Option<&str>, mut out: Outcom
         (FreezerVersion::V2, "v2", v2),
     ] {
         let Some(dir) = dir else { continue };
-        let label = format!("active probe ({name})");
+        let recorded = if host.replayed_from().is_some() {
+            ", recorded"
+        } else {
+            ""
+        };
+        let label = format!("active probe ({name}{recorded})");
         match host.probe_freezer(version, dir) {
             Ok(p) => {
                 match p.frozen_after_us {

@@ -7,7 +7,14 @@ use crate::sys::{PidfdProbe, SyscallOutcome};
 
 pub fn run(host: &Host, _: &super::Options) -> Outcome {
     match host.probe_pidfd() {
-        Ok(probe) => judge_probe(host, &probe),
+        Ok(probe) => {
+            let mut out = judge_probe(host, &probe);
+            // A replayed bundle answers with the probe of the machine it was made on.
+            if host.replayed_from().is_some() {
+                out.summary += " (recorded)";
+            }
+            out
+        }
         Err(HostError::Unsupported(why)) => infer(host, &why),
         Err(e) => Outcome::unknown(format!("pidfd probe failed: {e}")),
     }

@@ -55,7 +55,14 @@ impl Audit {
     }
 
     /// Appends one line; a failure to log is reported on stderr, never silently dropped.
-    pub fn record(&mut self, check: &str, plan: &str, step: &str, outcome: &StepOutcome, undo: &[String]) {
+    pub fn record(
+        &mut self,
+        check: &str,
+        plan: &str,
+        step: &str,
+        outcome: &StepOutcome,
+        undo: &[String],
+    ) {
         let (result, detail) = match outcome {
             StepOutcome::Done(d) => ("done", d.as_str()),
             StepOutcome::LeftToYou(d) => ("left to the user", d.as_str()),

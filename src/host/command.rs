@@ -8,7 +8,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::HostError;
 
@@ -16,7 +16,7 @@ use super::HostError;
 pub const OUTPUT_CAP: usize = 1 << 20;
 
 /// What a finished command left behind.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandOutput {
     /// Exit code, or `None` when a signal ended it.
     pub code: Option<i32>,

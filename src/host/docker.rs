@@ -9,7 +9,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use hyperlocal::UnixConnector;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::HostError;
@@ -18,7 +18,7 @@ use super::HostError;
 const MAX_ANSWER: usize = 64 << 20;
 
 /// What the doctor asks the engine.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "call", content = "arg", rename_all = "snake_case")]
 pub enum DockerCall {
     /// `GET /containers/json?all=1`

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::HostError;
 
@@ -16,7 +16,7 @@ use super::HostError;
 pub const FREEZE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Which freezer interface to probe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FreezerVersion {
     /// `freezer.state` in the v1 freezer hierarchy.
@@ -26,7 +26,7 @@ pub enum FreezerVersion {
 }
 
 /// What the probe saw.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FreezerProbe {
     /// The scratch cgroup it made (and removed).
     pub cgroup: String,

@@ -7,18 +7,20 @@ mod disk;
 mod docker;
 mod freezer_probe;
 mod live;
+mod replay;
 mod rooted;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use command::{CommandOutput, run as run_command};
 pub use docker::DockerCall;
 pub use freezer_probe::{FREEZE_TIMEOUT, FreezerProbe, FreezerVersion};
 pub use live::Live;
+pub use replay::Replay;
 pub use rooted::Rooted;
 
 use crate::sys::PidfdProbe;
@@ -31,7 +33,7 @@ pub const DOCKER_SOCKET: &str = "/var/run/docker.sock";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why a fact could not be had. Checks turn these into `unknown` with the message as reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "kind", content = "message", rename_all = "snake_case")]
 pub enum HostError {
     #[error("{0}: not found")]
@@ -63,7 +65,7 @@ impl HostError {
 }
 
 /// Where the facts come from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "path", rename_all = "snake_case")]
 pub enum SourceKind {
     Live,
@@ -95,10 +97,14 @@ pub trait Source: Send + Sync {
     fn probe_freezer(&self, version: FreezerVersion, dir: &str) -> Result<FreezerProbe, HostError>;
     /// The effective uid the doctor runs with (decides what it may read).
     fn euid(&self) -> u32;
+    /// The bundle this source replays, if it replays one.
+    fn replayed_from(&self) -> Option<String> {
+        None
+    }
 }
 
 /// What was asked of the Host.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "op", content = "arg", rename_all = "snake_case")]
 pub enum Request {
     Read(String),
@@ -118,10 +124,10 @@ pub enum Request {
 }
 
 /// What the Host answered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum Answer {
-    Bytes(Vec<u8>),
+    Bytes(#[serde(with = "b64")] Vec<u8>),
     Names(Vec<String>),
     Link(String),
     Meta(Meta),
@@ -136,7 +142,7 @@ pub enum Answer {
 }
 
 /// statvfs(2) of a filesystem, in bytes (free counts blocks reserved for root, as BuildKit does).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiskStat {
     pub total: i64,
     pub free: i64,
@@ -144,7 +150,7 @@ pub struct DiskStat {
 }
 
 /// The disk usage of a directory tree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirSize {
     /// Allocated bytes (st_blocks × 512), hard links counted once, as du does.
     pub bytes: i64,
@@ -154,7 +160,7 @@ pub struct DirSize {
 }
 
 /// What stat(2) says of a path (following symlinks).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meta {
     pub is_dir: bool,
     pub is_file: bool,
@@ -172,7 +178,7 @@ impl Meta {
 }
 
 /// One served request: the raw material of a support bundle.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {
     pub request: Request,
     pub answer: Result<Answer, HostError>,
@@ -207,6 +213,11 @@ impl Host {
 
     pub fn euid(&self) -> u32 {
         self.source.euid()
+    }
+
+    /// The bundle being replayed: nothing may be changed, and the UI says where facts come from.
+    pub fn replayed_from(&self) -> Option<String> {
+        self.source.replayed_from()
     }
 
     /// Reads a whole file (capped at [`MAX_FILE_BYTES`]).
@@ -337,3 +348,33 @@ macro_rules! answer_from {
 }
 answer_from!(Vec<u8> => Bytes, Vec<String> => Names, String => Link, u64 => Magic, DiskStat => DiskStat, DirSize => DirSize, Option<String> => Env,
     CommandOutput => Output, serde_json::Value => Json, PidfdProbe => Pidfd, Meta => Meta, FreezerProbe => Freezer);
+
+/// File contents travel in a bundle's JSON as text when they are UTF-8 (so the unpacked bundle can
+/// be read and searched), as base64 otherwise.
+mod b64 {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    enum Repr {
+        Text(String),
+        Base64(String),
+    }
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(bytes) {
+            Ok(t) => Repr::Text(t.to_string()),
+            Err(_) => Repr::Base64(STANDARD.encode(bytes)),
+        }
+        .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        match Repr::deserialize(d)? {
+            Repr::Text(t) => Ok(t.into_bytes()),
+            Repr::Base64(b) => STANDARD.decode(b).map_err(serde::de::Error::custom),
+        }
+    }
+}

@@ -203,7 +203,9 @@ fn apply_fix(check: &'static Check, plan: FixPlan, make_host: &Arc<HostFactory>,
     let (make_host, tx) = (Arc::clone(make_host), tx.clone());
     thread::spawn(move || {
         let host = make_host();
-        let text = if !host.is_live() {
+        let text = if host.replayed_from().is_some() {
+            "Fixes are disabled while replaying a bundle.".to_string()
+        } else if !host.is_live() {
             "Fixes apply to the live machine, not under --root.".to_string()
         } else if let Some(why) = fix::refusal(&plan, host.euid(), true, true, check.id) {
             // The dialog was the confirmation; a destructive plan needed its check id typed.

@@ -1,0 +1,158 @@
+//! A host served from a support bundle: every request is answered with what the original run
+//! got, in the order it got it, so the checks reach the same verdicts. Nothing is read, run or
+//! probed on this machine; what the bundle does not hold is unknown.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::{
+    Answer, CommandOutput, DirSize, DiskStat, DockerCall, FreezerProbe, FreezerVersion, HostError,
+    Meta, Record, Request, Source, SourceKind,
+};
+use crate::sys::PidfdProbe;
+
+/// Each request's recorded answers, and how many have been served.
+type Answers = HashMap<Request, (Vec<Result<Answer, HostError>>, usize)>;
+
+pub struct Replay {
+    /// The source the bundle was recorded from: the checks take the same paths as they did then.
+    kind: SourceKind,
+    euid: u32,
+    bundle: String,
+    answers: Mutex<Answers>,
+}
+
+impl Replay {
+    pub fn new(bundle: String, kind: SourceKind, euid: u32, records: Vec<Record>) -> Self {
+        let mut answers = Answers::new();
+        for r in records {
+            answers.entry(r.request).or_default().0.push(r.answer);
+        }
+        Replay {
+            kind,
+            euid,
+            bundle,
+            answers: Mutex::new(answers),
+        }
+    }
+
+    /// The next recorded answer to `request`; past the last one, the last one again.
+    fn next(&self, request: Request) -> Result<Answer, HostError> {
+        let mut answers = self
+            .answers
+            .lock()
+            .map_err(|_| HostError::Io("bundle state poisoned".into()))?;
+        match answers.get_mut(&request) {
+            Some((list, pos)) if !list.is_empty() => {
+                let i = (*pos).min(list.len() - 1);
+                *pos += 1;
+                list[i].clone()
+            }
+            _ => Err(HostError::Unsupported(format!(
+                "{}: not in the bundle",
+                describe(&request)
+            ))),
+        }
+    }
+}
+
+fn describe(r: &Request) -> String {
+    match r {
+        Request::Read(p) | Request::ReadLocal(p) | Request::ListDir(p) | Request::ReadLink(p) => {
+            p.clone()
+        }
+        Request::Subdirs(p)
+        | Request::Stat(p)
+        | Request::Statfs(p)
+        | Request::DiskStat(p)
+        | Request::DirSize(p) => p.clone(),
+        Request::Env(n) => format!("${n}"),
+        Request::Run(argv) => argv.join(" "),
+        Request::Docker(c) => c.path(),
+        Request::ProbePidfd => "pidfd probe".into(),
+        Request::ProbeFreezer(_, d) => format!("freezer probe in {d}"),
+    }
+}
+
+/// Takes the answer of the expected kind out of a recorded one.
+macro_rules! take {
+    ($self:ident, $request:expr, $variant:ident) => {
+        match $self.next($request)? {
+            Answer::$variant(v) => Ok(v),
+            _ => Err(HostError::Io(
+                "the bundle answers with the wrong kind of fact".into(),
+            )),
+        }
+    };
+}
+
+impl Source for Replay {
+    fn kind(&self) -> SourceKind {
+        self.kind.clone()
+    }
+
+    fn replayed_from(&self) -> Option<String> {
+        Some(self.bundle.clone())
+    }
+
+    fn read(&self, path: &str) -> Result<Vec<u8>, HostError> {
+        take!(self, Request::Read(path.into()), Bytes)
+    }
+
+    fn read_local(&self, path: &str) -> Result<Vec<u8>, HostError> {
+        take!(self, Request::ReadLocal(path.into()), Bytes)
+    }
+
+    fn list_dir(&self, path: &str) -> Result<Vec<String>, HostError> {
+        take!(self, Request::ListDir(path.into()), Names)
+    }
+
+    fn read_link(&self, path: &str) -> Result<String, HostError> {
+        take!(self, Request::ReadLink(path.into()), Link)
+    }
+
+    fn subdirs(&self, path: &str) -> Result<Vec<String>, HostError> {
+        take!(self, Request::Subdirs(path.into()), Names)
+    }
+
+    fn stat(&self, path: &str) -> Result<Meta, HostError> {
+        take!(self, Request::Stat(path.into()), Meta)
+    }
+
+    fn statfs_magic(&self, path: &str) -> Result<u64, HostError> {
+        take!(self, Request::Statfs(path.into()), Magic)
+    }
+
+    fn disk_stat(&self, path: &str) -> Result<DiskStat, HostError> {
+        take!(self, Request::DiskStat(path.into()), DiskStat)
+    }
+
+    fn dir_size(&self, path: &str) -> Result<DirSize, HostError> {
+        take!(self, Request::DirSize(path.into()), DirSize)
+    }
+
+    fn env(&self, name: &str) -> Result<Option<String>, HostError> {
+        take!(self, Request::Env(name.into()), Env)
+    }
+
+    fn run(&self, argv: &[String], _: Duration) -> Result<CommandOutput, HostError> {
+        take!(self, Request::Run(argv.to_vec()), Output)
+    }
+
+    fn docker(&self, call: &DockerCall) -> Result<serde_json::Value, HostError> {
+        take!(self, Request::Docker(call.clone()), Json)
+    }
+
+    fn probe_pidfd(&self) -> Result<PidfdProbe, HostError> {
+        take!(self, Request::ProbePidfd, Pidfd)
+    }
+
+    fn probe_freezer(&self, version: FreezerVersion, dir: &str) -> Result<FreezerProbe, HostError> {
+        take!(self, Request::ProbeFreezer(version, dir.into()), Freezer)
+    }
+
+    fn euid(&self) -> u32 {
+        self.euid
+    }
+}
