@@ -186,6 +186,7 @@ fn keys_move_filter_open_and_confirm() {
         Action::Quit
     );
     assert_eq!(app.on_key(key(KeyCode::Char('r'))), Action::Rescan);
+    assert_eq!(app.on_key(key(KeyCode::Char('e'))), Action::Export);
 }
 
 #[test]

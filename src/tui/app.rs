@@ -43,6 +43,8 @@ pub enum Action {
     ActiveProbe,
     /// Put this text on the clipboard (OSC 52) and print it on exit.
     Copy(String),
+    /// Write a support bundle into the current directory.
+    Export,
     /// Apply fix number `plan` of this check (confirmed; destructive ones had the id typed).
     Apply {
         check: &'static str,
@@ -255,9 +257,8 @@ impl App {
                 };
             }
             KeyCode::Char('e') => {
-                self.dialog = Some(Dialog::Message(
-                    "Support bundles are not available in this version yet.".into(),
-                ))
+                self.dialog = Some(Dialog::Message("Writing a support bundle …".into()));
+                return Action::Export;
             }
             _ => {}
         }

@@ -136,6 +136,33 @@ fn event_loop(
                             apply_fix(c, p, &make_host, &tx);
                         }
                     }
+                    Action::Export => {
+                        let probe = make_host();
+                        if !probe.is_live() || probe.replayed_from().is_some() {
+                            app.dialog = Some(app::Dialog::Message(
+                            "Bundles are made from the live machine, not under --root or from a bundle.".into(),
+                        ));
+                            continue;
+                        }
+                        let (tx, opts) = (tx.clone(), opts.clone());
+                        thread::spawn(move || {
+                            let ex = crate::bundle::ExportOptions {
+                                output: None,
+                                include_dirs: Vec::new(),
+                                exclude: Vec::new(),
+                                anonymize: false,
+                                max_bytes: 100_000_000,
+                            };
+                            let text = match crate::bundle::export(&opts, &ex, &mut |_| {}) {
+                                Ok(p) => format!(
+                                    "Support bundle written (secrets removed): {}",
+                                    p.display()
+                                ),
+                                Err(e) => format!("No bundle: {e}"),
+                            };
+                            let _ = tx.send(Msg::Applied(text));
+                        });
+                    }
                     Action::Copy(text) => {
                         osc52(&text);
                         copied.push(text);

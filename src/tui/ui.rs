@@ -488,7 +488,7 @@ fn draw_help(f: &mut Frame, _app: &App, area: Rect) {
                 a            run the active freezer probe (root)\n\
                 f            preview the selected fix\n\
                 c            copy the fix's commands (OSC 52; printed on exit)\n\
-                e            export a support bundle (not yet)\n\
+                e            export a support bundle (secrets removed)\n\
                 ?            this help\n\
                 q / Ctrl-C   quit\n\
                 mouse        click to select, wheel to scroll";
