@@ -159,9 +159,28 @@ pub fn run_one(check: &Check, host: &Host, opts: &Options) -> CheckResult {
     }
 }
 
-/// Runs the given checks in order.
+/// Runs the given checks, each on its own thread (a slow `criu check` does not hold up the
+/// rest), and returns the results in the order given.
 pub fn run(checks: &[&Check], host: &Host, opts: &Options) -> Vec<CheckResult> {
-    checks.iter().map(|c| run_one(c, host, opts)).collect()
+    std::thread::scope(|s| {
+        let handles: Vec<_> = checks
+            .iter()
+            .map(|c| {
+                std::thread::Builder::new()
+                    .name(format!("check:{}", c.id))
+                    .spawn_scoped(s, move || run_one(c, host, opts))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .zip(checks)
+            .map(|(h, c)| match h {
+                Ok(handle) => handle.join().unwrap_or_else(|_| run_one(c, host, opts)),
+                // No thread to be had: run it here.
+                Err(_) => run_one(c, host, opts),
+            })
+            .collect()
+    })
 }
 
 /// The kernel release of the examined host, from /proc/sys/kernel/osrelease, else /proc/version.
