@@ -158,3 +158,18 @@ pub enum ColorWhen {
     Always,
     Never,
 }
+
+impl Cli {
+    /// What the checks are asked beyond which ones run.
+    pub fn options(&self) -> crate::checks::Options {
+        crate::checks::Options {
+            active: self.active,
+            require: self.require.clone(),
+            dockerfiles: self
+                .dockerfile
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect(),
+        }
+    }
+}

@@ -54,15 +54,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             anonymize,
             max_size,
         }) => {
-            let opts = checks::Options {
-                active: cli.active,
-                require: cli.require.clone(),
-                dockerfiles: cli
-                    .dockerfile
-                    .iter()
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .collect(),
-            };
+            let opts = cli.options();
             let ex = bundle::ExportOptions {
                 output: output.clone(),
                 include_dirs: include_dir.clone(),
@@ -91,14 +83,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     "fixes apply to the live machine, not under --root or to a bundle".into(),
                 );
             }
+            // A fix re-checks passively: no --active probe in the middle of a repair.
             let opts = checks::Options {
                 active: false,
-                require: cli.require.clone(),
-                dockerfiles: cli
-                    .dockerfile
-                    .iter()
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .collect(),
+                ..cli.options()
             };
             let flags = fix::command::Flags {
                 plan: plan.clone(),
@@ -140,15 +128,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         (None, Some(r)) => Host::new(Box::new(r.clone())),
         (None, None) => Host::live(),
     };
-    let mut opts = checks::Options {
-        active: cli.active,
-        require: cli.require.clone(),
-        dockerfiles: cli
-            .dockerfile
-            .iter()
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect(),
-    };
+    let mut opts = cli.options();
 
     // A bundle replays with the options it was made with (its Dockerfiles, --active …).
     if let Some(recorded) = recorded_options {

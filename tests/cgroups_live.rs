@@ -229,26 +229,16 @@ fn the_active_probe_without_root_says_needs_root() {
     if !require_root() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    let bin = dir.path().join("container-doctor");
-    fs::copy(doctor_path(), &bin).unwrap();
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&bin)
-        .args([
+    let out = common::run_as_nobody(
+        &[
             "--format",
             "json",
             "--only",
             "cgroup-freezer,criu-version,overlay-busy",
             "--active",
-        ])
-        .output()
-        .unwrap();
+        ],
+        &[],
+    );
     let report = json(&out);
     assert_eq!(status(&report, "cgroup-freezer"), "unknown", "{report}");
     assert!(summary(&report, "cgroup-freezer").ends_with("the active probe needs root"));

@@ -261,24 +261,13 @@ fn refusals_and_dry_runs_change_nothing() {
         return;
     }
     // Not root: refused up front with the command to run under sudo.
-    let dir = tempfile::tempdir().unwrap();
-    fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    let bin = dir.path().join("container-doctor");
-    fs::copy(doctor_path(), &bin).unwrap();
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&bin)
-        .args(["fix", "tmp-tmpfs", "--plan", "tmp-mount-now", "--yes"])
-        .env(
+    let out = common::run_as_nobody(
+        &["fix", "tmp-tmpfs", "--plan", "tmp-mount-now", "--yes"],
+        &[(
             "CONTAINER_DOCTOR_AUDIT_LOG",
             "/nonexistent/never-written.log",
-        )
-        .output()
-        .unwrap();
+        )],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         text(&out)

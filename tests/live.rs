@@ -294,17 +294,18 @@ fn unreadable_files_say_needs_root() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
-    // The binary must be reachable by nobody: copy it next to the tree.
-    let bin = tree.path().join("container-doctor");
-    std::fs::copy(doctor_path(), &bin).unwrap();
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&bin)
-        .args(["--root"])
-        .arg(tree.path())
-        .args(["--format", "json", "--only", "kernel-version"])
-        .output()
-        .unwrap();
+    let root = tree.path().to_string_lossy().into_owned();
+    let out = common::run_as_nobody(
+        &[
+            "--root",
+            &root,
+            "--format",
+            "json",
+            "--only",
+            "kernel-version",
+        ],
+        &[],
+    );
     let report: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(status(&report, "kernel-version"), "unknown");

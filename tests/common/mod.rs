@@ -103,3 +103,23 @@ pub fn require_root() -> bool {
 fn rustix_euid() -> u32 {
     container_doctor::sys::euid()
 }
+
+/// Runs a copy of the doctor as nobody (65534): checks that need root must say so, not guess.
+pub fn run_as_nobody(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let bin = dir.path().join("container-doctor");
+    fs::copy(doctor_path(), &bin).expect("copy the binary");
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("setpriv (util-linux)")
+}
