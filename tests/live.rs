@@ -325,16 +325,22 @@ fn the_whole_check_as_an_unprivileged_user() {
     let out = common::run_as_nobody(&["--check", "--format", "json"], &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    let report: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
     let failed = report["failed"].as_bool().unwrap();
     assert_eq!(out.status.code(), Some(if failed { 1 } else { 0 }));
     assert_eq!(report["host"]["root"], false);
     // What needs other processes' files says so instead of guessing.
     let overlay = summary(&report, "overlay-busy");
     assert!(
-        overlay == "no overlay mounts" || (status(&report, "overlay-busy") == "unknown" && overlay.starts_with("needs root")),
+        overlay == "no overlay mounts"
+            || (status(&report, "overlay-busy") == "unknown" && overlay.starts_with("needs root")),
         "{overlay}"
     );
     // criu check needs root: its verdict is never claimed.
-    assert!(!check(&report, "criu-version")["evidence"].to_string().contains("Looks good"));
+    assert!(
+        !check(&report, "criu-version")["evidence"]
+            .to_string()
+            .contains("Looks good")
+    );
 }
