@@ -281,3 +281,39 @@ fn huge_and_binary_dockerfiles() {
     let ev = check(&report, "dockerfile-cache-mounts")["evidence"].to_string();
     assert!(ev.contains("heredoc <<EOF is never closed"), "{ev}");
 }
+
+#[test]
+fn a_hanging_buildctl_is_bounded_and_the_state_dir_stands_in() {
+    if !common::require_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let stub = dir.path().join("buildctl");
+    fs::write(&stub, "#!/bin/sh\nsleep 60\n").unwrap();
+    fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // A buildkitd state dir in a private mount namespace, so the host is untouched.
+    let script = "mount -t tmpfs scratch /var/lib && mkdir -p /var/lib/buildkit && \
+                  head -c 100000 /dev/zero > /var/lib/buildkit/blob && \
+                  exec \"$0\" --format json --only buildkit-usage";
+    let start = std::time::Instant::now();
+    let out = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", script])
+        .arg(common::doctor_path())
+        .env("PATH", format!("{}:/usr/bin:/bin", dir.path().display()))
+        .env_remove("DOCKER_HOST")
+        .output()
+        .unwrap();
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(20),
+        "bounded"
+    );
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let ev = check(&report, "buildkit-usage")["evidence"].to_string();
+    assert!(ev.contains("size of /var/lib/buildkit"), "{ev}");
+    assert!(ev.contains("buildctl du -v: timed out after 5 s"), "{ev}");
+    assert!(
+        summary(&report, "buildkit-usage").starts_with("buildkitd: "),
+        "{report}"
+    );
+}
