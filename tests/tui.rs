@@ -308,7 +308,11 @@ fn end_to_end_in_tmux() {
     };
     send(&["PS1='READY$ '", "Enter"]);
     wait_for(&session, "READY$");
-    let cmd = format!("{} ; echo EXITED=$?", doctor_path().display());
+    // scripts/test points this at the release binary; a bare `cargo test` uses the test build.
+    let bin = std::env::var_os("CONTAINER_DOCTOR_E2E_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(doctor_path);
+    let cmd = format!("{} ; echo EXITED=$?", bin.display());
     send(&[&cmd, "Enter"]);
     // Every check finishes and shows with its status mark.
     let pane = wait_for(&session, "q quit");
