@@ -318,3 +318,47 @@ fn containers_storage_and_fuse_overlayfs_mounts_are_attributed() {
         "2 overlay mounts: 0 in use, 2 leaked and idle"
     );
 }
+
+#[test]
+fn churn_does_not_hide_stable_holders() {
+    if !require_root() {
+        return;
+    }
+    // While 1000 short-lived processes come and go and overlays are mounted and unmounted, every
+    // scan reports the stable holder, and nothing errs or panics.
+    let script = r#"
+        set -u
+        base=$(mktemp -d /tmp/cd-churn.XXXXXX); mount -t tmpfs churn "$base"
+        mkdir -p "$base/l" "$base/u" "$base/w" "$base/m"
+        mount -t overlay overlay -o "lowerdir=$base/l,upperdir=$base/u,workdir=$base/w" "$base/m"
+        (cd "$base/m" && exec sleep 600) & stable=$!
+        ( for i in $(seq 1000); do sleep 0.00$((i % 5)) & if [ $((i % 50)) = 0 ]; then wait; fi; done; wait ) & procs=$!
+        ( for i in $(seq 60); do d="$base/c$i"; mkdir -p "$d/l" "$d/u" "$d/w" "$d/m"
+            mount -t overlay overlay -o "lowerdir=$d/l,upperdir=$d/u,workdir=$d/w" "$d/m" && umount "$d/m"; done ) & mounts=$!
+        for n in 1 2 3 4 5; do
+          "$0" --format json --only overlay-busy > "$base/r$n.json" 2> "$base/e$n.txt"
+          grep -q "pid $stable (sleep) holds it: cwd" "$base/r$n.json" && echo "SCAN$n=found" || echo "SCAN$n=missing"
+          grep -q panicked "$base/e$n.txt" && echo "SCAN$n=panicked"
+          python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$base/r$n.json" || echo "SCAN$n=badjson"
+        done
+        wait $procs $mounts
+        kill -9 $stable
+    "#;
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "bash", "-c", script])
+        .arg(doctor_path())
+        .output()
+        .unwrap();
+    let t = String::from_utf8_lossy(&out.stdout);
+    for n in 1..=5 {
+        assert!(
+            t.contains(&format!("SCAN{n}=found")),
+            "{t}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(
+        !t.contains("panicked") && !t.contains("badjson") && !t.contains("missing"),
+        "{t}"
+    );
+}
