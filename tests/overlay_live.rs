@@ -47,9 +47,11 @@ unshare --mount --propagation private sh -c 'shift; for m in "$@"; do umount "$m
 n=free; mk
 (cd "$m_0" && exec sleep 600) & pids="$pids $!"
 sleep 600 < "$m_1/file" & pids="$pids $!"
-python3 -c 'import mmap,sys,time; f=open(sys.argv[1],"rb"); m=mmap.mmap(f.fileno(),0,prot=mmap.PROT_READ); f.close(); time.sleep(600)' "$m_2/file" & pids="$pids $!"
+python3 -c 'import mmap,sys,time; f=open(sys.argv[1],"rb"); m=mmap.mmap(f.fileno(),0,prot=mmap.PROT_READ); f.close(); time.sleep(600)' "$m_2/file" & mapper=$!; pids="$pids $mapper"
 chroot "$m_3" /busybox sleep 600 & pids="$pids $!"
-sleep 0.5
+# Every holder in place before the scan: python takes a while to map its file on a busy machine.
+for _ in $(seq 200); do grep -q '/file' "/proc/$mapper/maps" 2>/dev/null && break; sleep 0.05; done
+sleep 0.3
 "$doctor" --format json --only overlay-busy || true
 i=0
 for n in $names; do
