@@ -75,6 +75,16 @@ pub enum Risk {
     Destructive,
 }
 
+impl Risk {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Risk::Safe => "safe",
+            Risk::Disruptive => "disruptive",
+            Risk::Destructive => "destructive",
+        }
+    }
+}
+
 /// One step of a fix plan. Plans are data: nothing here runs anything.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -18,7 +18,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
 use crate::host::{Host, HostError};
-use crate::model::{CheckResult, Outcome, Status};
+use crate::model::{CheckResult, Outcome};
 use crate::parse::kernel::{self, KernelRelease};
 use crate::parse::mountinfo::{self, MountTable};
 
@@ -130,6 +130,18 @@ pub const ALL: &[Check] = &[
     },
 ];
 
+impl Check {
+    /// The first paragraph of the explanation, as one line: what the check does.
+    pub fn gist(&self) -> String {
+        self.explanation
+            .split("\n\n")
+            .map(str::trim)
+            .find(|p| !p.is_empty() && !p.starts_with('#'))
+            .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    }
+}
+
 pub fn find(id: &str) -> Option<&'static Check> {
     ALL.iter().find(|c| c.id == id)
 }
@@ -233,15 +245,6 @@ pub(crate) fn first_line(text: &str, max: usize) -> String {
     } else {
         line.to_string()
     }
-}
-
-/// The worst status among results (`Skipped` when there are none).
-pub fn worst(results: &[CheckResult]) -> Status {
-    results
-        .iter()
-        .map(|r| r.status)
-        .max()
-        .unwrap_or(Status::Skipped)
 }
 
 /// "s" for counts other than one.

@@ -41,11 +41,7 @@ pub fn run(check: &Check, opts: &Options, flags: &Flags) -> Result<u8, String> {
         })?,
         None => &before.fixes[0],
     };
-    let risk = match plan.risk {
-        Risk::Safe => "safe",
-        Risk::Disruptive => "disruptive",
-        Risk::Destructive => "destructive",
-    };
+    let risk = plan.risk.as_str();
     println!(
         "\nfix {}: {} [{risk}{}]",
         plan.id,

@@ -12,12 +12,13 @@ pub fn render(report: &Report) -> String {
         .checks
         .iter()
         .map(|c| {
-            let explanation = checks::find(c.id).map(|k| k.explanation).unwrap_or("");
+            let check = checks::find(c.id);
+            let explanation = check.map(|k| k.explanation).unwrap_or("");
             json!({
                 "id": c.id,
                 "name": c.id,
                 "shortDescription": { "text": c.title },
-                "fullDescription": { "text": first_paragraph(explanation) },
+                "fullDescription": { "text": check.map(|k| k.gist()).unwrap_or_default() },
                 "help": { "text": explanation, "markdown": explanation },
                 "defaultConfiguration": { "level": "warning" },
                 "properties": { "area": c.area },
@@ -96,12 +97,4 @@ fn uri(path: &str) -> String {
     } else {
         p.replace(' ', "%20")
     }
-}
-
-fn first_paragraph(md: &str) -> String {
-    md.split("\n\n")
-        .map(str::trim)
-        .find(|p| !p.is_empty() && !p.starts_with('#'))
-        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
 }

@@ -6,7 +6,7 @@ use anstyle::{AnsiColor, Style};
 
 use super::Report;
 use crate::checks;
-use crate::model::{Risk, Status};
+use crate::model::Status;
 
 pub struct Options {
     pub color: bool,
@@ -64,11 +64,7 @@ pub fn render(report: &Report, opts: &Options) -> String {
             );
         }
         for f in &c.fixes {
-            let risk = match f.risk {
-                Risk::Safe => "safe",
-                Risk::Disruptive => "disruptive",
-                Risk::Destructive => "destructive",
-            };
+            let risk = f.risk.as_str();
             let root = if f.needs_root { ", needs root" } else { "" };
             let _ = writeln!(out, "      fix: {} [{risk}{root}]", clean(&f.title));
             for s in &f.steps {
@@ -76,7 +72,10 @@ pub fn render(report: &Report, opts: &Options) -> String {
                 let _ = writeln!(out, "        - {}", clean(&step));
             }
         }
-        if let Some(why) = checks::find(c.id).and_then(|k| first_paragraph(k.explanation)) {
+        if let Some(why) = checks::find(c.id)
+            .map(|k| k.gist())
+            .filter(|g| !g.is_empty())
+        {
             let _ = writeln!(out, "      {}", paint(dim, &why));
         }
     }
@@ -105,14 +104,6 @@ fn status_style(s: Status) -> Style {
         Status::Skipped => AnsiColor::BrightBlack,
     };
     Style::new().fg_color(Some(color.into())).bold()
-}
-
-/// The first paragraph after the title of an explanation, joined into one line.
-fn first_paragraph(md: &str) -> Option<String> {
-    md.split("\n\n")
-        .map(str::trim)
-        .find(|p| !p.is_empty() && !p.starts_with('#'))
-        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// Text from the system may hold terminal escapes: show control characters, never send them.

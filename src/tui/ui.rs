@@ -247,7 +247,7 @@ fn draw_detail(f: &mut Frame, app: &App, area: Rect) {
                 ));
                 for p in &r.fixes {
                     lines.push(Line::from(vec![
-                        Span::styled(format!("[{}] ", risk(p.risk)), risk_style(app, p.risk)),
+                        Span::styled(format!("[{}] ", p.risk.as_str()), risk_style(app, p.risk)),
                         Span::raw(clean(&p.title)),
                     ]));
                 }
@@ -406,14 +406,6 @@ fn draw_table(f: &mut Frame, app: &App, t: &crate::model::Table, area: Rect) -> 
     rest
 }
 
-fn risk(r: Risk) -> &'static str {
-    match r {
-        Risk::Safe => "safe",
-        Risk::Disruptive => "disruptive",
-        Risk::Destructive => "destructive",
-    }
-}
-
 fn risk_style(app: &App, r: Risk) -> Style {
     style(
         app,
@@ -527,7 +519,7 @@ fn draw_fix(f: &mut Frame, app: &App, area: Rect, plan: usize, typed: &str, conf
     f.render_widget(Clear, r);
     let mut lines = vec![
         Line::from(vec![
-            Span::styled(format!("[{}] ", risk(p.risk)), risk_style(app, p.risk)),
+            Span::styled(format!("[{}] ", p.risk.as_str()), risk_style(app, p.risk)),
             Span::raw(clean(&p.title)),
         ]),
         Line::raw(if p.needs_root { "needs root" } else { "" }),
