@@ -201,6 +201,20 @@ fn mixed_host() {
             .contains("container_doctor_check_status{check=\"kernel-version\"} 2")
     );
     let sarif: Value = serde_json::from_str(&runs[3].1).unwrap();
+    let rules = sarif["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap();
+    assert!(!rules.is_empty());
+    for rule in rules {
+        // Every rule links to its explanation's source file, which must exist in the repository.
+        let uri = rule["helpUri"].as_str().unwrap();
+        let (base, file) = uri.split_once("/blob/main/").unwrap();
+        assert_eq!(base, env!("CARGO_PKG_REPOSITORY"));
+        assert!(file.ends_with(&format!("{}.md", rule["id"].as_str().unwrap())));
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+        assert_eq!(rule["help"]["markdown"].as_str().unwrap(), text);
+    }
     let results = sarif["runs"][0]["results"].as_array().unwrap();
     assert!(results.iter().any(|r| r["ruleId"] == "kernel-version"
         && r["level"] == "error"

@@ -140,6 +140,16 @@ impl Check {
             .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
             .unwrap_or_default()
     }
+
+    /// Where the explanation is published: the file it is built from, in the repository named in
+    /// Cargo.toml, so code-scanning views can link to it.
+    pub fn help_uri(&self) -> String {
+        format!(
+            "{}/blob/main/assets/checks/{}.md",
+            env!("CARGO_PKG_REPOSITORY"),
+            self.id
+        )
+    }
 }
 
 pub fn find(id: &str) -> Option<&'static Check> {

@@ -14,7 +14,7 @@ pub fn render(report: &Report) -> String {
         .map(|c| {
             let check = checks::find(c.id);
             let explanation = check.map(|k| k.explanation).unwrap_or("");
-            json!({
+            let mut rule = json!({
                 "id": c.id,
                 "name": c.id,
                 "shortDescription": { "text": c.title },
@@ -22,7 +22,11 @@ pub fn render(report: &Report) -> String {
                 "help": { "text": explanation, "markdown": explanation },
                 "defaultConfiguration": { "level": "warning" },
                 "properties": { "area": c.area },
-            })
+            });
+            if let Some(k) = check {
+                rule["helpUri"] = k.help_uri().into();
+            }
+            rule
         })
         .collect();
     let mut results = Vec::new();
@@ -66,6 +70,7 @@ pub fn render(report: &Report) -> String {
             "tool": { "driver": {
                 "name": report.tool.name,
                 "version": report.tool.version,
+                "informationUri": env!("CARGO_PKG_REPOSITORY"),
                 "rules": rules,
             }},
             "invocations": [{ "executionSuccessful": true }],
