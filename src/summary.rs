@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::checks;
 use crate::host::{Host, SourceKind};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -17,6 +18,16 @@ pub struct HostSummary {
     /// The container the examined system runs in, judged from its PID and user namespaces;
     /// `None` when it is not in one, or when that cannot be seen.
     pub container: Option<String>,
+    /// When the doctor runs live inside a container: the checks that sees less than the host.
+    #[serde(default)]
+    pub container_limits: Vec<ContainerLimit>,
+}
+
+/// A check whose view a container narrows, and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainerLimit {
+    pub check: String,
+    pub why: String,
 }
 
 impl HostSummary {
@@ -27,8 +38,28 @@ impl HostSummary {
                 .map(|t| t.lines().next().unwrap_or("").trim().to_string())
                 .filter(|s| !s.is_empty())
         };
+        // The hostname under /proc is the reader's UTS namespace: under --root that is ours, so
+        // the examined system's own file comes first there.
+        let hostname = if host.is_live() {
+            line("/proc/sys/kernel/hostname").or_else(|| line("/etc/hostname"))
+        } else {
+            line("/etc/hostname").or_else(|| line("/proc/sys/kernel/hostname"))
+        };
+        let container = container(host);
+        let container_limits = match container {
+            Some(_) if host.is_live() => checks::ALL
+                .iter()
+                .filter_map(|c| {
+                    c.in_container.map(|why| ContainerLimit {
+                        check: c.id.into(),
+                        why: why.into(),
+                    })
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         HostSummary {
-            hostname: line("/proc/sys/kernel/hostname").or_else(|| line("/etc/hostname")),
+            hostname,
             kernel: line("/proc/sys/kernel/osrelease"),
             os: os_release(host),
             source: match (host.replayed_from(), host.kind()) {
@@ -37,7 +68,8 @@ impl HostSummary {
                 (None, SourceKind::Root(p)) => format!("root:{}", p.display()),
             },
             root: host.euid() == 0,
-            container: container(host),
+            container,
+            container_limits,
         }
     }
 }
@@ -72,17 +104,24 @@ fn container(host: &Host) -> Option<String> {
         host.read_link(&format!("/proc/{who}/ns/{ns}"))
             .is_ok_and(|link| link != *initial)
     });
-    if !namespaced {
-        return None;
+    let engine = if host.read("/.dockerenv").is_ok() {
+        Some("docker")
+    } else if host.read("/run/.containerenv").is_ok() {
+        Some("podman")
+    } else {
+        None
+    };
+    // `--pid host` keeps the initial PID namespace; the container still has a root filesystem of
+    // its own, which with an engine's marker file tells it apart from a VM with a stale marker
+    // (a private mount namespace alone, as `unshare -m` or systemd's PrivateTmp make, keeps it).
+    let own_root = host.is_live()
+        && matches!(
+            (host.stat("/"), host.stat("/proc/1/root")),
+            (Ok(ours), Ok(init)) if ours.dev != init.dev
+        );
+    match (namespaced, engine) {
+        (true, engine) => Some(engine.unwrap_or("unknown engine").into()),
+        (false, Some(engine)) if own_root => Some(engine.into()),
+        _ => None,
     }
-    Some(
-        if host.read("/.dockerenv").is_ok() {
-            "docker"
-        } else if host.read("/run/.containerenv").is_ok() {
-            "podman"
-        } else {
-            "unknown engine"
-        }
-        .into(),
-    )
 }

@@ -293,6 +293,14 @@ fn debians_criu_is_too_old_for_this_kernel() {
         check(&report, "criu-version")["fixes"][0]["id"],
         "upgrade-criu"
     );
+    // Under --root the binary is not run; dpkg's database names the same version and verdict.
+    let out = doctor()
+        .args(["--format", "json", "--only", "criu-version", "--root", "/"])
+        .output()
+        .unwrap();
+    let rooted = json(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(summary(&rooted, "criu-version"), s);
 }
 
 /// Runs the doctor with a stub `criu` first on PATH.

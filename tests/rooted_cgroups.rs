@@ -297,4 +297,65 @@ fn criu_under_root_is_found_but_not_run() {
         summary(&report, "criu-version").contains("found /usr/sbin/criu, but"),
         "{report}"
     );
+
+    // Its package names the version: Debian 12's CRIU on a 6.18 kernel cannot start, as live.
+    tree.file(
+        "proc/sys/kernel/osrelease",
+        "6.18.44-fc-v657
+",
+    );
+    tree.file(
+        "var/lib/dpkg/status",
+        "Package: criu\nStatus: install ok installed\nArchitecture: amd64\n\
+         Version: 3.17.1-2+deb12u2\nDescription: checkpoint and restore in userspace\n\n",
+    );
+    tree.file(
+        "var/lib/dpkg/info/criu.list",
+        "/.\n/usr\n/usr/sbin\n/usr/sbin/criu\n",
+    );
+    let (out, report) = tree.run_json(&["--only", "criu-version"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(status(&report, "criu-version"), "error", "{report}");
+    assert!(
+        summary(&report, "criu-version").starts_with("CRIU 3.17.1 cannot start on kernel 6.18.44"),
+        "{report}"
+    );
+    let evidence = check(&report, "criu-version")["evidence"].to_string();
+    assert!(evidence.contains("Version: 3.17.1-2+deb12u2"), "{evidence}");
+    assert!(
+        evidence.contains("not available under --root"),
+        "{evidence}"
+    );
+
+    // A newer package: the version is fine, and `criu check` is not claimed.
+    tree.file(
+        "var/lib/dpkg/status",
+        "Package: criu\nStatus: install ok installed\nVersion: 4.1-1~bpo12+1\n",
+    );
+    let (_, report) = tree.run_json(&["--only", "criu-version"]);
+    assert_eq!(status(&report, "criu-version"), "unknown", "{report}");
+    assert_eq!(
+        summary(&report, "criu-version"),
+        "CRIU 4.1; criu check could not be run"
+    );
+
+    // A criu the package does not own (built into /usr/local) is not given the package's version.
+    std::fs::remove_file(tree.path().join("usr/sbin/criu")).unwrap();
+    tree.file("usr/local/sbin/criu", "#!/bin/sh\n");
+    std::fs::set_permissions(
+        tree.path().join("usr/local/sbin/criu"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let (_, report) = tree.run_json(&["--only", "criu-version"]);
+    assert_eq!(status(&report, "criu-version"), "unknown", "{report}");
+
+    // Alpine: apk's database owns the file.
+    tree.file(
+        "lib/apk/db/installed",
+        "C:Q1x=\nP:criu\nV:3.19-r2\nA:x86_64\nF:usr\nF:usr/local/sbin\nR:criu\n\n",
+    );
+    let (_, report) = tree.run_json(&["--only", "criu-version"]);
+    assert_eq!(status(&report, "criu-version"), "error", "{report}");
+    assert!(summary(&report, "criu-version").starts_with("CRIU 3.19 cannot start"));
 }

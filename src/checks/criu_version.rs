@@ -5,6 +5,7 @@
 use crate::host::{DEFAULT_TIMEOUT, Host, HostError};
 use crate::model::{FixPlan, Outcome, Risk, Status, Step};
 use crate::parse::criu::{self, Verdict};
+use crate::parse::packages;
 
 use super::first_line;
 
@@ -34,25 +35,37 @@ pub fn run(host: &Host, opts: &super::Options) -> Outcome {
         };
     };
     let argv_version = [path.as_str(), "--version"];
-    let output = match host.run(&argv_version, DEFAULT_TIMEOUT) {
-        Ok(o) => o,
-        Err(HostError::Unsupported(why)) => {
-            return Outcome::unknown(format!("found {path}, but {why}"))
-                .evidence(path.clone(), "present, not run");
+    let mut out = Outcome::new(Status::Ok, String::new());
+    let version = match host.run(&argv_version, DEFAULT_TIMEOUT) {
+        Ok(output) => {
+            let Some(version) = criu::parse_version(&output.stdout) else {
+                let said = first_line(&format!("{}{}", output.stdout, output.stderr), 80);
+                return Outcome::unknown(format!("{path} --version printed no version: {said:?}"));
+            };
+            out.push(
+                format!("{path} --version"),
+                match &version.gitid {
+                    Some(g) => format!("Version: {version} (GitID {g})"),
+                    None => format!("Version: {version}"),
+                },
+            );
+            version
         }
+        // Under --root the binary is not ours to run; its package says which version it is.
+        Err(HostError::Unsupported(why)) => match packaged(host, &path) {
+            Some((version, source, excerpt)) => {
+                out.push(source, excerpt);
+                version
+            }
+            None => {
+                return Outcome::unknown(format!(
+                    "found {path}, but {why}, and no package database names its version"
+                ))
+                .evidence(path.clone(), "present, not run");
+            }
+        },
         Err(e) => return Outcome::unknown(format!("criu --version: {e}")),
     };
-    let Some(version) = criu::parse_version(&output.stdout) else {
-        let said = first_line(&format!("{}{}", output.stdout, output.stderr), 80);
-        return Outcome::unknown(format!("{path} --version printed no version: {said:?}"));
-    };
-    let mut out = Outcome::new(Status::Ok, String::new()).evidence(
-        format!("{path} --version"),
-        match &version.gitid {
-            Some(g) => format!("Version: {version} (GitID {g})"),
-            None => format!("Version: {version}"),
-        },
-    );
     let check = criu_check(host, &path, &mut out);
     let kernel = super::kernel_release(host).ok();
     let new_kernel = kernel.as_ref().filter(|k| k.at_least(6, 13));
@@ -108,6 +121,40 @@ fn find(host: &Host) -> Option<String> {
         .chain(SBIN_DIRS.iter().copied())
         .map(|d| format!("{}/criu", d.trim_end_matches('/')))
         .find(|p| host.stat(p).is_ok_and(|m| m.is_executable_file()))
+}
+
+/// The version of the package that installed `path`, from dpkg's or apk's database, with the
+/// evidence: (version, source, excerpt).
+fn packaged(host: &Host, path: &str) -> Option<(criu::CriuVersion, String, String)> {
+    let dpkg = || {
+        let owned = host
+            .read_text("/var/lib/dpkg/info/criu.list")
+            .is_ok_and(|list| packages::dpkg_list_has(&list, path));
+        let status = "/var/lib/dpkg/status";
+        let version = packages::dpkg_version(&host.read_text(status).ok()?, "criu")?;
+        owned.then(|| {
+            (
+                version.clone(),
+                status.to_string(),
+                format!("Package: criu, Version: {version}"),
+            )
+        })
+    };
+    let apk = || {
+        let db = "/lib/apk/db/installed";
+        let (name, version) = packages::apk_owner(&host.read_text(db).ok()?, path)?;
+        Some((
+            version.clone(),
+            db.to_string(),
+            format!("P:{name} V:{version} owns {path}"),
+        ))
+    };
+    let (version, source, excerpt) = dpkg().or_else(apk)?;
+    Some((
+        criu::parse_bare_version(packages::upstream(&version))?,
+        source,
+        excerpt,
+    ))
 }
 
 /// Runs `criu check` (root only) and adds its verdict and first error lines as evidence.

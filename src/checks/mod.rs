@@ -30,6 +30,9 @@ pub struct Check {
     pub area: &'static str,
     /// The explanation shown by `explain` and `-v`.
     pub explanation: &'static str,
+    /// What running inside a container hides from this check; `None` when it sees there what it
+    /// would see on the host.
+    pub in_container: Option<&'static str>,
     pub run: fn(&Host, &Options) -> Outcome,
 }
 
@@ -63,6 +66,7 @@ pub const ALL: &[Check] = &[
         title: "Kernel version and the features it implies",
         area: "Kernel",
         explanation: explanation!("kernel-version"),
+        in_container: None,
         run: kernel_version::run,
     },
     Check {
@@ -70,6 +74,9 @@ pub const ALL: &[Check] = &[
         title: "pidfd support (race-free process handles)",
         area: "Kernel",
         explanation: explanation!("pidfd"),
+        in_container: Some(
+            "answers for this container's seccomp profile, which may block calls the host allows",
+        ),
         run: pidfd::run,
     },
     Check {
@@ -77,6 +84,9 @@ pub const ALL: &[Check] = &[
         title: "Zombie processes and whether PID 1 reaps them",
         area: "Processes",
         explanation: explanation!("zombies"),
+        in_container: Some(
+            "sees only this container's processes, and its PID 1 is the container's init, not the host's",
+        ),
         run: zombies::run,
     },
     Check {
@@ -84,6 +94,7 @@ pub const ALL: &[Check] = &[
         title: "/tmp on tmpfs",
         area: "Filesystems",
         explanation: explanation!("tmp-tmpfs"),
+        in_container: Some("judges this container's /tmp, not the host's"),
         run: tmp_tmpfs::run,
     },
     Check {
@@ -91,6 +102,9 @@ pub const ALL: &[Check] = &[
         title: "cgroup v1, hybrid or v2",
         area: "cgroups",
         explanation: explanation!("cgroup-version"),
+        in_container: Some(
+            "sees only the cgroup mounts the engine gave this container: a hybrid host can look like v1",
+        ),
         run: cgroup_version::run,
     },
     Check {
@@ -98,6 +112,7 @@ pub const ALL: &[Check] = &[
         title: "cgroup freezer: available, stuck FREEZING, left FROZEN",
         area: "cgroups",
         explanation: explanation!("cgroup-freezer"),
+        in_container: Some("walks only this container's cgroups"),
         run: cgroup_freezer::run,
     },
     Check {
@@ -105,6 +120,7 @@ pub const ALL: &[Check] = &[
         title: "CRIU version and criu check",
         area: "Checkpoint/restore",
         explanation: explanation!("criu-version"),
+        in_container: Some("looks for criu in this container's image, not on the host"),
         run: criu_version::run,
     },
     Check {
@@ -112,6 +128,7 @@ pub const ALL: &[Check] = &[
         title: "Overlay mounts: owners, leaks and who holds them",
         area: "Mounts",
         explanation: explanation!("overlay-busy"),
+        in_container: Some("sees only this container's mounts and processes"),
         run: overlay_busy::run,
     },
     Check {
@@ -119,6 +136,9 @@ pub const ALL: &[Check] = &[
         title: "BuildKit cache usage against its GC policy",
         area: "BuildKit",
         explanation: explanation!("buildkit-usage"),
+        in_container: Some(
+            "reaches an engine only through a socket mounted into the container, and reads only this container's files",
+        ),
         run: buildkit_usage::run,
     },
     Check {
@@ -126,6 +146,7 @@ pub const ALL: &[Check] = &[
         title: "Dockerfile cache mounts shared by parallel stages",
         area: "BuildKit",
         explanation: explanation!("dockerfile-cache-mounts"),
+        in_container: None,
         run: dockerfile_cache_mounts::run,
     },
 ];

@@ -39,11 +39,7 @@ pub fn parse_version(text: &str) -> Option<CriuVersion> {
             && version.is_none()
         {
             let mut words = rest.split_whitespace();
-            let v = words.next()?;
-            let mut n = v.split('.').map(|x| x.parse::<u32>().ok());
-            let (major, minor) = (n.next()??, n.next()??);
-            let patch = n.next().flatten().unwrap_or(0);
-            version = Some((major, minor, patch));
+            version = Some(numbers(words.next()?)?);
             // Log headers carry the git id inline: `(gitid X)`.
             if let (Some("(gitid"), Some(id)) = (words.next(), words.next()) {
                 gitid = Some(id.trim_end_matches(')').to_string());
@@ -59,6 +55,27 @@ pub fn parse_version(text: &str) -> Option<CriuVersion> {
         patch,
         gitid: gitid.filter(|g| !g.is_empty() && g != "0"),
     })
+}
+
+/// A bare version as packages name it (`3.17.1`, `4.0~rc1`): the leading digits of each of the
+/// first three dot-separated parts.
+pub fn parse_bare_version(v: &str) -> Option<CriuVersion> {
+    let (major, minor, patch) = numbers(v)?;
+    Some(CriuVersion {
+        major,
+        minor,
+        patch,
+        gitid: None,
+    })
+}
+
+fn numbers(v: &str) -> Option<(u32, u32, u32)> {
+    let mut n = v.split('.').map(|x| {
+        let digits = x.len() - x.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        x[..digits].parse::<u32>().ok()
+    });
+    let (major, minor) = (n.next()??, n.next()??);
+    Some((major, minor, n.next().flatten().unwrap_or(0)))
 }
 
 /// How `criu check` ended.

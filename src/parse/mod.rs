@@ -8,5 +8,6 @@ pub mod dockerfile;
 pub mod kernel;
 pub mod mountinfo;
 pub mod overlay;
+pub mod packages;
 pub mod proc_maps;
 pub mod proc_stat;

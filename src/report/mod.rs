@@ -69,7 +69,7 @@ pub struct Report {
 
 impl Report {
     pub fn new(
-        host: HostSummary,
+        mut host: HostSummary,
         checks: Vec<CheckResult>,
         fail_on: FailOn,
         duration_ms: f64,
@@ -85,6 +85,8 @@ impl Report {
             } += 1;
         }
         let failed = checks.iter().any(|c| fail_on.fails(c.status));
+        host.container_limits
+            .retain(|l| checks.iter().any(|c| c.id == l.check));
         Report {
             schema_version: SCHEMA_VERSION,
             tool: Tool {

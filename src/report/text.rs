@@ -42,6 +42,25 @@ pub fn render(report: &Report, opts: &Options) -> String {
     );
     header.push(view.join(", "));
     let _ = writeln!(out, "{}\n", paint(bold, &clean(&header.join(" · "))));
+    if !h.container_limits.is_empty() {
+        let ids: Vec<&str> = h
+            .container_limits
+            .iter()
+            .map(|l| l.check.as_str())
+            .collect();
+        let _ = writeln!(
+            out,
+            "{}\n",
+            paint(
+                dim,
+                &format!(
+                    "Inside a container, these checks see the container, not the host: {}. \
+                     To examine the host, mount its / read-only at /host and add --root /host.",
+                    ids.join(", ")
+                )
+            )
+        );
+    }
 
     let width = report.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
     let mut area = "";
@@ -54,6 +73,13 @@ pub fn render(report: &Report, opts: &Options) -> String {
         let _ = writeln!(out, "  {mark} {:width$}  {}", c.id, clean(&c.summary));
         if !opts.verbose {
             continue;
+        }
+        for l in h.container_limits.iter().filter(|l| l.check == c.id) {
+            let _ = writeln!(
+                out,
+                "      {}",
+                paint(dim, &format!("inside a container: {}", l.why))
+            );
         }
         for e in &c.evidence {
             let _ = writeln!(

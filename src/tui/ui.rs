@@ -223,6 +223,13 @@ fn draw_detail(f: &mut Frame, app: &App, area: Rect) {
                 Span::raw(format!("  ({:.1} ms)", r.duration_ms)),
             ]));
             lines.push(Line::raw(clean(&r.summary)));
+            let limits = app.host.iter().flat_map(|h| &h.container_limits);
+            for l in limits.filter(|l| l.check == row.check.id) {
+                lines.push(Line::styled(
+                    format!("Inside a container: {}", l.why),
+                    style(app, Color::Yellow),
+                ));
+            }
             if !r.evidence.is_empty() {
                 lines.push(Line::raw(""));
                 lines.push(Line::styled(
