@@ -258,6 +258,7 @@ fn a_panicking_check_is_unknown_with_its_message() {
         title: "a check that panics",
         area: "Test",
         explanation: "# panicky\n",
+        in_container: None,
         run: boom,
     };
     let r = checks::run_one(&PANICKY, &Host::live(), &Options::default());
