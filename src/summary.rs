@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checks;
 use crate::host::{Host, SourceKind};
+use crate::parse::mountinfo;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HostSummary {
@@ -114,11 +115,14 @@ fn container(host: &Host) -> Option<String> {
     // `--pid host` keeps the initial PID namespace; the container still has a root filesystem of
     // its own, which with an engine's marker file tells it apart from a VM with a stale marker
     // (a private mount namespace alone, as `unshare -m` or systemd's PrivateTmp make, keeps it).
+    // mountinfo is readable without ptrace rights over PID 1, unlike /proc/1/root.
+    let root_of = |pid: &str| {
+        let table = mountinfo::parse(&host.read_text(&format!("/proc/{pid}/mountinfo")).ok()?);
+        let root = table.at("/")?;
+        Some((root.major, root.minor, root.root.clone()))
+    };
     let own_root = host.is_live()
-        && matches!(
-            (host.stat("/"), host.stat("/proc/1/root")),
-            (Ok(ours), Ok(init)) if ours.dev != init.dev
-        );
+        && matches!((root_of("self"), root_of("1")), (Some(ours), Some(init)) if ours != init);
     match (namespaced, engine) {
         (true, engine) => Some(engine.unwrap_or("unknown engine").into()),
         (false, Some(engine)) if own_root => Some(engine.into()),

@@ -85,7 +85,7 @@ pub const ALL: &[Check] = &[
         area: "Processes",
         explanation: explanation!("zombies"),
         in_container: Some(
-            "sees only this container's processes, and its PID 1 is the container's init, not the host's",
+            "sees the processes of this container's PID namespace, whose PID 1 is the container's init unless it runs with --pid host",
         ),
         run: zombies::run,
     },

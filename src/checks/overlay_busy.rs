@@ -56,6 +56,7 @@ pub fn run(host: &Host, _: &super::Options) -> Outcome {
     let mut live = 0;
     let mut busy = 0;
     let mut idle = 0;
+    let mut unsure = 0;
     let mut ok_lines = 0;
 
     for o in &scan.overlays {
@@ -108,8 +109,21 @@ pub fn run(host: &Host, _: &super::Options) -> Outcome {
             continue;
         }
         if holds.is_empty() && other_ns.is_empty() {
-            idle += 1;
-            out.push(place, format!("{who}; leaked: nothing holds it"));
+            // A process we could not read may hold it: idle is only said when all were read.
+            // A plain unmount stays safe either way: the kernel refuses it while busy.
+            if scan.unreadable > 0 {
+                unsure += 1;
+                out.push(
+                    place,
+                    format!(
+                        "{who}; leaked; no holder among the processes that could be read ({} could not)",
+                        scan.unreadable
+                    ),
+                );
+            } else {
+                idle += 1;
+                out.push(place, format!("{who}; leaked: nothing holds it"));
+            }
             out = out.fix(unmount_plan(o, false));
             continue;
         }
@@ -167,13 +181,16 @@ pub fn run(host: &Host, _: &super::Options) -> Outcome {
     let total = scan.overlays.len() + scan.detached.len();
     out.metric("overlay_mounts", total as f64);
     out.metric("overlay_busy_mounts", busy as f64);
-    out.metric("overlay_leaked_mounts", (busy + idle) as f64);
+    out.metric("overlay_leaked_mounts", (busy + idle + unsure) as f64);
     let mut parts = vec![format!("{live} in use")];
     if busy > 0 {
         parts.push(format!("{busy} leaked and busy"));
     }
     if idle > 0 {
         parts.push(format!("{idle} leaked and idle"));
+    }
+    if unsure > 0 {
+        parts.push(format!("{unsure} leaked, holders unknown"));
     }
     out.summary = format!(
         "{total} overlay mount{}: {}",
@@ -183,7 +200,7 @@ pub fn run(host: &Host, _: &super::Options) -> Outcome {
     out.status = if !clashes.is_empty() {
         out.summary += "; two mounts share an upper or work dir (overlayfs: upperdir is in-use)";
         Status::Error
-    } else if busy + idle > 0 {
+    } else if busy + idle + unsure > 0 {
         Status::Warn
     } else {
         Status::Ok
