@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# overlay-busy against `fuser -m` run once per mount, on the same scene: in a private mount namespace,
-# MOUNTS overlay mounts and PROCS processes, some holding mounts by cwd, open file or mapped file.
+# overlay-busy against `fuser -m` run once per mount and one `lsof`, on the same scene: in a
+# private mount namespace, MOUNTS overlay mounts and PROCS processes, some holding mounts by cwd,
+# open file or mapped file.
 # Prints both timings, the ratio, and whether the holder sets match. Needs root.
 # Usage: bench/overlay.sh [MOUNTS] [PROCS]
 set -euo pipefail
@@ -45,13 +46,16 @@ for i in $(seq 0 $((mounts - 1))); do
   printf '%s/%s/m\t%s\n' "$base" "$i" "$(fuser -m "$base/$i/m" 2>/dev/null | tr -s ' ')"
 done > "$work/fuser.txt"
 t2=$(date +%s%N)
-echo "$(( (t1 - t0) / 1000 )) $(( (t2 - t1) / 1000 ))" > "$work/times"
+# One lsof over every process, as someone would run it and grep for the mount points.
+lsof -n -w > "$work/lsof.txt" 2>/dev/null || true
+t3=$(date +%s%N)
+echo "$(( (t1 - t0) / 1000 )) $(( (t2 - t1) / 1000 )) $(( (t3 - t2) / 1000 ))" > "$work/times"
 SCENE
 
 python3 - "$work" "$mounts" "$procs" <<'PY'
 import json, sys, collections
 work, mounts, procs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-doctor_us, fuser_us = map(int, open(f"{work}/times").read().split())
+doctor_us, fuser_us, lsof_us = map(int, open(f"{work}/times").read().split())
 report = json.load(open(f"{work}/doctor.json"))
 ev = report["checks"][0]["evidence"]
 ours = collections.defaultdict(set)
@@ -74,5 +78,6 @@ print(f"scene: {mounts} overlay mounts, {procs} processes ({mounts // 5} holding
 print(f"container-doctor overlay-busy, one pass:   {doctor_us / 1000:9.1f} ms")
 print(f"fuser -m, once per mount ({mounts} runs):     {fuser_us / 1000:9.1f} ms")
 print(f"ratio: {fuser_us / max(doctor_us, 1):.0f}x faster")
+print(f"lsof -n, once over every process:          {lsof_us / 1000:9.1f} ms ({lsof_us / max(doctor_us, 1):.1f}x)")
 print(f"holder sets: identical for {exact}/{len(theirs)} mounts; fuser's all found by us for {same}/{len(theirs)}; {extra} holders only we found")
 PY

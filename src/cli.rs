@@ -63,6 +63,11 @@ pub struct Cli {
     #[arg(long)]
     pub active: bool,
 
+    /// How long the whole scan may take; a check still running then is reported unknown, with
+    /// what it was waiting for (a read blocked on a hung FUSE or NFS server, say)
+    #[arg(long, value_name = "SECONDS", default_value_t = 8.0, value_parser = parse_seconds)]
+    pub timeout: f64,
+
     /// Treat a missing tool as an error instead of skipping its check
     #[arg(long, value_name = "TOOL", value_parser = ["criu"])]
     pub require: Vec<String>,
@@ -170,6 +175,16 @@ impl Cli {
                 .iter()
                 .map(|p| p.to_string_lossy().into_owned())
                 .collect(),
+            deadline: Some(std::time::Duration::from_secs_f64(self.timeout)),
         }
+    }
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err(format!(
+            "{s:?} is not a number of seconds between 0 and 86400"
+        )),
     }
 }

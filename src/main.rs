@@ -158,9 +158,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let host = make_host();
+    let host = std::sync::Arc::new(make_host());
     let start = Instant::now();
-    let results = checks::run(&selected, &host, &opts);
+    let results = checks::run(&selected, &host, &opts, |_| ());
     let summary = HostSummary::gather(&host);
     let report = Report::new(
         summary,

@@ -22,9 +22,11 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 /// An app filled with the results of a scan of `tree`, made deterministic for snapshots.
 fn app_for(tree: &Tree) -> App {
     let all: Vec<&'static Check> = checks::ALL.iter().collect();
-    let host = Host::new(Box::new(Rooted::new(tree.path().to_path_buf()).unwrap()));
+    let host = std::sync::Arc::new(Host::new(Box::new(
+        Rooted::new(tree.path().to_path_buf()).unwrap(),
+    )));
     let mut app = App::new(&all, false);
-    for mut r in checks::run(&all, &host, &Options::default()) {
+    for mut r in checks::run(&all, &host, &Options::default(), |_| ()) {
         r.duration_ms = 0.0;
         app.set_result(r);
     }

@@ -70,11 +70,11 @@ pub fn export(
     ex: &ExportOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<PathBuf, String> {
-    let host = Host::live();
+    let host = std::sync::Arc::new(Host::live());
     progress("running the checks");
     let selected: Vec<&'static checks::Check> = checks::ALL.iter().collect();
     let start = std::time::Instant::now();
-    let results = checks::run(&selected, &host, opts);
+    let results = checks::run(&selected, &host, opts, |_| ());
     let summary = HostSummary::gather(&host);
     let report = Report::new(
         summary.clone(),
@@ -429,6 +429,7 @@ impl Loaded {
                 active: manifest.active,
                 require: manifest.require.clone(),
                 dockerfiles: manifest.dockerfiles.clone(),
+                deadline: None,
             },
             source: manifest.source,
             euid: manifest.euid,

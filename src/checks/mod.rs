@@ -15,7 +15,8 @@ mod tmp_tmpfs;
 mod zombies;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::time::Instant;
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
 
 use crate::host::{Host, HostError};
 use crate::model::{CheckResult, Outcome};
@@ -45,7 +46,14 @@ pub struct Options {
     pub require: Vec<String>,
     /// Dockerfiles to examine (`--dockerfile PATH`).
     pub dockerfiles: Vec<String>,
+    /// How long the whole scan may take (`--timeout`); `None` is [`DEADLINE`].
+    pub deadline: Option<Duration>,
 }
+
+/// How long a scan may take by default. Commands have their own 5 s limit, but a read can block
+/// in the kernel where no timeout reaches (a hung FUSE or NFS server behind a file or a
+/// process's cwd); a check still running then is reported unknown and left behind.
+pub const DEADLINE: Duration = Duration::from_secs(8);
 
 impl Options {
     pub fn requires(&self, tool: &str) -> bool {
@@ -188,6 +196,10 @@ pub fn run_one(check: &Check, host: &Host, opts: &Options) -> CheckResult {
             .unwrap_or_else(|| "unknown panic".into());
         Outcome::unknown(format!("the check failed internally: {msg}"))
     });
+    result(check, outcome, start.elapsed())
+}
+
+fn result(check: &Check, outcome: Outcome, took: Duration) -> CheckResult {
     CheckResult {
         id: check.id,
         title: check.title,
@@ -198,32 +210,81 @@ pub fn run_one(check: &Check, host: &Host, opts: &Options) -> CheckResult {
         fixes: outcome.fixes,
         metrics: outcome.metrics,
         table: outcome.table,
-        duration_ms: start.elapsed().as_secs_f64() * 1000.0,
+        duration_ms: took.as_secs_f64() * 1000.0,
     }
 }
 
-/// Runs the given checks, each on its own thread (a slow `criu check` does not hold up the
-/// rest), and returns the results in the order given.
-pub fn run(checks: &[&Check], host: &Host, opts: &Options) -> Vec<CheckResult> {
-    std::thread::scope(|s| {
-        let handles: Vec<_> = checks
-            .iter()
-            .map(|c| {
-                std::thread::Builder::new()
-                    .name(format!("check:{}", c.id))
-                    .spawn_scoped(s, move || run_one(c, host, opts))
+/// Runs the given checks, each on its own thread named `check:ID` (a slow `criu check` does not
+/// hold up the rest), hands each result to `on_result` as it comes, and returns them in the
+/// order given. At the deadline, checks still running are reported unknown with the request
+/// they were waiting on; their threads are left behind, as a thread blocked in the kernel cannot
+/// be stopped (they end with the process).
+pub fn run(
+    checks: &[&'static Check],
+    host: &Arc<Host>,
+    opts: &Options,
+    mut on_result: impl FnMut(&CheckResult),
+) -> Vec<CheckResult> {
+    let limit = opts.deadline.unwrap_or(DEADLINE);
+    let deadline = Instant::now() + limit;
+    let (tx, rx) = mpsc::channel();
+    let mut results: Vec<Option<CheckResult>> = vec![None; checks.len()];
+    for (i, &check) in checks.iter().enumerate() {
+        let (tx, shared, job_opts) = (tx.clone(), Arc::clone(host), opts.clone());
+        let spawned = std::thread::Builder::new()
+            .name(thread_name(check))
+            .spawn(move || {
+                let _ = tx.send((i, run_one(check, &shared, &job_opts)));
+            });
+        if spawned.is_err() {
+            // No thread to be had: run it here.
+            let r = run_one(check, host, opts);
+            on_result(&r);
+            results[i] = Some(r);
+        }
+    }
+    drop(tx);
+    while results.iter().any(Option::is_none) {
+        let Ok((i, r)) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
+            break;
+        };
+        on_result(&r);
+        results[i] = Some(r);
+    }
+    checks
+        .iter()
+        .zip(results)
+        .map(|(check, r)| {
+            r.unwrap_or_else(|| {
+                let r = result(check, timed_out(check, host, limit), limit);
+                on_result(&r);
+                r
             })
-            .collect();
-        handles
-            .into_iter()
-            .zip(checks)
-            .map(|(h, c)| match h {
-                Ok(handle) => handle.join().unwrap_or_else(|_| run_one(c, host, opts)),
-                // No thread to be had: run it here.
-                Err(_) => run_one(c, host, opts),
-            })
-            .collect()
-    })
+        })
+        .collect()
+}
+
+fn thread_name(check: &Check) -> String {
+    format!("check:{}", check.id)
+}
+
+/// The verdict on a check that outlived the deadline: what it was waiting for, and how long.
+fn timed_out(check: &Check, host: &Host, limit: Duration) -> Outcome {
+    let within = format!("did not finish within {:.0} s", limit.as_secs_f64());
+    match host.waiting_on(&thread_name(check)) {
+        Some((request, waited)) => Outcome::unknown(format!(
+            "{within}: no answer to {request} after {:.1} s",
+            waited.as_secs_f64()
+        ))
+        .evidence(
+            request.to_string(),
+            format!(
+                "still waiting when the scan's {:.0} s ran out",
+                limit.as_secs_f64()
+            ),
+        ),
+        None => Outcome::unknown(within),
+    }
 }
 
 /// The kernel release of the examined host, from /proc/sys/kernel/osrelease, else /proc/version.

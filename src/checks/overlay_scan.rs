@@ -82,6 +82,9 @@ pub struct Scan {
     pub holds: HashMap<Dev, Vec<Hold>>,
     /// Overlays held by processes but mounted nowhere (lazily unmounted, e.g. by `docker rm`).
     pub detached: Vec<Dev>,
+    /// Every device some mount table lists. Only a device outside all of them can be a detached
+    /// overlay and is statfs'd: a hung FUSE or NFS server is never asked.
+    pub listed: HashSet<Dev>,
     /// Processes whose fds or links could not be read (not root, or PID 1 protected).
     pub unreadable: usize,
 }
@@ -154,6 +157,7 @@ fn read_mount_tables(host: &Host, s: &mut Scan) -> Result<(), String> {
     }
     let mut seen: HashSet<Dev> = HashSet::new();
     for (ns, mounts) in tables {
+        s.listed.extend(mounts.iter().map(|m| (m.major, m.minor)));
         for m in mounts.into_iter().filter(overlay::is_overlay) {
             let dev = (m.major, m.minor);
             if let Some(ns) = ns {
@@ -202,8 +206,8 @@ fn find_holders(host: &Host, s: &mut Scan) {
             if mounted.contains(&dev) || detached.contains(&dev) {
                 return true;
             }
-            // Overlays have anonymous devices; only those can be a detached overlay.
-            if dev.0 != 0 || not_overlay.contains(&dev) {
+            // Overlays have anonymous devices; only those mounted nowhere can be a detached one.
+            if dev.0 != 0 || not_overlay.contains(&dev) || s.listed.contains(&dev) {
                 return false;
             }
             if host.statfs_magic(path).is_ok_and(|m| m == fsmagic::OVERLAY) {

@@ -2,7 +2,7 @@
 
 use std::fs::OpenOptions;
 use std::io::Read;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::time::Duration;
 
 use super::{
@@ -60,14 +60,25 @@ pub(super) fn subdir_names(path: &std::path::Path, shown: &str) -> Result<Vec<St
         .collect())
 }
 
+/// stat(2) by statx with AT_STATX_DONT_SYNC: a FUSE or NFS filesystem answers from its attribute
+/// cache instead of asking its server, so a hung server cannot hang the scan (as `lsof -b` avoids
+/// the same trap); the device, type and mode we use do not go stale.
 pub(super) fn meta(path: &std::path::Path, shown: &str) -> Result<Meta, HostError> {
-    let m = std::fs::metadata(path).map_err(|e| HostError::from_io(shown, &e))?;
+    use rustix::fs::{AtFlags, CWD, FileType, StatxFlags, statx};
+    let m = statx(
+        CWD,
+        path,
+        AtFlags::STATX_DONT_SYNC,
+        StatxFlags::TYPE | StatxFlags::MODE | StatxFlags::SIZE,
+    )
+    .map_err(|e| HostError::from_io(shown, &e.into()))?;
+    let kind = FileType::from_raw_mode(m.stx_mode.into());
     Ok(Meta {
-        is_dir: m.is_dir(),
-        is_file: m.is_file(),
-        mode: m.permissions().mode() & 0o7777,
-        size: m.len(),
-        dev: (rustix::fs::major(m.dev()), rustix::fs::minor(m.dev())),
+        is_dir: kind == FileType::Directory,
+        is_file: kind == FileType::RegularFile,
+        mode: u32::from(m.stx_mode) & 0o7777,
+        size: m.stx_size,
+        dev: (m.stx_dev_major, m.stx_dev_minor),
     })
 }
 

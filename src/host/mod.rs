@@ -123,6 +123,27 @@ pub enum Request {
     ProbeFreezer(FreezerVersion, String),
 }
 
+/// As a person would say it: what a check was waiting for when it ran out of time.
+impl std::fmt::Display for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Request::Read(p) | Request::ReadLocal(p) => write!(f, "read {p}"),
+            Request::ListDir(p) => write!(f, "list {p}"),
+            Request::ReadLink(p) => write!(f, "readlink {p}"),
+            Request::Subdirs(p) => write!(f, "list the directories in {p}"),
+            Request::Stat(p) => write!(f, "stat {p}"),
+            Request::Statfs(p) => write!(f, "statfs {p}"),
+            Request::DiskStat(p) => write!(f, "statvfs {p}"),
+            Request::DirSize(p) => write!(f, "disk usage of {p}"),
+            Request::Env(n) => write!(f, "${n}"),
+            Request::Run(argv) => write!(f, "run `{}`", argv.join(" ")),
+            Request::Docker(c) => write!(f, "Docker Engine API GET {}", c.path()),
+            Request::ProbePidfd => write!(f, "pidfd probe"),
+            Request::ProbeFreezer(_, d) => write!(f, "freezer probe in {d}"),
+        }
+    }
+}
+
 /// What the Host answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
@@ -189,6 +210,9 @@ pub struct Record {
 pub struct Host {
     source: Box<dyn Source>,
     log: Mutex<Vec<Record>>,
+    /// Requests being served now, by the name of the thread that asked: what a check is still
+    /// waiting for when its deadline passes.
+    in_flight: Mutex<Vec<(String, Request, Instant)>>,
 }
 
 impl Host {
@@ -196,7 +220,15 @@ impl Host {
         Host {
             source,
             log: Mutex::new(Vec::new()),
+            in_flight: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The request the named thread has been waiting on, and for how long.
+    pub fn waiting_on(&self, thread: &str) -> Option<(Request, Duration)> {
+        let in_flight = self.in_flight.lock().ok()?;
+        let (_, request, since) = in_flight.iter().rev().find(|(t, _, _)| t == thread)?;
+        Some((request.clone(), since.elapsed()))
     }
 
     pub fn live() -> Self {
@@ -324,7 +356,16 @@ impl Host {
         f: impl FnOnce() -> Result<T, HostError>,
     ) -> Result<T, HostError> {
         let start = Instant::now();
+        let thread = std::thread::current().name().map(str::to_string);
+        if let (Some(name), Ok(mut in_flight)) = (&thread, self.in_flight.lock()) {
+            in_flight.push((name.clone(), request.clone(), start));
+        }
         let answer = f();
+        if let (Some(name), Ok(mut in_flight)) = (&thread, self.in_flight.lock())
+            && let Some(i) = in_flight.iter().rposition(|(t, _, _)| t == name)
+        {
+            in_flight.remove(i);
+        }
         let record = Record {
             request,
             answer: answer.clone().map(Into::into),

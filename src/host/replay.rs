@@ -50,28 +50,9 @@ impl Replay {
                 list[i].clone()
             }
             _ => Err(HostError::Unsupported(format!(
-                "{}: not in the bundle",
-                describe(&request)
+                "{request}: not in the bundle"
             ))),
         }
-    }
-}
-
-fn describe(r: &Request) -> String {
-    match r {
-        Request::Read(p) | Request::ReadLocal(p) | Request::ListDir(p) | Request::ReadLink(p) => {
-            p.clone()
-        }
-        Request::Subdirs(p)
-        | Request::Stat(p)
-        | Request::Statfs(p)
-        | Request::DiskStat(p)
-        | Request::DirSize(p) => p.clone(),
-        Request::Env(n) => format!("${n}"),
-        Request::Run(argv) => argv.join(" "),
-        Request::Docker(c) => c.path(),
-        Request::ProbePidfd => "pidfd probe".into(),
-        Request::ProbeFreezer(_, d) => format!("freezer probe in {d}"),
     }
 }
 

@@ -204,21 +204,9 @@ fn start_scan(
         }
     });
     thread::spawn(move || {
-        let host = make_host();
-        thread::scope(|s| {
-            for c in &checks {
-                // Borrows only, so the job is Copy: it runs here if no thread can be had.
-                let job = || {
-                    let _ = tx.send(Msg::Result(checks::run_one(c, &host, &opts)));
-                };
-                if thread::Builder::new()
-                    .name(format!("check:{}", c.id))
-                    .spawn_scoped(s, job)
-                    .is_err()
-                {
-                    job();
-                }
-            }
+        let host = Arc::new(make_host());
+        checks::run(&checks, &host, &opts, |r| {
+            let _ = tx.send(Msg::Result(r.clone()));
         });
         let _ = tx.send(Msg::Host(HostSummary::gather(&host)));
     });

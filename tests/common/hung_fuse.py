@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""A FUSE filesystem that stops answering: the test stand-in for a hung FUSE or NFS server.
+
+Usage: hung_fuse.py MOUNTPOINT READY_FILE
+
+Speaks the kernel's FUSE protocol on /dev/fuse directly (no libfuse): answers INIT, GETATTR,
+ACCESS, OPENDIR/RELEASEDIR, STATFS and LOOKUP (nothing exists but the root directory) until it
+gets SIGUSR1; from then on it reads no request, so every new access to the mount blocks in the
+kernel. SIGTERM closes the connection (blocked callers get ENOTCONN) and detaches the mount.
+"""
+import ctypes
+import errno
+import os
+import signal
+import struct
+import sys
+
+IN_HEADER = struct.Struct("<IIQQIIIHH")  # len opcode unique nodeid uid gid pid extlen padding
+OUT_HEADER = struct.Struct("<IiQ")  # len error unique
+LOOKUP, GETATTR, OPEN, STATFS, RELEASE, INIT, OPENDIR, RELEASEDIR, ACCESS = 1, 3, 14, 17, 18, 26, 27, 29, 34
+NO_REPLY = {2, 36, 42}  # FORGET, INTERRUPT, BATCH_FORGET
+MNT_DETACH = 2
+
+mountpoint, ready = sys.argv[1], sys.argv[2]
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+class Hang(Exception):
+    pass
+
+
+def on_usr1(*_):
+    # Raised out of the blocked read, so no request is taken: every caller stays queued in the
+    # kernel, where a fatal signal still ends it (a request the server took but never answers
+    # would leave its caller unkillable until the connection closes).
+    raise Hang()
+
+
+def on_term(*_):
+    os.close(fd)
+    libc.umount2(mountpoint.encode(), MNT_DETACH)
+    os._exit(0)
+
+
+def attr():
+    # fuse_attr: ino size blocks atime mtime ctime, their nsecs, mode nlink uid gid rdev blksize flags
+    return struct.pack("<QQQQQQIIIIIIIIII", 1, 0, 0, 0, 0, 0, 0, 0, 0, 0o40755, 2, 0, 0, 0, 4096, 0)
+
+
+def reply(unique, error=0, body=b""):
+    os.write(fd, OUT_HEADER.pack(OUT_HEADER.size + len(body), -error, unique) + body)
+
+
+signal.signal(signal.SIGUSR1, on_usr1)
+signal.signal(signal.SIGTERM, on_term)
+fd = os.open("/dev/fuse", os.O_RDWR)
+options = f"fd={fd},rootmode=40000,user_id=0,group_id=0".encode()
+if libc.mount(b"hung", mountpoint.encode(), b"fuse.hung", 0, options) != 0:
+    sys.exit(f"mount: {os.strerror(ctypes.get_errno())}")
+
+while True:
+    try:
+        request = os.read(fd, 1 << 20)
+    except Hang:
+        break
+    except OSError as e:
+        if e.errno == errno.ENOENT:
+            continue  # a request interrupted before we read it
+        raise
+    _, opcode, unique, *_ = IN_HEADER.unpack_from(request)
+    if opcode in NO_REPLY:
+        continue
+    if opcode == INIT:
+        # fuse_init_out, 64 bytes: protocol 7.31, no flags, max_write 4096, time_gran 1.
+        reply(unique, body=struct.pack("<IIIIHHIIHHIIH22x", 7, 31, 0, 0, 0, 0, 4096, 1, 0, 0, 0, 0, 0))
+        open(ready, "w").close()
+    elif opcode == GETATTR:
+        # fuse_attr_out: valid for 0 s, so every stat that may ask the server does.
+        reply(unique, body=struct.pack("<QII", 0, 0, 0) + attr())
+    elif opcode == OPENDIR:
+        reply(unique, body=struct.pack("<QIi", 0, 0, 0))
+    elif opcode == STATFS:
+        reply(unique, body=struct.pack("<QQQQQIIII24x", 0, 0, 0, 0, 0, 4096, 255, 4096, 0))
+    elif opcode in (RELEASE, RELEASEDIR):
+        reply(unique)
+    elif opcode == LOOKUP:
+        reply(unique, errno.ENOENT)
+    else:
+        reply(unique, errno.ENOSYS)  # ACCESS among them: the kernel then allows it
+
+# Hung: every request from now on waits for ever.
+while True:
+    signal.pause()

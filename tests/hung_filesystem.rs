@@ -1,0 +1,147 @@
+//! A filesystem server that stops answering (tests/common/hung_fuse.py, a real FUSE mount):
+//! a process whose cwd is on it must not hang the scan, and a file on it that a check must read
+//! costs the scan's deadline and is named in the report, never a hang.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+use common::{check, doctor, require_root, status, summary};
+use serde_json::Value;
+
+/// The FUSE server and a process parked in its mount; both go, and the mount with them, on drop.
+struct Hung {
+    server: Child,
+    holder: Child,
+    mount: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Hung {
+    fn start() -> Hung {
+        let dir = tempfile::tempdir().unwrap();
+        let mount = dir.path().join("mnt");
+        std::fs::create_dir(&mount).unwrap();
+        let ready = dir.path().join("ready");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/common/hung_fuse.py");
+        let server = Command::new("python3")
+            .arg(script)
+            .arg(&mount)
+            .arg(&ready)
+            .spawn()
+            .expect("python3");
+        let start = Instant::now();
+        while !ready.exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "FUSE never came up"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Answered while the server still answers: chdir asks ACCESS and GETATTR.
+        let holder = Command::new("sleep")
+            .arg("600")
+            .current_dir(&mount)
+            .spawn()
+            .unwrap();
+        // From now on the server reads nothing more.
+        kill(server.id(), libc::SIGUSR1);
+        Hung {
+            server,
+            holder,
+            mount,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Hung {
+    fn drop(&mut self) {
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+        kill(self.server.id(), libc::SIGTERM);
+        let _ = self.server.wait();
+    }
+}
+
+fn kill(pid: u32, sig: i32) {
+    // SAFETY: kill(2) on a child we spawned and have not reaped.
+    unsafe { libc::kill(pid as i32, sig) };
+}
+
+fn scan(args: &[&str]) -> (Output, Value, Duration) {
+    let start = Instant::now();
+    let out = doctor()
+        .args(["--check", "--format", "json"])
+        .args(args)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let took = start.elapsed();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    (out, report, took)
+}
+
+#[test]
+fn a_hung_fuse_server_costs_at_most_the_deadline() {
+    if !require_root() {
+        return;
+    }
+    let hung = Hung::start();
+    // Independent proof that the mount is hung: stat(1) of it does not come back.
+    let probe = Command::new("timeout")
+        .args(["2", "stat", "-f"])
+        .arg(&hung.mount)
+        .output()
+        .unwrap();
+    assert_eq!(
+        probe.status.code(),
+        Some(124),
+        "statfs of the hung mount returned"
+    );
+
+    // A holder's cwd on it: stat from the attribute cache, no statfs of listed mounts.
+    let (out, report, _) = scan(&[]);
+    let cwd = std::fs::read_link(format!("/proc/{}/cwd", hung.holder.id())).unwrap();
+    assert_eq!(
+        cwd, hung.mount,
+        "the holder sat on the hung mount during the scan"
+    );
+    let failed = report["failed"].as_bool().unwrap();
+    assert_eq!(out.status.code(), Some(if failed { 1 } else { 0 }));
+    for c in report["checks"].as_array().unwrap() {
+        assert!(
+            !c["summary"].as_str().unwrap().contains("did not finish"),
+            "{c}"
+        );
+    }
+
+    // A Dockerfile on it: that check runs out of time and says on what; the others answer.
+    let dockerfile = hung.mount.join("Dockerfile");
+    let path = dockerfile.to_str().unwrap();
+    let (out, report, took) = scan(&["--dockerfile", path, "--timeout", "3"]);
+    assert_eq!(status(&report, "dockerfile-cache-mounts"), "unknown");
+    let said = summary(&report, "dockerfile-cache-mounts");
+    assert!(
+        said.starts_with(&format!(
+            "did not finish within 3 s: no answer to read {path} after "
+        )),
+        "{said}"
+    );
+    assert_eq!(
+        check(&report, "dockerfile-cache-mounts")["evidence"][0]["source"],
+        format!("read {path}")
+    );
+    assert_eq!(status(&report, "kernel-version"), "ok");
+    let failed = report["failed"].as_bool().unwrap();
+    assert_eq!(out.status.code(), Some(if failed { 1 } else { 0 }));
+    // The deadline, plus the time to write the report and exit with a thread still blocked.
+    assert!(
+        took >= Duration::from_secs(3) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+}
