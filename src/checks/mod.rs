@@ -270,7 +270,12 @@ fn thread_name(check: &Check) -> String {
 
 /// The verdict on a check that outlived the deadline: what it was waiting for, and how long.
 fn timed_out(check: &Check, host: &Host, limit: Duration) -> Outcome {
-    let within = format!("did not finish within {:.0} s", limit.as_secs_f64());
+    let limit = if limit.subsec_millis() == 0 {
+        format!("{} s", limit.as_secs())
+    } else {
+        format!("{:.1} s", limit.as_secs_f64())
+    };
+    let within = format!("did not finish within {limit}");
     match host.waiting_on(&thread_name(check)) {
         Some((request, waited)) => Outcome::unknown(format!(
             "{within}: no answer to {request} after {:.1} s",
@@ -278,10 +283,7 @@ fn timed_out(check: &Check, host: &Host, limit: Duration) -> Outcome {
         ))
         .evidence(
             request.to_string(),
-            format!(
-                "still waiting when the scan's {:.0} s ran out",
-                limit.as_secs_f64()
-            ),
+            format!("still waiting when the scan's {limit} ran out"),
         ),
         None => Outcome::unknown(within),
     }
