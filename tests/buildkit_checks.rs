@@ -317,3 +317,40 @@ fn a_hanging_buildctl_is_bounded_and_the_state_dir_stands_in() {
         "{report}"
     );
 }
+
+/// Without buildctl or an engine, the state directory's size is the walk's: the same bytes as
+/// `du -s -x` (hard links once, nested directories), over a tree with thousands of entries.
+#[test]
+fn the_state_walk_counts_what_du_counts() {
+    let tree = Tree::new();
+    let state = tree.path().join("var/lib/buildkit");
+    for i in 0..3000 {
+        let dir = state.join(format!(
+            "runc-overlayfs/snapshots/snapshots/{}/fs/{}",
+            i / 100,
+            i % 7
+        ));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(format!("f{i}")), vec![b'x'; (i * 7919) % 20000]).unwrap();
+        if i % 100 == 0 {
+            fs::hard_link(dir.join(format!("f{i}")), dir.join(format!("link{i}"))).unwrap();
+        }
+    }
+    let (_, report) = tree.run_json(&["--only", "buildkit-usage"]);
+    let ours =
+        check(&report, "buildkit-usage")["metrics"]["buildkit_cache_bytes{builder=\"buildkitd\"}"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{report}"));
+    let du = std::process::Command::new("du")
+        .args(["-s", "-x", "-B1"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    let du: f64 = String::from_utf8_lossy(&du.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(ours, du);
+}

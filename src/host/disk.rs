@@ -2,7 +2,8 @@
 
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{DirSize, DiskStat, HostError};
@@ -21,40 +22,130 @@ pub fn stat(path: &Path, shown: &str) -> Result<DiskStat, HostError> {
     })
 }
 
+/// Walks the tree with a few threads sharing one queue of directories: a BuildKit state directory
+/// holds many small snapshot directories, and stat calls on them overlap well.
 pub fn dir_size(path: &Path, shown: &str) -> Result<DirSize, HostError> {
     let top = std::fs::symlink_metadata(path).map_err(|e| HostError::from_io(shown, &e))?;
-    let start = Instant::now();
-    let mut size = DirSize {
-        bytes: top.blocks() as i64 * 512,
-        entries: 1,
-        truncated: false,
+    let walk = Walk {
+        // Stay on one filesystem, like `du -x`: mounts below (a running build's overlays) are not the cache's.
+        dev: top.dev(),
+        deadline: Instant::now() + MAX_TIME,
+        state: Mutex::new(WalkState {
+            queue: vec![path.to_path_buf()],
+            busy: 0,
+            linked: HashSet::new(),
+            size: DirSize {
+                bytes: top.blocks() as i64 * 512,
+                entries: 1,
+                truncated: false,
+            },
+        }),
+        wake: Condvar::new(),
     };
-    let mut linked: HashSet<(u64, u64)> = HashSet::new();
-    let mut stack = vec![path.to_path_buf()];
-    // Stay on one filesystem, like `du -x`: mounts below (a running build's overlays) are not the cache's.
-    let dev = top.dev();
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            if size.entries >= MAX_ENTRIES || start.elapsed() > MAX_TIME {
-                size.truncated = true;
-                return Ok(size);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            s.spawn(|| walk.work());
+        }
+        walk.work();
+    });
+    let state = walk.state.into_inner().unwrap_or_else(|e| e.into_inner());
+    Ok(state.size)
+}
+
+struct Walk {
+    dev: u64,
+    deadline: Instant,
+    state: Mutex<WalkState>,
+    wake: Condvar,
+}
+
+struct WalkState {
+    /// Directories not yet read.
+    queue: Vec<PathBuf>,
+    /// Threads reading a directory now: the walk is over when none is and the queue is empty.
+    busy: usize,
+    /// Hard-linked files already counted, as du counts them once.
+    linked: HashSet<(u64, u64)>,
+    size: DirSize,
+}
+
+impl Walk {
+    fn work(&self) {
+        loop {
+            let dir = {
+                let Ok(mut st) = self.state.lock() else {
+                    return;
+                };
+                loop {
+                    if st.size.truncated {
+                        return;
+                    }
+                    if let Some(dir) = st.queue.pop() {
+                        st.busy += 1;
+                        break dir;
+                    }
+                    if st.busy == 0 {
+                        return;
+                    }
+                    st = match self.wake.wait(st) {
+                        Ok(st) => st,
+                        Err(_) => return,
+                    };
+                }
+            };
+            let listing = self.read(&dir);
+            let Ok(mut st) = self.state.lock() else {
+                return;
+            };
+            st.busy -= 1;
+            st.size.entries += listing.entries;
+            st.size.bytes += listing.bytes;
+            for (key, blocks) in listing.linked {
+                if st.linked.insert(key) {
+                    st.size.bytes += blocks;
+                }
             }
-            let Ok(m) = entry.metadata() else { continue };
-            if m.dev() != dev {
-                continue;
+            if st.size.entries >= MAX_ENTRIES || Instant::now() > self.deadline {
+                st.size.truncated = true;
             }
-            size.entries += 1;
-            if m.nlink() > 1 && !m.is_dir() && !linked.insert((m.dev(), m.ino())) {
-                continue;
-            }
-            size.bytes += m.blocks() as i64 * 512;
-            if m.is_dir() {
-                stack.push(entry.path());
-            }
+            st.queue.extend(listing.dirs);
+            self.wake.notify_all();
         }
     }
-    Ok(size)
+
+    /// One directory, read without the lock.
+    fn read(&self, dir: &Path) -> Listing {
+        let mut l = Listing::default();
+        let Ok(list) = std::fs::read_dir(dir) else {
+            return l;
+        };
+        for entry in list.flatten() {
+            let Ok(m) = entry.metadata() else { continue };
+            if m.dev() != self.dev {
+                continue;
+            }
+            l.entries += 1;
+            let blocks = m.blocks() as i64 * 512;
+            if m.is_dir() {
+                l.bytes += blocks;
+                l.dirs.push(entry.path());
+            } else if m.nlink() > 1 {
+                l.linked.push(((m.dev(), m.ino()), blocks));
+            } else {
+                l.bytes += blocks;
+            }
+        }
+        l
+    }
+}
+
+/// What one directory holds: its subdirectories, the bytes of the rest, how many entries, and
+/// the hard-linked files, to be counted once across the tree.
+#[derive(Default)]
+struct Listing {
+    dirs: Vec<PathBuf>,
+    bytes: i64,
+    entries: u64,
+    linked: Vec<((u64, u64), i64)>,
 }
