@@ -34,6 +34,16 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The static binary and an engine of our own with `doctor-busybox:static` imported, holding
+/// the one-engine-at-a-time lock.
+fn engine_with_image() -> (std::sync::MutexGuard<'static, ()>, PathBuf, Dockerd) {
+    let serial = serial();
+    let bin = static_bin();
+    let engine = Dockerd::start();
+    engine.import_busybox("doctor-busybox:static");
+    (serial, bin, engine)
+}
+
 fn report(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -71,10 +81,7 @@ fn inside_a_container_it_says_so_and_what_that_hides() {
     if !require_root() {
         return;
     }
-    let _serial = serial();
-    let bin = static_bin();
-    let engine = Dockerd::start();
-    engine.import_busybox("doctor-busybox:static");
+    let (_serial, bin, engine) = engine_with_image();
     let mount = format!("{}:/doctor:ro", bin.display());
     let run = |args: &[&str]| {
         let mut argv = vec!["run", "--rm", "--network", "none", "-v", &mount];
@@ -142,10 +149,7 @@ fn host_mounted_at_host_gives_the_hosts_verdicts() {
     if !require_root() {
         return;
     }
-    let _serial = serial();
-    let bin = static_bin();
-    let engine = Dockerd::start();
-    engine.import_busybox("doctor-busybox:static");
+    let (_serial, bin, engine) = engine_with_image();
     // The container stays up while the host is examined, so its overlay and cgroups are part of
     // what both sides see.
     let id = engine.ok(&[
