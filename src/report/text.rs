@@ -108,8 +108,9 @@ pub fn render(report: &Report, opts: &Options) -> String {
 
     let t = &report.totals;
     let line = format!(
-        "{} checks: {} ok, {} warn, {} error, {} unknown, {} skipped in {:.0} ms",
+        "{} check{}: {} ok, {} warn, {} error, {} unknown, {} skipped in {:.0} ms",
         report.checks.len(),
+        checks::plural(report.checks.len()),
         t.ok,
         t.warn,
         t.error,
