@@ -9,6 +9,7 @@ use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use common::{check, doctor, require_root, status, summary};
+use rustix::process::{Pid, Signal, kill_process};
 use serde_json::Value;
 
 /// The FUSE server and a process parked in its mount; both go, and the mount with them, on drop.
@@ -47,7 +48,7 @@ impl Hung {
             .spawn()
             .unwrap();
         // From now on the server reads nothing more.
-        kill(server.id(), libc::SIGUSR1);
+        kill(server.id(), Signal::USR1);
         Hung {
             server,
             holder,
@@ -61,14 +62,14 @@ impl Drop for Hung {
     fn drop(&mut self) {
         let _ = self.holder.kill();
         let _ = self.holder.wait();
-        kill(self.server.id(), libc::SIGTERM);
+        kill(self.server.id(), Signal::TERM);
         let _ = self.server.wait();
     }
 }
 
-fn kill(pid: u32, sig: i32) {
-    // SAFETY: kill(2) on a child we spawned and have not reaped.
-    unsafe { libc::kill(pid as i32, sig) };
+/// Signals a child we spawned and have not reaped.
+fn kill(pid: u32, sig: Signal) {
+    let _ = kill_process(Pid::from_raw(pid as i32).expect("pid"), sig);
 }
 
 fn scan(args: &[&str]) -> (Output, Value, Duration) {
