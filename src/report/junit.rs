@@ -1,6 +1,6 @@
-//! `--format junit`: one testsuite per area, one testcase per check, valid against the widely used
-//! Ant/Jenkins JUnit schema (which wants every suite attribute and the properties, system-out and
-//! system-err children).
+//! `--format junit`: one testsuite per area, one testcase per check, valid against the Jenkins xUnit
+//! plugin's JUnit XSD (times with at most three decimals, as its Surefire pattern demands) and the
+//! stricter Ant schema (every suite attribute and the properties, system-out and system-err children).
 
 use std::fmt::Write;
 
@@ -34,7 +34,7 @@ pub fn render(report: &Report, timestamp: &str) -> String {
         let _ = writeln!(
             x,
             "  <testsuite name=\"{}\" package=\"container-doctor\" id=\"{id}\" timestamp=\"{timestamp}\" hostname=\"{}\" \
-             tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skips}\" time=\"{time:.6}\">",
+             tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skips}\" time=\"{time:.3}\">",
             esc(area),
             esc(&host),
             checks.len()
@@ -48,7 +48,7 @@ pub fn render(report: &Report, timestamp: &str) -> String {
         for c in &checks {
             let _ = write!(
                 x,
-                "    <testcase name=\"{}\" classname=\"container-doctor.{}\" time=\"{:.6}\"",
+                "    <testcase name=\"{}\" classname=\"container-doctor.{}\" time=\"{:.3}\"",
                 esc(c.id),
                 esc(&area.to_lowercase().replace(['/', ' '], "-")),
                 c.duration_ms / 1000.0

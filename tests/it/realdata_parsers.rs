@@ -1,9 +1,7 @@
 //! Every parser over every relevant real-world file in ../shared/realdata, with the readings
 //! their SOURCES.md give.
 
-mod common;
-
-use common::{realdata, realdata_text};
+use crate::common::{realdata, realdata_text};
 use container_doctor::parse::kernel::{self, Flavour};
 use container_doctor::parse::mountinfo::{self, MountTable};
 
@@ -265,7 +263,7 @@ fn mountinfo_overlay_roots_of_containers() {
 }
 
 mod cgroups {
-    use super::common::realdata_text;
+    use crate::common::realdata_text;
     use container_doctor::parse::cgroup::{self, FreezerState, Mode};
 
     fn lines(file: &str) -> Vec<cgroup::Membership> {
@@ -358,7 +356,7 @@ mod cgroups {
                 )],
             ),
         ];
-        let on_disk = std::fs::read_dir(super::common::realdata("cgroup/proc_self_cgroup"))
+        let on_disk = std::fs::read_dir(crate::common::realdata("cgroup/proc_self_cgroup"))
             .unwrap()
             .count();
         assert_eq!(cases.len(), on_disk, "every file has a case");
@@ -457,7 +455,7 @@ mod cgroups {
 }
 
 mod criu {
-    use super::common::realdata_text;
+    use crate::common::realdata_text;
     use container_doctor::parse::criu::{self, Verdict};
 
     #[test]
@@ -527,7 +525,7 @@ mod criu {
 }
 
 mod buildkit {
-    use super::common::realdata_text;
+    use crate::common::realdata_text;
     use container_doctor::parse::buildkit::{self, DiskSpace, GcConfig};
     use std::time::Duration;
 
@@ -705,7 +703,7 @@ mod buildkit {
 }
 
 mod dockerfiles {
-    use super::common::realdata_text;
+    use crate::common::realdata_text;
     use container_doctor::parse::dockerfile;
 
     /// The two excerpts list original line numbers (`13:FROM …`); they are put back at those lines.

@@ -1,11 +1,9 @@
 //! The doctor on this machine, for real: statfs, syscalls, /proc, and private namespaces made with
 //! unshare(1) for the cases the machine does not show by itself.
 
-mod common;
-
 use std::process::Command;
 
-use common::{check, doctor, doctor_path, require_root, status, summary};
+use crate::common::{check, doctor, doctor_path, require_root, status, summary};
 use container_doctor::host::{Host, Request};
 use serde_json::Value;
 
@@ -279,7 +277,7 @@ fn unreadable_files_say_needs_root() {
     if !require_root() {
         return;
     }
-    let tree = common::Tree::new();
+    let tree = crate::common::Tree::new();
     tree.file("proc/sys/kernel/osrelease", "6.1.0\n")
         .file("proc/version", "Linux version 6.1.0\n");
     for f in ["proc/sys/kernel/osrelease", "proc/version"] {
@@ -295,7 +293,7 @@ fn unreadable_files_say_needs_root() {
     )
     .unwrap();
     let root = tree.path().to_string_lossy().into_owned();
-    let out = common::run_as_nobody(
+    let out = crate::common::run_as_nobody(
         &[
             "--root",
             &root,
@@ -322,7 +320,7 @@ fn the_whole_check_as_an_unprivileged_user() {
     if !require_root() {
         return;
     }
-    let out = common::run_as_nobody(&["--check", "--format", "json"], &[]);
+    let out = crate::common::run_as_nobody(&["--check", "--format", "json"], &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     let report: Value =

@@ -2,12 +2,10 @@
 //! BuildKit: a build whose two parallel stages use the same cache mount, the build cache compared
 //! with `docker system df -v`, and `builder.gc.defaultKeepStorage` from daemon.json as the limit.
 
-mod common;
-
 use std::process::Command;
 
-use common::dockerd::Dockerd;
-use common::{Tree, check, doctor, require_root, status};
+use crate::common::dockerd::Dockerd;
+use crate::common::{Tree, check, doctor, require_root, status};
 use container_doctor::parse::buildkit::human_size;
 use serde_json::Value;
 

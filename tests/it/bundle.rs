@@ -2,14 +2,12 @@
 //! shapes appear nowhere in the archive; a secret slipped past redaction makes the final scan
 //! refuse; broken, hostile and foreign archives get a clear error and nothing is written.
 
-mod common;
-
 use std::fs;
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{doctor, doctor_path};
+use crate::common::{doctor, doctor_path};
 use container_doctor::bundle;
 use serde_json::Value;
 

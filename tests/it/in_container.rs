@@ -2,13 +2,11 @@
 //! it says it is in a container and which checks that narrows; with the host's / mounted read-only
 //! at /host and `--root /host`, its verdicts are the ones taken on the host itself.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::dockerd::Dockerd;
-use common::require_root;
+use crate::common::dockerd::Dockerd;
+use crate::common::require_root;
 use container_doctor::checks;
 use serde_json::Value;
 
@@ -108,7 +106,7 @@ fn inside_a_container_it_says_so_and_what_that_hides() {
     assert_eq!(limited, expected);
     assert!(limited.contains(&"overlay-busy") && !limited.contains(&"kernel-version"));
     // What it sees is the container's: its PID 1 is the doctor itself.
-    let zombies = common::check(&json, "zombies");
+    let zombies = crate::common::check(&json, "zombies");
     assert!(
         zombies["summary"]
             .as_str()

@@ -2,14 +2,12 @@
 //! after `docker rm` while a process keeps its cwd in the old merged dir, the leaked overlay and that
 //! process are reported; an engine socket that never answers costs a bounded wait and nothing else.
 
-mod common;
-
 use std::os::unix::net::UnixListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::dockerd::Dockerd;
-use common::{check, doctor, require_root, status};
+use crate::common::dockerd::Dockerd;
+use crate::common::{check, doctor, require_root, status};
 use serde_json::Value;
 
 fn overlay_report(docker_host: &str) -> Value {

@@ -1,9 +1,7 @@
 //! `--format json` validates against the shipped schema, live and over fixture trees that bring
 //! out every status, evidence and every kind of fix step.
 
-mod common;
-
-use common::{Tree, doctor, realdata_text};
+use crate::common::{Tree, doctor, realdata_text};
 use serde_json::Value;
 
 fn validator() -> jsonschema::Validator {

@@ -3,12 +3,10 @@
 //! mount points with spaces, tabs, newlines, backslashes, `$(…)` and `;`. The holders found are
 //! compared with what `fuser -m` finds for each mount.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
-use common::{Tree, check, doctor_path, realdata_text, require_root, status};
+use crate::common::{Tree, check, doctor_path, realdata_text, require_root, status};
 use container_doctor::parse::mountinfo::escape;
 use serde_json::Value;
 

@@ -3,14 +3,12 @@
 //! lives, a frozen cgroup is thawed, a Dockerfile is rewritten with a backup, a mount point full of
 //! shell syntax is unmounted without anything in its name running; and the refusals.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::{doctor_path, realdata, require_root};
+use crate::common::{doctor_path, realdata, require_root};
 use serde_json::Value;
 
 /// Runs `script` in a private mount namespace with the doctor as `$D` and the audit log as `$LOG`.
@@ -261,7 +259,7 @@ fn refusals_and_dry_runs_change_nothing() {
         return;
     }
     // Not root: refused up front with the command to run under sudo.
-    let out = common::run_as_nobody(
+    let out = crate::common::run_as_nobody(
         &["fix", "tmp-tmpfs", "--plan", "tmp-mount-now", "--yes"],
         &[(
             "CONTAINER_DOCTOR_AUDIT_LOG",

@@ -1,15 +1,13 @@
 //! cgroups and CRIU on this machine, for real: freezer cgroups made by the test (v1 and v2), the
 //! active probe, Debian's criu, and stub criu programs for the version matrix.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{check, doctor, doctor_path, realdata, require_root, status, summary};
+use crate::common::{check, doctor, doctor_path, realdata, require_root, status, summary};
 use serde_json::Value;
 
 /// Tests here freeze cgroups the others would see: one at a time.
@@ -229,7 +227,7 @@ fn the_active_probe_without_root_says_needs_root() {
     if !require_root() {
         return;
     }
-    let out = common::run_as_nobody(
+    let out = crate::common::run_as_nobody(
         &[
             "--format",
             "json",

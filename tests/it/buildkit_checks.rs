@@ -1,11 +1,9 @@
 //! buildkit-usage over trees with real buildkitd.toml and daemon.json files, and
 //! dockerfile-cache-mounts over the real Dockerfiles, with a stub runc for the version matrix.
 
-mod common;
-
 use std::fs;
 
-use common::{Tree, check, doctor, realdata, realdata_text, status, summary};
+use crate::common::{Tree, check, doctor, realdata, realdata_text, status, summary};
 use serde_json::Value;
 
 fn buildkitd_tree(toml: &str) -> Tree {
@@ -284,7 +282,7 @@ fn huge_and_binary_dockerfiles() {
 
 #[test]
 fn a_hanging_buildctl_is_bounded_and_the_state_dir_stands_in() {
-    if !common::require_root() {
+    if !crate::common::require_root() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -298,7 +296,7 @@ fn a_hanging_buildctl_is_bounded_and_the_state_dir_stands_in() {
     let start = std::time::Instant::now();
     let out = std::process::Command::new("unshare")
         .args(["--mount", "--propagation", "private", "sh", "-c", script])
-        .arg(common::doctor_path())
+        .arg(crate::common::doctor_path())
         .env("PATH", format!("{}:/usr/bin:/bin", dir.path().display()))
         .env_remove("DOCKER_HOST")
         .output()

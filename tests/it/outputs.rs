@@ -2,12 +2,10 @@
 //! findings), each checked by the real validator: xmllint with the JUnit XSD, the SARIF 2.1.0 JSON
 //! schema, promtool, our own JSON schema; exit codes the same whatever the format.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{Tree, doctor, realdata, realdata_text};
+use crate::common::{Tree, doctor, realdata, realdata_text};
 use serde_json::Value;
 
 const FORMATS: &[&str] = &["text", "json", "junit", "sarif", "github", "prometheus"];
@@ -133,7 +131,7 @@ fn promtool(text: &str) {
 
 fn own_schema(text: &str) {
     let schema: Value =
-        serde_json::from_str(include_str!("../assets/schema/report.schema.json")).unwrap();
+        serde_json::from_str(include_str!("../../assets/schema/report.schema.json")).unwrap();
     let v = jsonschema::validator_for(&schema).unwrap();
     let doc: Value = serde_json::from_str(text).unwrap();
     assert!(v.is_valid(&doc), "{doc:#}");

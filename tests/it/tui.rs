@@ -2,13 +2,11 @@
 //! 160×48, over results from fixture hosts), key sequences against the app state, and the real
 //! binary driven inside tmux.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Tree, doctor_path, realdata_text};
+use crate::common::{Tree, doctor_path, realdata_text};
 use container_doctor::checks::{self, Check, Options};
 use container_doctor::host::{Host, Rooted};
 use container_doctor::model::{Outcome, Status};

@@ -1,8 +1,6 @@
 //! cgroup-version, cgroup-freezer and criu-version with `--root` over trees built from real files.
 
-mod common;
-
-use common::{Tree, check, realdata_text, status, summary};
+use crate::common::{Tree, check, realdata_text, status, summary};
 
 fn stat(pid: u32, comm: &str, state: char) -> String {
     format!(

@@ -1,5 +1,4 @@
 //! Helpers shared by the integration tests: the binary, fixture trees, real-world data.
-#![allow(dead_code)] // each test crate uses its own subset
 
 pub mod dockerd;
 

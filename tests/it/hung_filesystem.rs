@@ -1,14 +1,12 @@
-//! A filesystem server that stops answering (tests/common/hung_fuse.py, a real FUSE mount):
+//! A filesystem server that stops answering (tests/it/common/hung_fuse.py, a real FUSE mount):
 //! a process whose cwd is on it must not hang the scan, and a file on it that a check must read
 //! costs the scan's deadline and is named in the report, never a hang.
-
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{check, doctor, require_root, status, summary};
+use crate::common::{check, doctor, require_root, status, summary};
 use rustix::process::{Pid, Signal, kill_process};
 use serde_json::Value;
 
@@ -26,7 +24,7 @@ impl Hung {
         let mount = dir.path().join("mnt");
         std::fs::create_dir(&mount).unwrap();
         let ready = dir.path().join("ready");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/common/hung_fuse.py");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/common/hung_fuse.py");
         let server = Command::new("python3")
             .arg(script)
             .arg(&mount)

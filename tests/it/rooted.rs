@@ -1,10 +1,8 @@
 //! The binary with `--root` over small trees made from real-world files, and over bad input.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{Tree, check, doctor, realdata, realdata_text, status, summary};
+use crate::common::{Tree, check, doctor, realdata, realdata_text, status, summary};
 
 /// A /proc/PID/stat line in the kernel's format.
 fn stat(pid: u32, comm: &str, state: char, ppid: u32, start_ticks: u64) -> String {

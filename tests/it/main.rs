@@ -1,0 +1,20 @@
+//! The integration tests, in one binary (one link instead of one per file).
+
+mod common;
+
+mod buildkit_checks;
+mod bundle;
+mod cgroups_live;
+mod docker_buildkit;
+mod docker_overlay;
+mod fixes;
+mod hung_filesystem;
+mod in_container;
+mod live;
+mod outputs;
+mod overlay_live;
+mod realdata_parsers;
+mod rooted;
+mod rooted_cgroups;
+mod schema;
+mod tui;
