@@ -2,8 +2,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser};
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
+use crate::checks::{self, Check};
 use crate::report::FailOn;
 
 #[derive(Debug, Parser)]
@@ -69,7 +72,7 @@ pub struct Cli {
     pub timeout: f64,
 
     /// Treat a missing tool as an error instead of skipping its check
-    #[arg(long, value_name = "TOOL", value_parser = ["criu"])]
+    #[arg(long, value_name = "TOOL", value_parser = PossibleValuesParser::new(checks::requirable_tools()))]
     pub require: Vec<String>,
 
     /// A Dockerfile to examine for cache mounts shared by parallel stages (repeatable)
@@ -164,7 +167,170 @@ pub enum ColorWhen {
     Never,
 }
 
+impl ValueEnum for FailOn {
+    fn value_variants<'a>() -> &'a [Self] {
+        &FailOn::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.as_str()))
+    }
+}
+
+/// Where the facts of a scan come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Live,
+    /// `--root DIR`.
+    Root(PathBuf),
+    /// `--from-bundle FILE`.
+    Bundle(PathBuf),
+}
+
+/// What one run of the program does, decided from the command line alone.
+pub enum Mode {
+    /// The interactive UI (a terminal, and no report asked for).
+    Ui(Scan, ColorWhen),
+    /// `--check`: one scan, reports, the exit code.
+    Check(Scan, Reports),
+    ListChecks(Vec<&'static Check>),
+    Explain(&'static Check),
+    Fix {
+        check: &'static Check,
+        /// A fix re-checks passively: never with `--active`.
+        options: checks::Options,
+        plan: Option<String>,
+        dry_run: bool,
+        yes: bool,
+        force: bool,
+    },
+    Bundle(BundleArgs),
+    Completions(clap_complete::Shell),
+    Man,
+}
+
+/// A scan: which checks, with which options, from which source.
+pub struct Scan {
+    pub checks: Vec<&'static Check>,
+    pub options: checks::Options,
+    pub source: Source,
+}
+
+/// Where and how `--check` writes its reports.
+pub struct Reports {
+    pub formats: Vec<Format>,
+    pub output: Option<PathBuf>,
+    pub output_dir: Option<PathBuf>,
+    pub fail_on: FailOn,
+    pub verbose: bool,
+    pub color: ColorWhen,
+}
+
+pub struct BundleArgs {
+    pub output: Option<PathBuf>,
+    pub include_dirs: Vec<PathBuf>,
+    pub exclude: Vec<String>,
+    pub anonymize: bool,
+    pub max_bytes: u64,
+    pub options: checks::Options,
+}
+
 impl Cli {
+    /// The mode this command line asks for; usage errors (an unknown check id, several formats
+    /// without a directory) are clap errors, so they exit 2 with clap's formatting.
+    pub fn mode(self, interactive: bool) -> Result<Mode, clap::Error> {
+        let options = self.options();
+        let source = match (&self.root, &self.from_bundle) {
+            (_, Some(b)) => Source::Bundle(b.clone()),
+            (Some(r), None) => Source::Root(r.clone()),
+            (None, None) => Source::Live,
+        };
+        match self.command {
+            Some(Command::Explain { id }) => return find(&id).map(Mode::Explain),
+            Some(Command::Completions { shell }) => return Ok(Mode::Completions(shell)),
+            Some(Command::Man) => return Ok(Mode::Man),
+            Some(Command::Fix {
+                id,
+                plan,
+                dry_run,
+                yes,
+                force,
+            }) => {
+                if !matches!(source, Source::Live) {
+                    return Err(Cli::command().error(
+                        ErrorKind::ArgumentConflict,
+                        "fixes apply to the live machine, not under --root or to a bundle",
+                    ));
+                }
+                return Ok(Mode::Fix {
+                    check: find(&id)?,
+                    options: checks::Options {
+                        active: false,
+                        ..options
+                    },
+                    plan,
+                    dry_run,
+                    yes,
+                    force,
+                });
+            }
+            Some(Command::Bundle {
+                output,
+                include_dir,
+                exclude,
+                anonymize,
+                max_size,
+            }) => {
+                return Ok(Mode::Bundle(BundleArgs {
+                    output,
+                    include_dirs: include_dir,
+                    exclude,
+                    anonymize,
+                    max_bytes: max_size.saturating_mul(1_000_000),
+                    options,
+                }));
+            }
+            None => {}
+        }
+        let checks = select(&self.only, &self.skip)?;
+        if self.list_checks {
+            return Ok(Mode::ListChecks(checks));
+        }
+        let mut formats = self.format.clone();
+        formats.dedup();
+        if formats.len() > 1 && self.output_dir.is_none() {
+            return Err(Cli::command().error(
+                ErrorKind::ArgumentConflict,
+                "several --format need --output-dir DIR (one file each)",
+            ));
+        }
+        let scan = Scan {
+            checks,
+            options,
+            source,
+        };
+        // With a terminal and no report asked for, the interactive UI; everything else is --check.
+        if interactive
+            && !self.check
+            && self.output.is_none()
+            && self.output_dir.is_none()
+            && formats == [Format::Text]
+        {
+            return Ok(Mode::Ui(scan, self.color));
+        }
+        Ok(Mode::Check(
+            scan,
+            Reports {
+                formats,
+                output: self.output,
+                output_dir: self.output_dir,
+                fail_on: self.fail_on,
+                verbose: self.verbose,
+                color: self.color,
+            },
+        ))
+    }
+
     /// What the checks are asked beyond which ones run.
     pub fn options(&self) -> crate::checks::Options {
         crate::checks::Options {
@@ -187,4 +353,28 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
             "{s:?} is not a number of seconds between 0 and 86400"
         )),
     }
+}
+
+/// The check with this id; an unknown id is a usage error that names the known ones.
+fn find(id: &str) -> Result<&'static Check, clap::Error> {
+    checks::find(id).ok_or_else(|| {
+        let ids: Vec<&str> = checks::ALL.iter().map(|c| c.id).collect();
+        Cli::command().error(
+            ErrorKind::InvalidValue,
+            format!("unknown check id '{id}' (known: {})", ids.join(", ")),
+        )
+    })
+}
+
+/// The checks to run, in registry order.
+fn select(only: &[String], skip: &[String]) -> Result<Vec<&'static Check>, clap::Error> {
+    for id in only.iter().chain(skip) {
+        find(id)?;
+    }
+    Ok(checks::ALL
+        .iter()
+        .copied()
+        .filter(|c| only.is_empty() || only.iter().any(|o| o == c.id))
+        .filter(|c| !skip.iter().any(|s| s == c.id))
+        .collect())
 }

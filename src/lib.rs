@@ -5,6 +5,8 @@
 pub mod bundle;
 pub mod checks;
 pub mod cli;
+pub mod facts;
+pub mod files;
 pub mod fix;
 pub mod fsmagic;
 pub mod host;

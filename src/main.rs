@@ -1,186 +1,182 @@
-//! Thin: parse the command line, pick the mode, map outcomes to exit codes (0 / 1 / 2).
+//! Thin: parse the command line, resolve the mode, run it, map the outcome to an exit code
+//! (0 nothing at or above --fail-on, 1 something is, 2 usage error or the doctor failed).
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use clap::{CommandFactory, Parser, error::ErrorKind};
+use anyhow::{Context, Result};
+use clap::{CommandFactory, Parser};
 
-use container_doctor::checks::{self, Check};
-use container_doctor::cli::{Cli, ColorWhen, Command, Format};
+use container_doctor::checks;
+use container_doctor::cli::{BundleArgs, Cli, ColorWhen, Format, Mode, Reports, Scan, Source};
+use container_doctor::facts::Facts;
 use container_doctor::host::{Host, Rooted};
-use container_doctor::report::{Report, github, json, junit, output, prometheus, sarif, text};
+use container_doctor::report::{Report, github, json, junit, prometheus, sarif, text};
 use container_doctor::summary::HostSummary;
-use container_doctor::{bundle, fix, tui};
+use container_doctor::{bundle, files, fix, tui};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
+    install_panic_hook();
+    let interactive = std::io::stdin().is_terminal()
+        && std::io::stdout().is_terminal()
+        && std::env::var("TERM").map_or(true, |t| t != "dumb");
+    let mode = Cli::parse().mode(interactive).unwrap_or_else(|e| e.exit());
+    match run(mode) {
         Ok(code) => code,
-        Err(msg) => {
-            eprintln!("container-doctor: {msg}");
+        Err(e) => {
+            eprintln!("container-doctor: {e:#}");
             ExitCode::from(2)
         }
     }
 }
 
-fn run(cli: Cli) -> Result<ExitCode, String> {
-    match &cli.command {
-        Some(Command::Explain { id }) => {
-            let Some(check) = checks::find(id) else {
-                bad_id(id)
-            };
+/// A panic is the doctor failing: one line, exit 2 (never Rust's 101). Panics on check threads are
+/// the scan's business: the runner turns that check unknown. The UI adds its own hook on top,
+/// which restores the terminal first.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        if checks::is_check_thread() {
+            return;
+        }
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("container-doctor: internal error: {what}{at}");
+        std::process::exit(2);
+    }));
+}
+
+fn run(mode: Mode) -> Result<ExitCode> {
+    match mode {
+        Mode::Ui(scan, color) => ui(scan, color),
+        Mode::Check(scan, reports) => check(scan, &reports),
+        Mode::ListChecks(checks) => {
+            let list: String = checks
+                .iter()
+                .map(|c| format!("{:24} {}\n", c.id, c.title))
+                .collect();
+            emit(&list);
+            Ok(ExitCode::SUCCESS)
+        }
+        Mode::Explain(check) => {
             emit(check.explanation);
-            return Ok(ExitCode::SUCCESS);
+            Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Completions { shell }) => {
-            let mut out = Vec::new();
-            clap_complete::generate(*shell, &mut Cli::command(), "container-doctor", &mut out);
-            emit(&String::from_utf8_lossy(&out));
-            return Ok(ExitCode::SUCCESS);
-        }
-        Some(Command::Man) => {
-            let mut out = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut out)
-                .map_err(|e| e.to_string())?;
-            emit(&String::from_utf8_lossy(&out));
-            return Ok(ExitCode::SUCCESS);
-        }
-        Some(Command::Bundle {
-            output,
-            include_dir,
-            exclude,
-            anonymize,
-            max_size,
-        }) => {
-            let opts = cli.options();
-            let ex = bundle::ExportOptions {
-                output: output.clone(),
-                include_dirs: include_dir.clone(),
-                exclude: exclude.clone(),
-                anonymize: *anonymize,
-                max_bytes: max_size.saturating_mul(1_000_000),
-            };
-            let path = bundle::export(&opts, &ex, &mut |step| {
-                eprintln!("container-doctor: {step} …")
-            })?;
-            println!("{}", path.display());
-            return Ok(ExitCode::SUCCESS);
-        }
-        Some(Command::Fix {
-            id,
+        Mode::Fix {
+            check,
+            options,
             plan,
             dry_run,
             yes,
             force,
-        }) => {
-            let Some(check) = checks::find(id) else {
-                bad_id(id)
-            };
-            if cli.root.is_some() || cli.from_bundle.is_some() {
-                return Err(
-                    "fixes apply to the live machine, not under --root or to a bundle".into(),
-                );
-            }
-            // A fix re-checks passively: no --active probe in the middle of a repair.
-            let opts = checks::Options {
-                active: false,
-                ..cli.options()
-            };
+        } => {
             let flags = fix::command::Flags {
-                plan: plan.clone(),
-                dry_run: *dry_run,
-                yes: *yes,
-                force: *force,
+                plan,
+                dry_run,
+                yes,
+                force,
             };
-            return fix::command::run(check, &opts, &flags).map(ExitCode::from);
+            let code = fix::command::run(check, &options, &flags).map_err(anyhow::Error::msg)?;
+            Ok(ExitCode::from(code))
         }
-        None => {}
-    }
-    let selected = select(&cli.only, &cli.skip);
-    if cli.list_checks {
-        let list: String = selected
-            .iter()
-            .map(|c| format!("{:24} {}\n", c.id, c.title))
-            .collect();
-        emit(&list);
-        return Ok(ExitCode::SUCCESS);
-    }
-    let mut formats = cli.format.clone();
-    formats.dedup();
-    if formats.len() > 1 && cli.output_dir.is_none() {
-        usage(
-            ErrorKind::ArgumentConflict,
-            "several --format need --output-dir DIR (one file each)",
-        );
-    }
-
-    let rooted = cli.root.clone().map(Rooted::new).transpose()?;
-    let loaded = cli
-        .from_bundle
-        .as_deref()
-        .map(bundle::Loaded::open)
-        .transpose()?;
-    let recorded_options = loaded.as_ref().map(|l| l.options.clone());
-    let make_host = move || match (&loaded, &rooted) {
-        (Some(b), _) => b.host(),
-        (None, Some(r)) => Host::new(Box::new(r.clone())),
-        (None, None) => Host::live(),
-    };
-    let mut opts = cli.options();
-
-    // A bundle replays with the options it was made with (its Dockerfiles, --active …).
-    if let Some(recorded) = recorded_options {
-        opts = recorded;
-    }
-
-    // With a terminal and no report asked for, the interactive UI; everything else is --check.
-    let interactive = !cli.check
-        && cli.output.is_none()
-        && cli.output_dir.is_none()
-        && cli.format == [Format::Text]
-        && std::io::stdin().is_terminal()
-        && std::io::stdout().is_terminal();
-    if interactive {
-        // The UI looks for a Dockerfile where it was started.
-        if opts.dockerfiles.is_empty() && std::path::Path::new("Dockerfile").is_file() {
-            opts.dockerfiles.push("Dockerfile".into());
+        Mode::Bundle(args) => make_bundle(args),
+        Mode::Completions(shell) => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "container-doctor", &mut out);
+            emit(&String::from_utf8_lossy(&out));
+            Ok(ExitCode::SUCCESS)
         }
-        let copied = tui::run(
-            selected,
-            opts,
-            std::sync::Arc::new(make_host),
-            use_color(cli.color),
-        )?;
-        for text in copied {
-            println!("{text}");
+        Mode::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .context("rendering the man page")?;
+            emit(&String::from_utf8_lossy(&out));
+            Ok(ExitCode::SUCCESS)
         }
-        return Ok(ExitCode::SUCCESS);
     }
-    let host = std::sync::Arc::new(make_host());
+}
+
+/// Makes a fresh Host for each scan of `source`; a bundle also brings the options it was made
+/// with (its Dockerfiles, --active …), which replace ours.
+fn host_factory(scan: &mut Scan) -> Result<Arc<tui::HostFactory>> {
+    Ok(match &scan.source {
+        Source::Live => Arc::new(Host::live),
+        Source::Root(dir) => {
+            let rooted = Rooted::new(dir.clone()).map_err(anyhow::Error::msg)?;
+            Arc::new(move || Host::new(Box::new(rooted.clone())))
+        }
+        Source::Bundle(file) => {
+            let loaded = bundle::Loaded::open(file).map_err(anyhow::Error::msg)?;
+            scan.options = loaded.options.clone();
+            Arc::new(move || loaded.host())
+        }
+    })
+}
+
+fn ui(mut scan: Scan, color: ColorWhen) -> Result<ExitCode> {
+    let make_host = host_factory(&mut scan)?;
+    // The UI looks for a Dockerfile where it was started.
+    if scan.options.dockerfiles.is_empty() && std::path::Path::new("Dockerfile").is_file() {
+        scan.options.dockerfiles.push("Dockerfile".into());
+    }
+    let copied = tui::run(
+        scan.checks,
+        scan.options,
+        make_host,
+        use_color(color),
+    )
+    .map_err(anyhow::Error::msg)?;
+    for text in copied {
+        println!("{text}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(mut scan: Scan, r: &Reports) -> Result<ExitCode> {
+    let make_host = host_factory(&mut scan)?;
+    let facts = Arc::new(Facts::of(make_host()));
     let start = Instant::now();
-    let results = checks::run(&selected, &host, &opts, |_| ());
-    let summary = HostSummary::gather(&host);
+    let results = checks::run(&scan.checks, &facts, &scan.options, |_| ());
     let report = Report::new(
-        summary,
+        HostSummary::gather(&facts),
         results,
-        cli.fail_on,
+        r.fail_on,
         start.elapsed().as_secs_f64() * 1000.0,
     );
-
     let to_terminal =
-        cli.output.as_ref().is_none_or(|o| o.as_os_str() == "-") && cli.output_dir.is_none();
-    for format in &formats {
+        r.output.as_ref().is_none_or(|o| o.as_os_str() == "-") && r.output_dir.is_none();
+    if let Some(dir) = &r.output_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    for format in &r.formats {
         let rendered = render(
             &report,
             *format,
-            to_terminal && use_color(cli.color),
-            cli.verbose,
+            to_terminal && use_color(r.color),
+            r.verbose,
         );
-        match (&cli.output_dir, &cli.output) {
-            (Some(dir), _) => output::write_atomic(&dir.join(format.file_name()), &rendered)?,
-            (None, Some(file)) if file.as_os_str() != "-" => output::write_atomic(file, &rendered)?,
+        match (&r.output_dir, &r.output) {
+            (Some(dir), _) => {
+                files::write_atomic(&dir.join(format.file_name()), &rendered)
+                    .map_err(anyhow::Error::msg)?
+            }
+            (None, Some(file)) if file.as_os_str() != "-" => {
+                if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent)
+                        .with_context(|| format!("creating {}", parent.display()))?;
+                }
+                files::write_atomic(file, &rendered).map_err(anyhow::Error::msg)?
+            }
             _ => emit(&rendered),
         }
         if *format == Format::Github
@@ -194,6 +190,22 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn make_bundle(args: BundleArgs) -> Result<ExitCode> {
+    let ex = bundle::ExportOptions {
+        output: args.output,
+        include_dirs: args.include_dirs,
+        exclude: args.exclude,
+        anonymize: args.anonymize,
+        max_bytes: args.max_bytes,
+    };
+    let path = bundle::export(&args.options, &ex, &mut |step| {
+        eprintln!("container-doctor: {step} …")
+    })
+    .map_err(anyhow::Error::msg)?;
+    println!("{}", path.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn render(report: &Report, format: Format, color: bool, verbose: bool) -> String {
@@ -218,35 +230,6 @@ fn render(report: &Report, format: Format, color: bool, verbose: bool) -> String
     }
 }
 
-/// The checks to run, in registry order; an unknown id is a usage error that names it.
-fn select(only: &[String], skip: &[String]) -> Vec<&'static Check> {
-    if let Some(id) = only
-        .iter()
-        .chain(skip)
-        .find(|id| checks::find(id).is_none())
-    {
-        bad_id(id)
-    }
-    checks::ALL
-        .iter()
-        .filter(|c| only.is_empty() || only.iter().any(|o| o == c.id))
-        .filter(|c| !skip.iter().any(|s| s == c.id))
-        .collect()
-}
-
-/// A usage error naming the unknown id; exits 2 through clap's own formatting.
-fn bad_id(id: &str) -> ! {
-    let ids: Vec<&str> = checks::ALL.iter().map(|c| c.id).collect();
-    usage(
-        ErrorKind::InvalidValue,
-        &format!("unknown check id '{id}' (known: {})", ids.join(", ")),
-    )
-}
-
-fn usage(kind: ErrorKind, message: &str) -> ! {
-    Cli::command().error(kind, message).exit()
-}
-
 fn use_color(when: ColorWhen) -> bool {
     match when {
         ColorWhen::Never => false,
@@ -256,13 +239,13 @@ fn use_color(when: ColorWhen) -> bool {
     }
 }
 
-fn append(path: &std::ffi::OsStr, text: &str) -> Result<(), String> {
+fn append(path: &std::ffi::OsStr, text: &str) -> Result<()> {
     std::fs::OpenOptions::new()
         .append(true)
         .create(true)
         .open(path)
         .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(|e| format!("{}: {e}", path.to_string_lossy()))
+        .with_context(|| path.to_string_lossy().into_owned())
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.

@@ -1,7 +1,5 @@
 //! What a check returns. Views, reports and fixes consume these types and nothing else.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 /// The verdict of one check, ordered by severity so `max()` gives the worst.
@@ -196,19 +194,133 @@ pub struct CheckResult {
     pub summary: String,
     pub evidence: Vec<Evidence>,
     pub fixes: Vec<FixPlan>,
-    /// Numbers worth graphing (zombie count, cache bytes …), exported by `--format prometheus`.
-    pub metrics: BTreeMap<String, f64>,
+    /// Numbers worth graphing (zombie count, cache bytes …), exported by `--format prometheus`;
+    /// in JSON an object of `name{labels}` → value.
+    #[serde(serialize_with = "metrics_map")]
+    pub metrics: Vec<Metric>,
     /// Rows worth a table (overlay mounts and their holders), for views that draw one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub table: Option<Table>,
+    /// Pictures that say it faster than text (a cache against its limit), for views that draw.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub visuals: Vec<Visual>,
     pub duration_ms: f64,
 }
 
-/// A small table of findings: column names and rows of cells.
+/// A number a check measured, with what a dashboard needs to show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Metric {
+    /// Without the `container_doctor_` prefix: `overlay_mounts`.
+    pub name: &'static str,
+    pub labels: Vec<(&'static str, String)>,
+    /// One sentence for Prometheus' `# HELP`.
+    pub help: &'static str,
+    pub unit: Unit,
+    pub value: f64,
+}
+
+impl Metric {
+    /// `name{label="value",…}` as the Prometheus text format writes it.
+    pub fn key(&self) -> String {
+        if self.labels.is_empty() {
+            return self.name.to_string();
+        }
+        let labels: Vec<String> = self
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{}\"", prometheus_label(v)))
+            .collect();
+        format!("{}{{{}}}", self.name, labels.join(","))
+    }
+
+    /// The value of label `name`.
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A label value escaped for the Prometheus text format.
+pub fn prometheus_label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn metrics_map<S: serde::Serializer>(metrics: &[Metric], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(metrics.len()))?;
+    for m in metrics {
+        map.serialize_entry(&m.key(), &m.value)?;
+    }
+    map.end()
+}
+
+/// What a number counts, so views can format it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    Count,
+    /// Bytes, shown in BuildKit's binary units.
+    Bytes,
+    Milliseconds,
+}
+
+/// A picture of part of a result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Visual {
+    /// `value` against `limit` (a cache against its GC limit); over the limit is bad.
+    Gauge {
+        label: String,
+        value: f64,
+        limit: f64,
+        unit: Unit,
+    },
+    /// Values by category (cache bytes by record type).
+    Bars {
+        title: String,
+        unit: Unit,
+        bars: Vec<(String, f64)>,
+    },
+}
+
+/// A table of findings: column names, rows of cells, and each row's own fixes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Table {
     pub columns: Vec<String>,
+    /// Columns holding paths: views shorten them in the middle, where they are least telling.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub path_columns: Vec<usize>,
     pub rows: Vec<Vec<String>>,
+    /// For each row, the ids of the fixes (in `fixes`) that act on it; may be shorter than rows.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub row_fixes: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(columns: &[&str]) -> Self {
+        Table {
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            path_columns: Vec::new(),
+            rows: Vec::new(),
+            row_fixes: Vec::new(),
+        }
+    }
+
+    /// Adds a row and the ids of the fixes that act on it.
+    pub fn row(&mut self, cells: Vec<String>, fixes: Vec<String>) {
+        self.rows.push(cells);
+        self.row_fixes.resize(self.rows.len() - 1, Vec::new());
+        self.row_fixes.push(fixes);
+    }
+
+    /// The fix ids of row `i`.
+    pub fn fixes_of(&self, i: usize) -> &[String] {
+        self.row_fixes.get(i).map(Vec::as_slice).unwrap_or(&[])
+    }
 }
 
 /// What a check function produces; the runner adds id, title and duration.
@@ -218,8 +330,9 @@ pub struct Outcome {
     pub summary: String,
     pub evidence: Vec<Evidence>,
     pub fixes: Vec<FixPlan>,
-    pub metrics: BTreeMap<String, f64>,
+    pub metrics: Vec<Metric>,
     pub table: Option<Table>,
+    pub visuals: Vec<Visual>,
 }
 
 impl Outcome {
@@ -229,8 +342,9 @@ impl Outcome {
             summary: summary.into(),
             evidence: Vec::new(),
             fixes: Vec::new(),
-            metrics: BTreeMap::new(),
+            metrics: Vec::new(),
             table: None,
+            visuals: Vec::new(),
         }
     }
 
@@ -261,9 +375,27 @@ impl Outcome {
         });
     }
 
-    /// A number for `--format prometheus`: `name` may carry labels (`cache_bytes{builder="docker"}`).
-    pub fn metric(&mut self, name: impl Into<String>, value: f64) {
-        self.metrics.insert(name.into(), value);
+    /// A count for dashboards and `--format prometheus`.
+    pub fn count(&mut self, name: &'static str, help: &'static str, value: f64) {
+        self.measure(name, &[], help, Unit::Count, value);
+    }
+
+    /// A number with labels and a unit.
+    pub fn measure(
+        &mut self,
+        name: &'static str,
+        labels: &[(&'static str, &str)],
+        help: &'static str,
+        unit: Unit,
+        value: f64,
+    ) {
+        self.metrics.push(Metric {
+            name,
+            labels: labels.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+            help,
+            unit,
+            value,
+        });
     }
 
     pub fn push_fix(&mut self, plan: FixPlan) {

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::checks;
+use crate::facts::Facts;
 use crate::host::{Host, SourceKind};
 use crate::parse::mountinfo;
 
@@ -12,6 +13,9 @@ pub struct HostSummary {
     pub kernel: Option<String>,
     /// PRETTY_NAME from os-release.
     pub os: Option<String>,
+    /// The cgroup mode: `v1`, `hybrid` or `v2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<String>,
     /// `live`, `root:DIR`, or `bundle:FILE`.
     pub source: String,
     /// Whether the doctor runs as root (what it may read, not what the host is).
@@ -32,7 +36,7 @@ pub struct ContainerLimit {
 }
 
 impl HostSummary {
-    pub fn gather(host: &Host) -> Self {
+    pub fn gather(host: &Facts) -> Self {
         let line = |p: &str| {
             host.read_text(p)
                 .ok()
@@ -62,7 +66,8 @@ impl HostSummary {
         HostSummary {
             hostname,
             kernel: line("/proc/sys/kernel/osrelease"),
-            os: os_release(host),
+            os: host.os_release().pretty_name.clone(),
+            cgroup: host.cgroups().ok().map(|l| l.mode.to_string()),
             source: match (host.replayed_from(), host.kind()) {
                 (Some(bundle), _) => format!("bundle:{bundle}"),
                 (None, SourceKind::Live) => "live".into(),
@@ -73,16 +78,6 @@ impl HostSummary {
             container_limits,
         }
     }
-}
-
-fn os_release(host: &Host) -> Option<String> {
-    let text = host
-        .read_text("/etc/os-release")
-        .or_else(|_| host.read_text("/usr/lib/os-release"))
-        .ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
-        .map(|v| v.trim().trim_matches('"').to_string())
 }
 
 /// The inodes of the initial namespaces (PROC_PID_INIT_INO, PROC_USER_INIT_INO in the kernel).

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::checks::{self, Options};
+use crate::facts::Facts;
 use crate::host::{Host, Record, Replay, SourceKind};
 use crate::report::{FailOn, Report, json};
 use crate::summary::HostSummary;
@@ -70,12 +71,13 @@ pub fn export(
     ex: &ExportOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<PathBuf, String> {
-    let host = std::sync::Arc::new(Host::live());
+    let facts = std::sync::Arc::new(Facts::of(Host::live()));
+    let host = facts.host().clone();
     progress("running the checks");
-    let selected: Vec<&'static checks::Check> = checks::ALL.iter().collect();
+    let selected: Vec<&'static checks::Check> = checks::ALL.to_vec();
     let start = std::time::Instant::now();
-    let results = checks::run(&selected, &host, opts, |_| ());
-    let summary = HostSummary::gather(&host);
+    let results = checks::run(&selected, &facts, opts, |_| ());
+    let summary = HostSummary::gather(&facts);
     let report = Report::new(
         summary.clone(),
         results,

@@ -5,8 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use super::{Check, Options};
+use crate::facts::Facts;
 use crate::host::{DEFAULT_TIMEOUT, DirSize, DiskStat, DockerCall, Host, HostError};
-use crate::model::{FixPlan, Outcome, Risk, Status, Step};
+use crate::model::{FixPlan, Outcome, Risk, Status, Step, Unit, Visual};
 use crate::parse::buildkit::{
     self, DiskSpace, GcConfig, Record, Rule, human_binary, human_decimal,
 };
@@ -39,7 +41,20 @@ struct Builder {
     prune: fn(i64) -> Vec<String>,
 }
 
-pub fn run(host: &Host, _: &super::Options) -> Outcome {
+pub const CHECK: Check = Check {
+    id: "buildkit-usage",
+    title: "BuildKit cache usage against its GC policy",
+    area: "BuildKit",
+    explanation: super::explanation!("buildkit-usage"),
+    in_container: Some(
+        "reaches an engine only through a socket mounted into the container, and reads only this container's files",
+    ),
+    requires_tool: None,
+    active_probe: false,
+    run,
+};
+
+fn run(host: &Facts, _: &Options) -> Outcome {
     let builders: Vec<Builder> = [docker_builder(host), buildkitd(host)]
         .into_iter()
         .flatten()
@@ -363,15 +378,27 @@ fn judge(host: &Host, b: &Builder, out: &mut Outcome) -> (Status, String) {
     } else {
         "docker"
     };
-    out.metric(
-        format!("buildkit_cache_bytes{{builder=\"{label}\"}}"),
+    out.measure(
+        "buildkit_cache_bytes",
+        &[("builder", label)],
+        "BuildKit build cache size.",
+        Unit::Bytes,
         used as f64,
     );
     if let Some(l) = limit.bytes {
-        out.metric(
-            format!("buildkit_limit_bytes{{builder=\"{label}\"}}"),
+        out.measure(
+            "buildkit_limit_bytes",
+            &[("builder", label)],
+            "The effective BuildKit GC limit.",
+            Unit::Bytes,
             l as f64,
         );
+        out.visuals.push(Visual::Gauge {
+            label: label.to_string(),
+            value: used as f64,
+            limit: l as f64,
+            unit: Unit::Bytes,
+        });
     }
     let mut status = Status::Ok;
     let mut notes = Vec::new();
@@ -464,10 +491,23 @@ fn records_evidence(records: &[Record], out: &mut Outcome) {
         e.1 += r.size;
     }
     for (kind, (_, bytes)) in &by_type {
-        out.metric(
-            format!("buildkit_type_bytes{{type=\"{kind}\"}}"),
+        out.measure(
+            "buildkit_type_bytes",
+            &[("type", kind)],
+            "BuildKit build cache size by record type.",
+            Unit::Bytes,
             *bytes as f64,
         );
+    }
+    if !by_type.is_empty() {
+        out.visuals.push(Visual::Bars {
+            title: "cache by record type".into(),
+            unit: Unit::Bytes,
+            bars: by_type
+                .iter()
+                .map(|(k, (_, b))| (k.to_string(), *b as f64))
+                .collect(),
+        });
     }
     let types: Vec<String> = by_type
         .iter()

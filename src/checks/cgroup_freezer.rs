@@ -5,13 +5,15 @@
 
 use std::time::Duration;
 
+use super::{Check, Options};
+use crate::facts::Facts;
 use crate::host::{FreezerVersion, Host, HostError};
-use crate::model::{FixPlan, Outcome, Risk, Status, Step};
+use crate::model::{FixPlan, Outcome, Risk, Status, Step, Unit, Visual};
 use crate::parse::cgroup::{self, FreezerState};
 use crate::parse::mountinfo::escape;
 use crate::parse::proc_stat;
 
-use super::{cgroup_layout, plural};
+use super::plural;
 
 /// Bounds of the walk: a host with more cgroups than this is reported as partly walked.
 const MAX_CGROUPS: usize = 20_000;
@@ -28,8 +30,19 @@ struct Frozen {
     state: FreezerState,
 }
 
-pub fn run(host: &Host, opts: &super::Options) -> Outcome {
-    let layout = match cgroup_layout::read(host) {
+pub const CHECK: Check = Check {
+    id: "cgroup-freezer",
+    title: "cgroup freezer: available, stuck FREEZING, left FROZEN",
+    area: "cgroups",
+    explanation: super::explanation!("cgroup-freezer"),
+    in_container: Some("walks only this container's cgroups"),
+    requires_tool: None,
+    active_probe: true,
+    run,
+};
+
+fn run(host: &Facts, opts: &Options) -> Outcome {
+    let layout = match host.cgroups() {
         Ok(l) => l,
         Err(reason) => return Outcome::unknown(reason),
     };
@@ -38,7 +51,7 @@ pub fn run(host: &Host, opts: &super::Options) -> Outcome {
     let v2 = layout
         .unified
         .clone()
-        .filter(|_| super::kernel_release(host).is_ok_and(|k| k.at_least(5, 2)));
+        .filter(|_| host.kernel().is_ok_and(|k| k.at_least(5, 2)));
 
     let mut walk = Walk {
         host,
@@ -310,8 +323,14 @@ fn active_probe(host: &Host, v1: Option<&str>, v2: Option<&str>, mut out: Outcom
                     Some(us) => {
                         let ms = us as f64 / 1000.0;
                         out.push(label.clone(), format!("{} froze in {ms:.1} ms", p.cgroup));
-                        out.metric(format!("freezer_probe_ms{{version=\"{name}\"}}"), ms);
-                        timings.push(format!("{ms:.1} ms ({name})"));
+                        out.measure(
+                            "freezer_probe_ms",
+                            &[("version", name)],
+                            "Milliseconds a test cgroup took to freeze (--active).",
+                            Unit::Milliseconds,
+                            ms,
+                        );
+                        timings.push((name, ms));
                     }
                     None => {
                         out.status = Status::Error;
@@ -336,8 +355,22 @@ fn active_probe(host: &Host, v1: Option<&str>, v2: Option<&str>, mut out: Outcom
             }
         }
     }
-    if out.status == Status::Ok && !timings.is_empty() {
-        out.summary = format!("{}; a test freeze took {}", out.summary, timings.join(", "));
+    if !timings.is_empty() {
+        if out.status == Status::Ok {
+            let took: Vec<String> = timings
+                .iter()
+                .map(|(name, ms)| format!("{ms:.1} ms ({name})"))
+                .collect();
+            out.summary = format!("{}; a test freeze took {}", out.summary, took.join(", "));
+        }
+        out.visuals.push(Visual::Bars {
+            title: "test freeze".into(),
+            unit: Unit::Milliseconds,
+            bars: timings
+                .iter()
+                .map(|(name, ms)| (format!("{name} freeze"), *ms))
+                .collect(),
+        });
     }
     out
 }

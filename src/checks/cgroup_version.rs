@@ -1,17 +1,32 @@
 //! `cgroup-version`: v1, hybrid or v2. v1 and hybrid hosts keep the legacy freezer, whose
 //! FREEZING state can hang checkpoints for ever; runc and systemd have deprecated v1.
 
+use super::{Check, Options};
+use crate::facts::{Facts, Family};
 use crate::host::Host;
 use crate::model::{FixPlan, Outcome, Risk, Status, Step};
 use crate::parse::cgroup::{self, Mode};
 
-use super::cgroup_layout::{self, Layout};
+use crate::facts::CgroupLayout as Layout;
 
 /// The inode of the initial cgroup namespace (PROC_CGROUP_INIT_INO).
 const INITIAL_CGROUP_NS: &str = "cgroup:[4026531835]";
 
-pub fn run(host: &Host, _: &super::Options) -> Outcome {
-    let layout = match cgroup_layout::read(host) {
+pub const CHECK: Check = Check {
+    id: "cgroup-version",
+    title: "cgroup v1, hybrid or v2",
+    area: "cgroups",
+    explanation: super::explanation!("cgroup-version"),
+    in_container: Some(
+        "sees only the cgroup mounts the engine gave this container: a hybrid host can look like v1",
+    ),
+    requires_tool: None,
+    active_probe: false,
+    run,
+};
+
+fn run(host: &Facts, _: &Options) -> Outcome {
+    let layout = match host.cgroups() {
         Ok(l) => l,
         Err(reason) => return Outcome::unknown(reason),
     };
@@ -72,7 +87,7 @@ pub fn run(host: &Host, _: &super::Options) -> Outcome {
         };
         out = out.evidence(format!("{u}/cgroup.controllers"), c);
     }
-    out = cross_check(host, who, &layout, out);
+    out = cross_check(host, who, layout, out);
     if namespaced {
         out = out.evidence(
             format!("/proc/{who}/ns/cgroup"),
@@ -157,19 +172,14 @@ fn cross_check(host: &Host, who: &str, layout: &Layout, mut out: Outcome) -> Out
     out
 }
 
-fn move_to_v2(host: &Host) -> FixPlan {
-    let os = host.read_text("/etc/os-release").unwrap_or_default();
-    let family = |id: &str| {
-        os.lines()
-            .any(|l| (l.starts_with("ID=") || l.starts_with("ID_LIKE=")) && l.contains(id))
-    };
-    let boot = if family("rhel") || family("fedora") || family("centos") {
-        "grubby --update-kernel=ALL --args=systemd.unified_cgroup_hierarchy=1".to_string()
-    } else if family("debian") || family("ubuntu") {
-        "add systemd.unified_cgroup_hierarchy=1 to GRUB_CMDLINE_LINUX in /etc/default/grub, then update-grub".into()
-    } else {
-        "add systemd.unified_cgroup_hierarchy=1 to the kernel command line in your boot loader"
-            .into()
+fn move_to_v2(host: &Facts) -> FixPlan {
+    let boot = match host.os_release().family() {
+        Family::RedHat => {
+            "grubby --update-kernel=ALL --args=systemd.unified_cgroup_hierarchy=1".to_string()
+        }
+        Family::Debian => "add systemd.unified_cgroup_hierarchy=1 to GRUB_CMDLINE_LINUX in /etc/default/grub, then update-grub".into(),
+        _ => "add systemd.unified_cgroup_hierarchy=1 to the kernel command line in your boot loader"
+            .into(),
     };
     FixPlan {
         id: "cgroup-v2".into(),

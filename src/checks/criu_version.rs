@@ -2,6 +2,8 @@
 //! CRIU before 4.1 cannot even start on 6.13+ (the vDSO's vvar area was split: "Unexpected rt vDSO
 //! area bounds"), and its freeze loop gave up on cgroups stuck FREEZING, which 4.1 reworked.
 
+use super::{Check, Options};
+use crate::facts::{Facts, Family, Package, Tool};
 use crate::host::{DEFAULT_TIMEOUT, Host, HostError};
 use crate::model::{FixPlan, Outcome, Risk, Status, Step};
 use crate::parse::criu::{self, Verdict};
@@ -9,21 +11,24 @@ use crate::parse::packages;
 
 use super::first_line;
 
-/// Where distributions put criu, searched after $PATH.
-const SBIN_DIRS: &[&str] = &[
-    "/usr/sbin",
-    "/usr/local/sbin",
-    "/sbin",
-    "/usr/bin",
-    "/usr/local/bin",
-];
 /// The first CRIU with the freeze fixes and the vvar_vclock support.
 const MINIMUM: (u32, u32) = (4, 1);
 /// Error and warning lines of `criu check` shown as evidence.
 const LINES_SHOWN: usize = 4;
 
-pub fn run(host: &Host, opts: &super::Options) -> Outcome {
-    let Some(path) = find(host) else {
+pub const CHECK: Check = Check {
+    id: "criu-version",
+    title: "CRIU version and criu check",
+    area: "Checkpoint/restore",
+    explanation: super::explanation!("criu-version"),
+    in_container: Some("looks for criu in this container's image, not on the host"),
+    requires_tool: Some("criu"),
+    active_probe: false,
+    run,
+};
+
+fn run(host: &Facts, opts: &Options) -> Outcome {
+    let Some(tool) = host.find_tool("criu") else {
         return if opts.requires("criu") {
             Outcome::new(
                 Status::Error,
@@ -34,6 +39,7 @@ pub fn run(host: &Host, opts: &super::Options) -> Outcome {
             Outcome::new(Status::Skipped, "criu is not installed")
         };
     };
+    let path = tool.path.clone();
     let argv_version = [path.as_str(), "--version"];
     let mut out = Outcome::new(Status::Ok, String::new());
     let version = match host.run(&argv_version, DEFAULT_TIMEOUT) {
@@ -52,9 +58,9 @@ pub fn run(host: &Host, opts: &super::Options) -> Outcome {
             version
         }
         // Under --root the binary is not ours to run; its package says which version it is.
-        Err(HostError::Unsupported(why)) => match packaged(host, &path) {
-            Some((version, source, excerpt)) => {
-                out.push(source, excerpt);
+        Err(HostError::Unsupported(why)) => match packaged(&tool) {
+            Some((version, pkg)) => {
+                out.push(pkg.source.clone(), pkg.excerpt.clone());
                 version
             }
             None => {
@@ -67,7 +73,7 @@ pub fn run(host: &Host, opts: &super::Options) -> Outcome {
         Err(e) => return Outcome::unknown(format!("criu --version: {e}")),
     };
     let check = criu_check(host, &path, &mut out);
-    let kernel = super::kernel_release(host).ok();
+    let kernel = host.kernel().ok();
     let new_kernel = kernel.as_ref().filter(|k| k.at_least(6, 13));
 
     (out.status, out.summary) = if !version.at_least(MINIMUM.0, MINIMUM.1) {
@@ -112,48 +118,12 @@ pub fn run(host: &Host, opts: &super::Options) -> Outcome {
     out
 }
 
-/// The first executable `criu` on $PATH, then in the usual sbin directories.
-fn find(host: &Host) -> Option<String> {
-    let path_var = host.env("PATH").ok().flatten().unwrap_or_default();
-    path_var
-        .split(':')
-        .filter(|d| d.starts_with('/'))
-        .chain(SBIN_DIRS.iter().copied())
-        .map(|d| format!("{}/criu", d.trim_end_matches('/')))
-        .find(|p| host.stat(p).is_ok_and(|m| m.is_executable_file()))
-}
-
-/// The version of the package that installed `path`, from dpkg's or apk's database, with the
-/// evidence: (version, source, excerpt).
-fn packaged(host: &Host, path: &str) -> Option<(criu::CriuVersion, String, String)> {
-    let dpkg = || {
-        let owned = host
-            .read_text("/var/lib/dpkg/info/criu.list")
-            .is_ok_and(|list| packages::dpkg_list_has(&list, path));
-        let status = "/var/lib/dpkg/status";
-        let version = packages::dpkg_version(&host.read_text(status).ok()?, "criu")?;
-        owned.then(|| {
-            (
-                version.clone(),
-                status.to_string(),
-                format!("Package: criu, Version: {version}"),
-            )
-        })
-    };
-    let apk = || {
-        let db = "/lib/apk/db/installed";
-        let (name, version) = packages::apk_owner(&host.read_text(db).ok()?, path)?;
-        Some((
-            version.clone(),
-            db.to_string(),
-            format!("P:{name} V:{version} owns {path}"),
-        ))
-    };
-    let (version, source, excerpt) = dpkg().or_else(apk)?;
+/// The version of the package that installed criu, when a package database names one.
+fn packaged(tool: &Tool) -> Option<(criu::CriuVersion, &Package)> {
+    let pkg = tool.package.as_ref()?;
     Some((
-        criu::parse_bare_version(packages::upstream(&version))?,
-        source,
-        excerpt,
+        criu::parse_bare_version(packages::upstream(&pkg.version))?,
+        pkg,
     ))
 }
 
@@ -195,23 +165,21 @@ fn criu_check(host: &Host, path: &str, out: &mut Outcome) -> Option<Verdict> {
     Some(report.verdict)
 }
 
-fn upgrade_plan(host: &Host) -> FixPlan {
-    let os = host.read_text("/etc/os-release").unwrap_or_default();
-    let id = |name: &str| {
-        os.lines()
-            .any(|l| (l.starts_with("ID=") || l.starts_with("ID_LIKE=")) && l.contains(name))
-    };
-    let instruction = if id("fedora") || id("rhel") || id("centos") {
-        "dnf upgrade criu (CRIU 4.1 or later; on older EL releases from the criu COPR or a rebuild)"
-    } else if id("debian") || id("ubuntu") {
-        "install CRIU 4.1 or later: the distribution's criu package may be older (Debian 12 ships 3.17.1); \
-         use the criu packages from the openSUSE Build Service (devel:tools:criu) or build from source"
-    } else if id("arch") {
-        "pacman -Syu criu"
-    } else if id("alpine") {
-        "apk upgrade criu"
-    } else {
-        "install CRIU 4.1 or later from your distribution, or build it from source (criu.org)"
+fn upgrade_plan(host: &Facts) -> FixPlan {
+    let instruction = match host.os_release().family() {
+        Family::RedHat => {
+            "dnf upgrade criu (CRIU 4.1 or later; on older EL releases from the criu COPR or a rebuild)"
+        }
+        Family::Debian => {
+            "install CRIU 4.1 or later: the distribution's criu package may be older (Debian 12 ships 3.17.1); \
+             use the criu packages from the openSUSE Build Service (devel:tools:criu) or build from source"
+        }
+        Family::Arch => "pacman -Syu criu",
+        Family::Alpine => "apk upgrade criu",
+        Family::Suse => "zypper update criu",
+        Family::Other => {
+            "install CRIU 4.1 or later from your distribution, or build it from source (criu.org)"
+        }
     };
     FixPlan {
         id: "upgrade-criu".into(),

@@ -4,6 +4,8 @@
 //! is nested in another. Package-manager caches shared without `sharing=locked` race on their
 //! locks (moby/buildkit#1662).
 
+use super::{Check, Options};
+use crate::facts::Facts;
 use crate::host::{DEFAULT_TIMEOUT, Host};
 use crate::model::{FixPlan, Outcome, Risk, Status, Step};
 use crate::parse::dockerfile::{self, CacheMount, Dockerfile};
@@ -22,7 +24,18 @@ struct Flagged {
     raw: String,
 }
 
-pub fn run(host: &Host, opts: &super::Options) -> Outcome {
+pub const CHECK: Check = Check {
+    id: "dockerfile-cache-mounts",
+    title: "Dockerfile cache mounts shared by parallel stages",
+    area: "BuildKit",
+    explanation: super::explanation!("dockerfile-cache-mounts"),
+    in_container: None,
+    requires_tool: None,
+    active_probe: false,
+    run,
+};
+
+fn run(host: &Facts, opts: &Options) -> Outcome {
     if opts.dockerfiles.is_empty() {
         return Outcome::new(Status::Skipped, "no Dockerfile given (--dockerfile PATH)");
     }

@@ -1,6 +1,7 @@
 //! `kernel-version`: which kernel runs, and which container-relevant features its version implies.
 
-use crate::host::Host;
+use super::{Check, Options};
+use crate::facts::Facts;
 use crate::model::{FixPlan, Outcome, Risk, Status, Step};
 use crate::parse::kernel::{self, Flavour, KernelRelease};
 
@@ -24,8 +25,19 @@ const RECOMMENDED: (u32, u32) = (5, 3);
 /// From here on CRIU older than 4.1 cannot start (the vvar_vclock vDSO split).
 const CRIU_41_NEEDED: (u32, u32) = (6, 13);
 
-pub fn run(host: &Host, _: &super::Options) -> Outcome {
-    let k = match super::kernel_release(host) {
+pub const CHECK: Check = Check {
+    id: "kernel-version",
+    title: "Kernel version and the features it implies",
+    area: "Kernel",
+    explanation: super::explanation!("kernel-version"),
+    in_container: None,
+    requires_tool: None,
+    active_probe: false,
+    run,
+};
+
+fn run(host: &Facts, _: &Options) -> Outcome {
+    let k = match host.kernel() {
         Ok(k) => k,
         Err(reason) => return Outcome::unknown(reason),
     };
@@ -43,7 +55,7 @@ pub fn run(host: &Host, _: &super::Options) -> Outcome {
             .join(", ")
     };
 
-    let label = describe(&k, flavour.as_ref(), upstream);
+    let label = describe(k, flavour.as_ref(), upstream);
     let (status, summary) = if flavour == Some(Flavour::Wsl1) {
         (
             Status::Error,

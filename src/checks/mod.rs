@@ -3,7 +3,6 @@
 
 mod buildkit_usage;
 mod cgroup_freezer;
-mod cgroup_layout;
 mod cgroup_version;
 mod criu_version;
 mod dockerfile_cache_mounts;
@@ -18,10 +17,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::host::{Host, HostError};
+pub(crate) use crate::facts::first_line;
+use crate::facts::Facts;
+use crate::host::Host;
 use crate::model::{CheckResult, Outcome};
-use crate::parse::kernel::{self, KernelRelease};
-use crate::parse::mountinfo::{self, MountTable};
 
 /// A check: a pure function of the Host.
 pub struct Check {
@@ -34,7 +33,11 @@ pub struct Check {
     /// What running inside a container hides from this check; `None` when it sees there what it
     /// would see on the host.
     pub in_container: Option<&'static str>,
-    pub run: fn(&Host, &Options) -> Outcome,
+    /// The tool `--require TOOL` makes mandatory: its absence is then an error, not a skip.
+    pub requires_tool: Option<&'static str>,
+    /// Whether `--active` (the UI's `a`) runs a probe that briefly changes the system.
+    pub active_probe: bool,
+    pub run: fn(&Facts, &Options) -> Outcome,
 }
 
 /// What the user asked of this scan beyond which checks to run.
@@ -61,102 +64,27 @@ impl Options {
     }
 }
 
+/// The explanation of check `$id`, from assets/checks/ID.md.
 macro_rules! explanation {
     ($id:literal) => {
         include_str!(concat!("../../assets/checks/", $id, ".md"))
     };
 }
+use explanation;
 
-/// Every check, in the order reports show them. Ids are stable: CI users pin them.
-pub const ALL: &[Check] = &[
-    Check {
-        id: "kernel-version",
-        title: "Kernel version and the features it implies",
-        area: "Kernel",
-        explanation: explanation!("kernel-version"),
-        in_container: None,
-        run: kernel_version::run,
-    },
-    Check {
-        id: "pidfd",
-        title: "pidfd support (race-free process handles)",
-        area: "Kernel",
-        explanation: explanation!("pidfd"),
-        in_container: Some(
-            "answers for this container's seccomp profile, which may block calls the host allows",
-        ),
-        run: pidfd::run,
-    },
-    Check {
-        id: "zombies",
-        title: "Zombie processes and whether PID 1 reaps them",
-        area: "Processes",
-        explanation: explanation!("zombies"),
-        in_container: Some(
-            "sees the processes of this container's PID namespace, whose PID 1 is the container's init unless it runs with --pid host",
-        ),
-        run: zombies::run,
-    },
-    Check {
-        id: "tmp-tmpfs",
-        title: "/tmp on tmpfs",
-        area: "Filesystems",
-        explanation: explanation!("tmp-tmpfs"),
-        in_container: Some("judges this container's /tmp, not the host's"),
-        run: tmp_tmpfs::run,
-    },
-    Check {
-        id: "cgroup-version",
-        title: "cgroup v1, hybrid or v2",
-        area: "cgroups",
-        explanation: explanation!("cgroup-version"),
-        in_container: Some(
-            "sees only the cgroup mounts the engine gave this container: a hybrid host can look like v1",
-        ),
-        run: cgroup_version::run,
-    },
-    Check {
-        id: "cgroup-freezer",
-        title: "cgroup freezer: available, stuck FREEZING, left FROZEN",
-        area: "cgroups",
-        explanation: explanation!("cgroup-freezer"),
-        in_container: Some("walks only this container's cgroups"),
-        run: cgroup_freezer::run,
-    },
-    Check {
-        id: "criu-version",
-        title: "CRIU version and criu check",
-        area: "Checkpoint/restore",
-        explanation: explanation!("criu-version"),
-        in_container: Some("looks for criu in this container's image, not on the host"),
-        run: criu_version::run,
-    },
-    Check {
-        id: "overlay-busy",
-        title: "Overlay mounts: owners, leaks and who holds them",
-        area: "Mounts",
-        explanation: explanation!("overlay-busy"),
-        in_container: Some("sees only this container's mounts and processes"),
-        run: overlay_busy::run,
-    },
-    Check {
-        id: "buildkit-usage",
-        title: "BuildKit cache usage against its GC policy",
-        area: "BuildKit",
-        explanation: explanation!("buildkit-usage"),
-        in_container: Some(
-            "reaches an engine only through a socket mounted into the container, and reads only this container's files",
-        ),
-        run: buildkit_usage::run,
-    },
-    Check {
-        id: "dockerfile-cache-mounts",
-        title: "Dockerfile cache mounts shared by parallel stages",
-        area: "BuildKit",
-        explanation: explanation!("dockerfile-cache-mounts"),
-        in_container: None,
-        run: dockerfile_cache_mounts::run,
-    },
+/// Every check, in the order reports show them. Ids are stable: CI users pin them. A new check
+/// is one file that declares its `CHECK`, plus one line here.
+pub const ALL: &[&Check] = &[
+    &kernel_version::CHECK,
+    &pidfd::CHECK,
+    &zombies::CHECK,
+    &tmp_tmpfs::CHECK,
+    &cgroup_version::CHECK,
+    &cgroup_freezer::CHECK,
+    &criu_version::CHECK,
+    &overlay_busy::CHECK,
+    &buildkit_usage::CHECK,
+    &dockerfile_cache_mounts::CHECK,
 ];
 
 impl Check {
@@ -182,11 +110,16 @@ impl Check {
 }
 
 pub fn find(id: &str) -> Option<&'static Check> {
-    ALL.iter().find(|c| c.id == id)
+    ALL.iter().copied().find(|c| c.id == id)
+}
+
+/// The tools `--require` accepts: those some check names.
+pub fn requirable_tools() -> Vec<&'static str> {
+    ALL.iter().filter_map(|c| c.requires_tool).collect()
 }
 
 /// Runs one check, timing it; a panic becomes `unknown` with the panic's message.
-pub fn run_one(check: &Check, host: &Host, opts: &Options) -> CheckResult {
+pub fn run_one(check: &Check, host: &Facts, opts: &Options) -> CheckResult {
     let start = Instant::now();
     let outcome = catch_unwind(AssertUnwindSafe(|| (check.run)(host, opts))).unwrap_or_else(|p| {
         let msg = p
@@ -210,6 +143,7 @@ fn result(check: &Check, outcome: Outcome, took: Duration) -> CheckResult {
         fixes: outcome.fixes,
         metrics: outcome.metrics,
         table: outcome.table,
+        visuals: outcome.visuals,
         duration_ms: took.as_secs_f64() * 1000.0,
     }
 }
@@ -221,7 +155,7 @@ fn result(check: &Check, outcome: Outcome, took: Duration) -> CheckResult {
 /// be stopped (they end with the process).
 pub fn run(
     checks: &[&'static Check],
-    host: &Arc<Host>,
+    host: &Arc<Facts>,
     opts: &Options,
     mut on_result: impl FnMut(&CheckResult),
 ) -> Vec<CheckResult> {
@@ -268,6 +202,13 @@ fn thread_name(check: &Check) -> String {
     format!("check:{}", check.id)
 }
 
+/// Whether this thread runs a check: a panic here is caught and turned into `unknown`.
+pub fn is_check_thread() -> bool {
+    std::thread::current()
+        .name()
+        .is_some_and(|n| n.starts_with("check:"))
+}
+
 /// The verdict on a check that outlived the deadline: what it was waiting for, and how long.
 fn timed_out(check: &Check, host: &Host, limit: Duration) -> Outcome {
     let limit = if limit.subsec_millis() == 0 {
@@ -286,58 +227,6 @@ fn timed_out(check: &Check, host: &Host, limit: Duration) -> Outcome {
             format!("still waiting when the scan's {limit} ran out"),
         ),
         None => Outcome::unknown(within),
-    }
-}
-
-/// The kernel release of the examined host, from /proc/sys/kernel/osrelease, else /proc/version.
-/// The error is the reason, ready for an `unknown`.
-pub(crate) fn kernel_release(host: &Host) -> Result<KernelRelease, String> {
-    let osrelease = host.read_text("/proc/sys/kernel/osrelease");
-    if let Some(k) = osrelease.as_deref().ok().and_then(kernel::parse_release) {
-        return Ok(k);
-    }
-    match host.read_text("/proc/version") {
-        Ok(v) => kernel::find_release(&v).ok_or_else(|| {
-            format!(
-                "cannot parse a kernel release in /proc/version: {:?}",
-                first_line(&v, 80)
-            )
-        }),
-        Err(e) => Err(match osrelease {
-            Err(first) => format!("{first}; {e}"),
-            Ok(t) => format!("cannot parse kernel release {:?}; {e}", first_line(&t, 80)),
-        }),
-    }
-}
-
-/// The mount table the examined host sees: our own live, PID 1's under `--root`.
-pub(crate) fn mount_table(host: &Host) -> Result<MountTable, HostError> {
-    let paths: &[&str] = if host.is_live() {
-        &["/proc/self/mountinfo"]
-    } else {
-        &["/proc/1/mountinfo", "/proc/self/mountinfo"]
-    };
-    let mut first = None;
-    for p in paths {
-        match host.read_text(p) {
-            Ok(t) => return Ok(mountinfo::parse(&t)),
-            // Only a missing file sends us on to the next; any other failure is the answer.
-            Err(HostError::NotFound(_)) => {
-                first.get_or_insert(HostError::NotFound(p.to_string()));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Err(first.unwrap_or_else(|| HostError::NotFound("mountinfo".into())))
-}
-
-/// The first line of `text`, cut to `max` characters, for evidence excerpts.
-pub(crate) fn first_line(text: &str, max: usize) -> String {
-    let line = text.lines().next().unwrap_or("").trim_end();
-    if line.chars().count() > max {
-        format!("{}…", line.chars().take(max).collect::<String>())
-    } else {
-        line.to_string()
     }
 }
 

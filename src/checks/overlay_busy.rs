@@ -7,6 +7,8 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use super::{Check, Options};
+use crate::facts::Facts;
 use crate::host::{DockerCall, Host, HostError};
 use crate::model::{FixPlan, Outcome, Risk, Status, Step, Table};
 use crate::parse::docker;
@@ -42,7 +44,18 @@ impl Owned {
     }
 }
 
-pub fn run(host: &Host, _: &super::Options) -> Outcome {
+pub const CHECK: Check = Check {
+    id: "overlay-busy",
+    title: "Overlay mounts: owners, leaks and who holds them",
+    area: "Mounts",
+    explanation: super::explanation!("overlay-busy"),
+    in_container: Some("sees only this container's mounts and processes"),
+    requires_tool: None,
+    active_probe: false,
+    run,
+};
+
+fn run(host: &Facts, _: &Options) -> Outcome {
     let scan = match overlay_scan::scan(host) {
         Ok(s) => s,
         Err(reason) => return Outcome::unknown(reason),
@@ -53,6 +66,8 @@ pub fn run(host: &Host, _: &super::Options) -> Outcome {
     let (owners, attribution) = attribute(host, &scan);
     let mut out = Outcome::new(Status::Ok, String::new());
     let mut rows: Vec<Vec<String>> = Vec::new();
+    // Where each row's fixes start in `out.fixes`: a row's fixes are those added until the next.
+    let mut fixes_from: Vec<usize> = Vec::new();
     let mut live = 0;
     let mut busy = 0;
     let mut idle = 0;
@@ -80,6 +95,7 @@ pub fn run(host: &Host, _: &super::Options) -> Outcome {
         let who = owned
             .map(Owned::describe)
             .unwrap_or_else(|| format!("{}, no container", o.owner.name()));
+        fixes_from.push(out.fixes.len());
         rows.push(vec![
             place.clone(),
             o.owner.name().to_string(),
@@ -139,6 +155,7 @@ pub fn run(host: &Host, _: &super::Options) -> Outcome {
     }
     for dev in &scan.detached {
         let holds = scan.holds.get(dev).map(Vec::as_slice).unwrap_or(&[]);
+        fixes_from.push(out.fixes.len());
         rows.push(vec![
             format!("overlay {}:{} (detached)", dev.0, dev.1),
             "unknown".into(),
@@ -172,16 +189,33 @@ pub fn run(host: &Host, _: &super::Options) -> Outcome {
         );
     }
 
-    out.table = Some(Table {
-        columns: ["mount point", "owner", "container", "holders"]
-            .map(String::from)
-            .to_vec(),
-        rows,
-    });
+    let mut table = Table::new(&["mount point", "owner", "container", "holders"]);
+    table.path_columns = vec![0];
+    fixes_from.push(out.fixes.len());
+    for (i, cells) in rows.into_iter().enumerate() {
+        let ids = out.fixes[fixes_from[i]..fixes_from[i + 1]]
+            .iter()
+            .map(|f| f.id.clone())
+            .collect();
+        table.row(cells, ids);
+    }
+    out.table = Some(table);
     let total = scan.overlays.len() + scan.detached.len();
-    out.metric("overlay_mounts", total as f64);
-    out.metric("overlay_busy_mounts", busy as f64);
-    out.metric("overlay_leaked_mounts", (busy + idle + unsure) as f64);
+    out.count(
+        "overlay_mounts",
+        "Overlay mounts, in every mount namespace.",
+        total as f64,
+    );
+    out.count(
+        "overlay_busy_mounts",
+        "Leaked overlay mounts that something still holds.",
+        busy as f64,
+    );
+    out.count(
+        "overlay_leaked_mounts",
+        "Overlay mounts without a running container.",
+        (busy + idle + unsure) as f64,
+    );
     let mut parts = vec![format!("{live} in use")];
     if busy > 0 {
         parts.push(format!("{busy} leaked and busy"));

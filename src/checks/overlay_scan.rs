@@ -6,10 +6,11 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::fsmagic;
+use crate::facts::Facts;
 use crate::host::{Host, HostError};
 use crate::parse::mountinfo::{self, Mount};
 use crate::parse::overlay::{self, Layers, Owner};
-use crate::parse::{proc_maps, proc_stat};
+use crate::parse::proc_maps;
 
 /// A device number as mountinfo and stat give it.
 pub type Dev = (u32, u32);
@@ -87,78 +88,37 @@ pub struct Scan {
     pub listed: HashSet<Dev>,
     /// Processes whose fds or links could not be read (not root, or PID 1 protected).
     pub unreadable: usize,
+    /// Mount namespaces whose table no process would show us.
+    pub unread_namespaces: usize,
 }
 
-fn ns_inode(link: &str) -> Option<u64> {
-    link.strip_prefix("mnt:[")?.strip_suffix(']')?.parse().ok()
-}
-
-pub fn scan(host: &Host) -> Result<Scan, String> {
+/// One pass: the processes and mount tables come from the fact layer, the holders are read here.
+pub fn scan(facts: &Facts) -> Result<Scan, String> {
     let mut s = Scan::default();
-    let pids: Vec<u32> = host
-        .list_dir("/proc")
-        .map_err(|e| format!("cannot list processes: {e}"))?
-        .iter()
-        .filter_map(|n| n.parse().ok())
-        .collect();
-    for pid in pids {
-        let Some(stat) = host
-            .read_text(&format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|t| proc_stat::parse(&t))
-        else {
-            continue; // gone, or not a process: nothing it could hold
-        };
-        let ns = host
-            .read_link(&format!("/proc/{pid}/ns/mnt"))
-            .ok()
-            .and_then(|l| ns_inode(&l));
-        if let Some(ns) = ns {
-            s.namespaces.entry(ns).or_default().push(pid);
-        }
+    let procs = facts.processes()?;
+    for p in procs.iter() {
         s.procs.insert(
-            pid,
+            p.pid,
             Proc {
-                pid,
-                comm: stat.comm,
-                start_ticks: stat.start_ticks,
-                ns,
+                pid: p.pid,
+                comm: p.comm.clone(),
+                start_ticks: p.start_ticks,
+                ns: p.mnt_ns,
             },
         );
-    }
-    s.host_ns = s.procs.get(&1).and_then(|p| p.ns).or_else(|| {
-        host.read_link("/proc/self/ns/mnt")
-            .ok()
-            .and_then(|l| ns_inode(&l))
-    });
-    read_mount_tables(host, &mut s)?;
-    find_holders(host, &mut s);
-    Ok(s)
-}
-
-/// Reads one mount table per namespace (the host's first); without namespace links (a tree of
-/// files under `--root`), PID 1's table stands for the host.
-fn read_mount_tables(host: &Host, s: &mut Scan) -> Result<(), String> {
-    let mut order: Vec<u64> = s.namespaces.keys().copied().collect();
-    order.sort_by_key(|ns| Some(*ns) != s.host_ns);
-    let mut tables: Vec<(Option<u64>, Vec<Mount>)> = Vec::new();
-    for ns in order {
-        let table = s.namespaces[&ns]
-            .iter()
-            .find_map(|pid| host.read_text(&format!("/proc/{pid}/mountinfo")).ok());
-        if let Some(t) = table {
-            tables.push((Some(ns), mountinfo::parse(&t).mounts));
+        if let Some(ns) = p.mnt_ns {
+            s.namespaces.entry(ns).or_default().push(p.pid);
         }
     }
-    if tables.is_empty() {
-        let t =
-            super::mount_table(host).map_err(|e| format!("cannot read the mount table: {e}"))?;
-        tables.push((None, t.mounts));
-    }
+    let spaces = facts.namespaces()?;
+    s.host_ns = spaces.host_ns;
+    s.unread_namespaces = spaces.unread;
     let mut seen: HashSet<Dev> = HashSet::new();
-    for (ns, mounts) in tables {
-        s.listed.extend(mounts.iter().map(|m| (m.major, m.minor)));
-        for m in mounts.into_iter().filter(overlay::is_overlay) {
+    for t in &spaces.tables {
+        let ns = t.ns;
+        s.listed
+            .extend(t.table.mounts.iter().map(|m| (m.major, m.minor)));
+        for m in t.table.mounts.iter().filter(|m| overlay::is_overlay(m)) {
             let dev = (m.major, m.minor);
             if let Some(ns) = ns {
                 let list = s.mounted_in.entry(dev).or_default();
@@ -172,27 +132,29 @@ fn read_mount_tables(host: &Host, s: &mut Scan) -> Result<(), String> {
                 let owner = overlay::owner(&m.mount_point, &layers);
                 s.overlays.push(Overlay {
                     ns,
-                    mount: m,
+                    mount: m.clone(),
                     layers,
                     owner,
                 });
             }
         }
     }
-    Ok(())
+    find_holders(facts, &mut s);
+    Ok(s)
 }
 
 fn find_holders(host: &Host, s: &mut Scan) {
     let mounted: HashSet<Dev> = s.overlays.iter().map(Overlay::dev).collect();
     // Mount points per namespace, to place mapped files by path.
-    let mut points: HashMap<Option<u64>, Vec<(String, Dev)>> = HashMap::new();
+    let mut points: HashMap<Option<u64>, HashMap<String, Dev>> = HashMap::new();
     for o in &s.overlays {
         points
             .entry(o.ns)
             .or_default()
-            .push((o.mount.mount_point.clone(), o.dev()));
+            .insert(o.mount.mount_point.clone(), o.dev());
     }
-    let host_points = points.get(&s.host_ns).cloned().unwrap_or_default();
+    let no_points = HashMap::new();
+    let host_points = points.get(&s.host_ns).unwrap_or(&no_points);
     // Devices already judged not to be overlays (pipes, sockets, other filesystems).
     let mut not_overlay: HashSet<Dev> = HashSet::new();
     let mut detached: HashSet<Dev> = HashSet::new();
@@ -242,15 +204,14 @@ fn find_holders(host: &Host, s: &mut Scan) {
             Err(_) => {}
         }
         if let Ok(maps) = host.read_text(&format!("{base}/maps")) {
-            let own = points.get(&p.ns).map(Vec::as_slice).unwrap_or(&[]);
+            let own = points.get(&p.ns).unwrap_or(&no_points);
             for file in proc_maps::mapped_files(&maps) {
-                let place = own
-                    .iter()
-                    .chain(host_points.iter())
-                    .filter(|(point, _)| mountinfo::is_within(&file, point))
-                    .max_by_key(|(point, _)| point.len());
+                let place = match (deepest(own, &file), deepest(host_points, &file)) {
+                    (Some(a), Some(b)) => Some(if a.0 >= b.0 { a } else { b }),
+                    (a, b) => a.or(b),
+                };
                 if let Some((_, dev)) = place {
-                    holds.push((*dev, How::Mmap(file)));
+                    holds.push((dev, How::Mmap(file)));
                 }
             }
         }
@@ -266,4 +227,23 @@ fn find_holders(host: &Host, s: &mut Scan) {
     }
     s.detached = detached.into_iter().collect();
     s.detached.sort();
+}
+
+/// The deepest mount point in `points` that is `path` or one of its parents, by whole
+/// components, with its length: a walk up the path, not a scan of every mount.
+fn deepest(points: &HashMap<String, Dev>, path: &str) -> Option<(usize, Dev)> {
+    if points.is_empty() {
+        return None;
+    }
+    let mut p = path;
+    loop {
+        if let Some(dev) = points.get(p) {
+            return Some((p.len(), *dev));
+        }
+        match p.rfind('/') {
+            Some(0) if p.len() > 1 => p = "/",
+            Some(i) if i > 0 => p = &p[..i],
+            _ => return None,
+        }
+    }
 }

@@ -1,11 +1,26 @@
 //! `pidfd`: can this system hand out race-free process handles? Without them runc and test
 //! suites fall back to `kill -0` / poll loops that race with PID reuse and with reaping.
 
-use crate::host::{Host, HostError};
+use super::{Check, Options};
+use crate::facts::Facts;
+use crate::host::HostError;
 use crate::model::{Outcome, Status};
-use crate::sys::{PidfdProbe, SyscallOutcome};
+use crate::host::{PidfdProbe, SyscallOutcome};
 
-pub fn run(host: &Host, _: &super::Options) -> Outcome {
+pub const CHECK: Check = Check {
+    id: "pidfd",
+    title: "pidfd support (race-free process handles)",
+    area: "Kernel",
+    explanation: super::explanation!("pidfd"),
+    in_container: Some(
+        "answers for this container's seccomp profile, which may block calls the host allows",
+    ),
+    requires_tool: None,
+    active_probe: false,
+    run,
+};
+
+fn run(host: &Facts, _: &Options) -> Outcome {
     match host.probe_pidfd() {
         Ok(probe) => {
             let mut out = judge_probe(host, &probe);
@@ -20,7 +35,7 @@ pub fn run(host: &Host, _: &super::Options) -> Outcome {
     }
 }
 
-fn judge_probe(host: &Host, p: &PidfdProbe) -> Outcome {
+fn judge_probe(host: &Facts, p: &PidfdProbe) -> Outcome {
     let calls = [
         ("pidfd_open", &p.pidfd_open),
         ("pidfd_send_signal", &p.pidfd_send_signal),
@@ -55,8 +70,8 @@ fn judge_probe(host: &Host, p: &PidfdProbe) -> Outcome {
 }
 
 /// Why a pidfd syscall fails, told apart by errno and by what the kernel version promises.
-fn cause(host: &Host, errno: i32) -> String {
-    let kernel = super::kernel_release(host).ok();
+fn cause(host: &Facts, errno: i32) -> String {
+    let kernel = host.kernel().ok();
     let new_enough = kernel.as_ref().is_some_and(|k| k.at_least(5, 4));
     match errno {
         libc::ENOSYS if new_enough => {
@@ -74,8 +89,8 @@ fn cause(host: &Host, errno: i32) -> String {
 }
 
 /// Without a live probe (`--root`, a bundle from elsewhere) the kernel version is all we have.
-fn infer(host: &Host, why: &str) -> Outcome {
-    let k = match super::kernel_release(host) {
+fn infer(host: &Facts, why: &str) -> Outcome {
+    let k = match host.kernel() {
         Ok(k) => k,
         Err(reason) => {
             return Outcome::unknown(format!(

@@ -3,6 +3,8 @@
 //! (Buildah's mkcw-convert flake). Live, statfs decides; under `--root`, the host's mount table.
 
 use crate::fsmagic;
+use super::{Check, Options};
+use crate::facts::Facts;
 use crate::host::{Host, HostError};
 use crate::model::{FixPlan, Outcome, Risk, Status, Step};
 use crate::parse::mountinfo::{MountTable, escape};
@@ -32,13 +34,24 @@ impl Placement {
     }
 }
 
-pub fn run(host: &Host, _: &super::Options) -> Outcome {
-    let table = super::mount_table(host);
+pub const CHECK: Check = Check {
+    id: "tmp-tmpfs",
+    title: "/tmp on tmpfs",
+    area: "Filesystems",
+    explanation: super::explanation!("tmp-tmpfs"),
+    in_container: Some("judges this container's /tmp, not the host's"),
+    requires_tool: None,
+    active_probe: false,
+    run,
+};
+
+fn run(host: &Facts, _: &Options) -> Outcome {
+    let table = host.mount_table();
     // Without statfs the mount table is the only witness.
     if let (false, Err(e)) = (host.is_live(), &table) {
         return Outcome::unknown(format!("cannot read the mount table: {e}"));
     }
-    let tmp = match place(host, "/tmp", table.as_ref().ok()) {
+    let tmp = match place(host, "/tmp", table.ok()) {
         Ok(p) => p,
         Err(e) => return Outcome::unknown(format!("cannot tell what /tmp is on: {e}")),
     };
@@ -56,12 +69,12 @@ pub fn run(host: &Host, _: &super::Options) -> Outcome {
     out = out.evidence(source(host, "/tmp"), tmp.describe());
 
     // /var/tmp is meant to persist; it is reported, never judged.
-    if let Ok(p) = place(host, "/var/tmp", table.as_ref().ok()) {
+    if let Ok(p) = place(host, "/var/tmp", table.ok()) {
         out = out.evidence(source(host, "/var/tmp"), p.describe());
     }
     match host.env("TMPDIR") {
         Ok(Some(dir)) if !dir.is_empty() && dir.trim_end_matches('/') != "/tmp" => {
-            match place(host, &dir, table.as_ref().ok()) {
+            match place(host, &dir, table.ok()) {
                 Ok(p) => {
                     out = out.evidence(format!("$TMPDIR={}", escape(&dir)), p.describe());
                     if !p.is_memory() && out.status == Status::Ok {

@@ -1,164 +1,156 @@
-//! `zombies`: processes that exited but were never reaped. Zombies whose parent is PID 1 mean
-//! PID 1 is not an init (a container started without `--init`, or a host whose PID 1 is some
-//! agent): `kill -0` loops keep seeing those processes alive and wait for ever.
+//! `zombies`: processes that exited but were never reaped. Zombies left to a PID 1 that does not
+//! reap (a container started without `--init`, or a host whose PID 1 is some agent) keep their
+//! pids: `kill -0` loops keep seeing those processes alive and wait for ever.
+//!
+//! A zombie's age cannot be read (its start time is when it was born, not when it died), so a
+//! parent is said not to reap only on evidence: the same zombies seen again after a pause.
 
-use std::collections::HashMap;
+use std::time::Duration;
 
-use crate::host::{Host, HostError};
+use super::{Check, Options, plural};
+use crate::facts::{Facts, Process};
 use crate::model::{FixPlan, Outcome, Risk, Status, Step};
-use crate::parse::proc_stat::{self, ProcStat};
+use crate::parse::proc_stat;
 
-use super::plural;
-
-/// Zombies of other parents younger than this are the normal gap between exit and wait().
-const STALE_SECS: f64 = 60.0;
+/// How long to wait before looking again: an init reaps within milliseconds.
+const RESAMPLE: Duration = Duration::from_millis(300);
 /// How many zombies are listed as evidence.
 const SHOWN: usize = 5;
-/// Programs known to reap orphans when they run as PID 1.
-const INITS: &[&str] = &[
-    "systemd",
-    "init",
-    "tini",
-    "docker-init",
-    "dumb-init",
-    "catatonit",
-    "s6-svscan",
-    "runit",
-    "openrc-init",
-    "busybox",
-    "upstart",
-    "launchd",
-    "containerd-shim",
-];
 
-struct Zombie {
-    stat: ProcStat,
-    age: Option<f64>,
-}
+pub const CHECK: Check = Check {
+    id: "zombies",
+    title: "Zombie processes and whether PID 1 reaps them",
+    area: "Processes",
+    explanation: super::explanation!("zombies"),
+    in_container: Some(
+        "sees the processes of this container's PID namespace, whose PID 1 is the container's init unless it runs with --pid host",
+    ),
+    requires_tool: None,
+    active_probe: false,
+    run,
+};
 
-pub fn run(host: &Host, _: &super::Options) -> Outcome {
-    let pids: Vec<u32> = match host.list_dir("/proc") {
-        Ok(names) => names.iter().filter_map(|n| n.parse().ok()).collect(),
-        Err(e) => return Outcome::unknown(format!("cannot list processes: {e}")),
+fn run(host: &Facts, _: &Options) -> Outcome {
+    let procs = match host.processes() {
+        Ok(p) => p,
+        Err(why) => return Outcome::unknown(why.to_string()).evidence("/proc", "is procfs mounted, and readable?"),
     };
-    if pids.is_empty() {
-        return Outcome::unknown("no processes under /proc (is procfs mounted?)");
-    }
-    let uptime = host
-        .read_text("/proc/uptime")
-        .ok()
-        .and_then(|t| proc_stat::uptime_seconds(&t));
-    let ticks = crate::sys::clock_ticks().max(1) as f64;
-
-    let total = pids.len();
-    let mut comms: HashMap<u32, String> = HashMap::new();
-    let mut zombies = Vec::new();
-    let mut unreadable = 0usize;
-    for pid in pids {
-        match host.read_text(&format!("/proc/{pid}/stat")) {
-            Ok(text) => match proc_stat::parse(&text) {
-                Some(stat) => {
-                    comms.insert(stat.pid, stat.comm.clone());
-                    if stat.state == 'Z' {
-                        let age = uptime.map(|u| (u - stat.start_ticks as f64 / ticks).max(0.0));
-                        zombies.push(Zombie { stat, age });
-                    }
-                }
-                None => unreadable += 1,
-            },
-            // Exited while we looked: normal.
-            Err(HostError::NotFound(_)) => {}
-            Err(_) => unreadable += 1,
-        }
-    }
-    if comms.is_empty() {
-        return Outcome::unknown(format!(
-            "no readable /proc/PID/stat among {total} process entries"
-        ))
-        .evidence("/proc", "is procfs mounted, and readable?");
-    }
-    let pid1 = comms.get(&1).cloned();
-    let pid1_name = pid1.clone().unwrap_or_else(|| "unknown".into());
-    let pid1_is_init = pid1.as_deref().is_some_and(|c| INITS.contains(&c));
-
-    zombies.sort_by(|a, b| b.age.unwrap_or(0.0).total_cmp(&a.age.unwrap_or(0.0)));
-    let (orphans, others): (Vec<&Zombie>, Vec<&Zombie>) =
-        zombies.iter().partition(|z| z.stat.ppid == 1);
-    let stale: Vec<&Zombie> = others
+    let pid1 = procs
+        .get(1)
+        .map(|p| p.comm.clone())
+        .unwrap_or_else(|| "unknown".into());
+    let first: Vec<&Process> = procs.iter().filter(|p| p.state == 'Z').collect();
+    let zombies = if first.is_empty() {
+        Vec::new()
+    } else {
+        still_zombies(host, &first)
+    };
+    // Zombies whose parent is an init of some PID namespace: PID 1 here, or a container's.
+    let orphans: Vec<(&Process, String)> = zombies
         .iter()
-        .copied()
-        .filter(|z| z.age.is_some_and(|a| a >= STALE_SECS))
+        .filter_map(|z| reaper(host, z, &pid1).map(|who| (*z, who)))
         .collect();
 
     let mut out = if !orphans.is_empty() {
+        let mut who: Vec<&str> = orphans.iter().map(|(_, w)| w.as_str()).collect();
+        who.dedup();
         Outcome::new(
             Status::Warn,
             format!(
-                "{} zombie{} left to PID 1 ({pid1_name}), which does not reap them",
+                "{} zombie{} left to {}, not reaped after {} ms",
                 orphans.len(),
-                plural(orphans.len())
+                plural(orphans.len()),
+                who.join(" and "),
+                RESAMPLE.as_millis()
             ),
         )
         .fix(init_fix())
-    } else if !stale.is_empty() {
-        Outcome::new(
-            Status::Warn,
-            format!(
-                "{} zombie{} unreaped for over {STALE_SECS:.0} s by their parent{}",
-                stale.len(),
-                plural(stale.len()),
-                plural(stale.len())
-            ),
-        )
     } else if zombies.is_empty() {
-        let note = if pid1_is_init || pid1.is_none() {
+        let gone = if first.is_empty() {
             String::new()
         } else {
-            " — not a known init, so orphans would not be reaped".into()
+            format!(" ({} reaped while we looked)", first.len())
         };
         Outcome::new(
             Status::Ok,
-            format!("no zombie processes; PID 1 is {pid1_name}{note}"),
+            format!("no zombie processes{gone}; PID 1 is {pid1}"),
         )
     } else {
         Outcome::new(
             Status::Ok,
             format!(
-                "{} short-lived zombie{} waiting for their parents",
+                "{} zombie{} waiting for {} parent{} (not inits), PID 1 is {pid1}",
                 zombies.len(),
+                plural(zombies.len()),
+                if zombies.len() == 1 { "its" } else { "their" },
                 plural(zombies.len())
             ),
         )
     };
-
-    out.metric("zombies", zombies.len() as f64);
-    out.metric("zombies_left_to_pid1", orphans.len() as f64);
-    for z in orphans.iter().chain(stale.iter()).take(SHOWN) {
-        let parent = comms.get(&z.stat.ppid).map(String::as_str).unwrap_or("?");
-        let age = z
-            .age
-            .map(|a| format!(" for {}", human_age(a)))
-            .unwrap_or_default();
-        out = out.evidence(
-            format!("/proc/{}/stat", z.stat.pid),
+    out.count("zombies", "Zombie processes, seen twice.", zombies.len() as f64);
+    out.count(
+        "zombies_left_to_pid1",
+        "Zombie processes left to an init (PID 1 of some PID namespace) that did not reap them.",
+        orphans.len() as f64,
+    );
+    for z in zombies.iter().take(SHOWN) {
+        let parent = procs.get(z.ppid).map(|p| p.comm.as_str()).unwrap_or("?");
+        out.push(
+            format!("/proc/{}/stat", z.pid),
             format!(
-                "pid {} ({}) zombie{age}, parent {} ({parent})",
-                z.stat.pid, z.stat.comm, z.stat.ppid
+                "pid {} ({}) zombie, still there after {} ms; parent {} ({parent})",
+                z.pid,
+                z.comm,
+                RESAMPLE.as_millis(),
+                z.ppid
             ),
         );
     }
-    let listed = orphans.len() + stale.len();
-    if listed > SHOWN {
-        out = out.evidence("/proc", format!("… and {} more", listed - SHOWN));
+    if zombies.len() > SHOWN {
+        out.push("/proc", format!("… and {} more", zombies.len() - SHOWN));
     }
-    out = out.evidence("/proc/1/stat", format!("PID 1 is {pid1_name}"));
-    if unreadable > 0 {
-        out = out.evidence(
-            "/proc",
-            format!("{unreadable} process(es) could not be read"),
-        );
+    out.push("/proc/1/stat", format!("PID 1 is {pid1}"));
+    let c = &procs.completeness;
+    if c.unreadable > 0 {
+        out.push("/proc", c.to_string());
     }
     out
+}
+
+/// The zombies of `first` that are zombies still (same pid, same start) after [`RESAMPLE`].
+fn still_zombies<'a>(host: &Facts, first: &[&'a Process]) -> Vec<&'a Process> {
+    // A replayed bundle answers the second look with what was recorded: no need to wait.
+    if host.replayed_from().is_none() {
+        std::thread::sleep(RESAMPLE);
+    }
+    first
+        .iter()
+        .copied()
+        .filter(|z| {
+            host.read_text(&format!("/proc/{}/stat", z.pid))
+                .ok()
+                .and_then(|t| proc_stat::parse(&t))
+                .is_some_and(|s| s.state == 'Z' && s.start_ticks == z.start_ticks)
+        })
+        .collect()
+}
+
+/// Who should have reaped zombie `z`, when that is an init: "PID 1 (name)", or for a
+/// container's init (PID 1 in its own PID namespace, NSpid) "the container init NAME (pid N)".
+fn reaper(host: &Facts, z: &Process, pid1: &str) -> Option<String> {
+    if z.ppid == 1 {
+        return Some(format!("PID 1 ({pid1})"));
+    }
+    let status = host.read_text(&format!("/proc/{}/status", z.ppid)).ok()?;
+    let nspid = status.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
+    let inner = nspid.split_whitespace().last()?;
+    let name = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Name:"))
+        .map(str::trim)
+        .unwrap_or("?");
+    (inner == "1" && nspid.split_whitespace().count() > 1)
+        .then(|| format!("the container init {name} (pid {})", z.ppid))
 }
 
 fn init_fix() -> FixPlan {
@@ -173,15 +165,5 @@ fn init_fix() -> FixPlan {
                           Zombies already left to PID 1 disappear only when PID 1 reaps or exits."
                 .into(),
         }],
-    }
-}
-
-fn human_age(secs: f64) -> String {
-    let s = secs as u64;
-    match s {
-        0..=119 => format!("{s} s"),
-        120..=7199 => format!("{} min", s / 60),
-        7200..=172_799 => format!("{} h", s / 3600),
-        _ => format!("{} days", s / 86400),
     }
 }

@@ -5,6 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use super::{Applied, Audit, StepOutcome, apply, audit_path, manual_only, preview, refusal};
 use crate::checks::{self, Check, Options};
+use crate::facts::Facts;
 use crate::host::Host;
 use crate::model::{Risk, Status};
 
@@ -18,7 +19,7 @@ pub struct Flags {
 /// Returns the exit code: 0 done (or nothing to do), 1 a step failed or the check still fails,
 /// 2 refused or unusable.
 pub fn run(check: &Check, opts: &Options, flags: &Flags) -> Result<u8, String> {
-    let host = Host::live();
+    let host = Facts::of(Host::live());
     let before = checks::run_one(check, &host, opts);
     println!(
         "{} {}: {}",
@@ -69,7 +70,7 @@ pub fn run(check: &Check, opts: &Options, flags: &Flags) -> Result<u8, String> {
     let mut audit = Audit::open(audit_path(host.euid()))?;
     let applied = apply(check.id, plan, flags.force, &mut audit);
     report(&applied);
-    let after = checks::run_one(check, &Host::live(), opts);
+    let after = checks::run_one(check, &Facts::of(Host::live()), opts);
     let fixed = after.status <= Status::Ok || after.status < before.status;
     println!(
         "\n{} {}: {}",

@@ -138,7 +138,7 @@ fn write(step: &Step, path: &str, undo: &mut Vec<String>) -> StepOutcome {
             return StepOutcome::Failed(format!("backup {backup}: {e}"));
         }
     }
-    let written = crate::report::output::write_atomic(p, &new).and_then(|_| {
+    let written = crate::files::write_atomic(p, &new).and_then(|_| {
         fs::set_permissions(p, fs::Permissions::from_mode(mode)).map_err(|e| e.to_string())
     });
     match (written, old.is_some()) {

@@ -23,7 +23,7 @@ pub use live::Live;
 pub use replay::Replay;
 pub use rooted::Rooted;
 
-use crate::sys::PidfdProbe;
+pub use crate::sys::{PidfdProbe, SyscallOutcome};
 
 /// Largest file the Host will serve; anything bigger is refused rather than read into memory.
 pub const MAX_FILE_BYTES: usize = 16 << 20;

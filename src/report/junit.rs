@@ -41,8 +41,8 @@ pub fn render(report: &Report, timestamp: &str) -> String {
         );
         let _ = writeln!(
             x,
-            "    <properties>\n      <property name=\"fail-on\" value=\"{:?}\"/>\n      <property name=\"source\" value=\"{}\"/>\n    </properties>",
-            report.fail_on,
+            "    <properties>\n      <property name=\"fail-on\" value=\"{}\"/>\n      <property name=\"source\" value=\"{}\"/>\n    </properties>",
+            report.fail_on.as_str(),
             esc(&report.host.source)
         );
         for c in &checks {

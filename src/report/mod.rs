@@ -3,7 +3,6 @@
 pub mod github;
 pub mod json;
 pub mod junit;
-pub mod output;
 pub mod prometheus;
 pub mod sarif;
 pub mod text;
@@ -17,7 +16,7 @@ use crate::summary::HostSummary;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// The status from which a run fails (`--fail-on`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FailOn {
     Error,
@@ -28,6 +27,17 @@ pub enum FailOn {
 }
 
 impl FailOn {
+    pub const ALL: [FailOn; 4] = [FailOn::Error, FailOn::Warn, FailOn::Unknown, FailOn::Never];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailOn::Error => "error",
+            FailOn::Warn => "warn",
+            FailOn::Unknown => "unknown",
+            FailOn::Never => "never",
+        }
+    }
+
     pub fn fails(self, status: Status) -> bool {
         match self {
             FailOn::Error => status == Status::Error,

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::Report;
-use crate::model::Status;
+use crate::model::{Metric, Status, prometheus_label};
 
 pub fn render(report: &Report, unix_seconds: f64) -> String {
     let mut out = String::new();
@@ -55,21 +55,15 @@ pub fn render(report: &Report, unix_seconds: f64) -> String {
             c.duration_ms / 1000.0
         );
     }
-    // The checks' own numbers, one family per name.
-    let mut families: BTreeMap<&str, Vec<(&str, f64)>> = BTreeMap::new();
-    for c in &report.checks {
-        for (key, value) in &c.metrics {
-            let name = key.split('{').next().unwrap_or(key);
-            families
-                .entry(name)
-                .or_default()
-                .push((key.as_str(), *value));
-        }
+    // The checks' own numbers, one family per name, with the help their check gives.
+    let mut families: BTreeMap<&str, Vec<&Metric>> = BTreeMap::new();
+    for m in report.checks.iter().flat_map(|c| &c.metrics) {
+        families.entry(m.name).or_default().push(m);
     }
     for (name, samples) in families {
-        family(&mut out, &format!("container_doctor_{name}"), &help(name));
-        for (key, value) in samples {
-            let _ = writeln!(out, "container_doctor_{key} {value}");
+        family(&mut out, &format!("container_doctor_{name}"), samples[0].help);
+        for m in samples {
+            let _ = writeln!(out, "container_doctor_{} {}", m.key(), m.value);
         }
     }
     out
@@ -79,23 +73,6 @@ fn family(out: &mut String, name: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
 }
 
-fn help(name: &str) -> String {
-    match name {
-        "zombies" => "Zombie processes.".into(),
-        "zombies_left_to_pid1" => "Zombie processes whose parent is PID 1.".into(),
-        "overlay_mounts" => "Overlay mounts, in every mount namespace.".into(),
-        "overlay_busy_mounts" => "Leaked overlay mounts that something still holds.".into(),
-        "overlay_leaked_mounts" => "Overlay mounts without a running container.".into(),
-        "buildkit_cache_bytes" => "BuildKit build cache size.".into(),
-        "buildkit_limit_bytes" => "The effective BuildKit GC limit.".into(),
-        "buildkit_type_bytes" => "BuildKit build cache size by record type.".into(),
-        "freezer_probe_ms" => "Milliseconds a test cgroup took to freeze (--active).".into(),
-        other => format!("{other}, from container-doctor."),
-    }
-}
-
 fn label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    prometheus_label(v)
 }

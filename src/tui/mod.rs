@@ -18,6 +18,7 @@ use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, E
 use ratatui::crossterm::execute;
 
 use crate::checks::{self, Check, Options};
+use crate::facts::Facts;
 use crate::fix;
 use crate::host::Host;
 use crate::model::{CheckResult, FixPlan};
@@ -43,9 +44,11 @@ pub fn run(
     make_host: Arc<HostFactory>,
     color: bool,
 ) -> Result<Vec<String>, String> {
-    install_panic_hook();
+    // ratatui's own hook (restore, then the program's) goes in first; ours wraps it, so that a
+    // check's caught panic never restores the terminal under a UI that keeps drawing.
     let mut terminal =
         ratatui::try_init().map_err(|e| format!("cannot start the terminal UI: {e}"))?;
+    install_panic_hook();
     let _ = execute!(std::io::stdout(), EnableMouseCapture);
     let result = event_loop(&mut terminal, checks, opts, make_host, color);
     let _ = execute!(std::io::stdout(), DisableMouseCapture);
@@ -58,10 +61,7 @@ pub fn run(
 fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if thread::current()
-            .name()
-            .is_some_and(|n| n.starts_with("check:"))
-        {
+        if checks::is_check_thread() {
             return;
         }
         let _ = execute!(std::io::stdout(), DisableMouseCapture);
@@ -113,17 +113,16 @@ fn event_loop(
                         start_scan(&checks, &opts, &make_host, &tx, &scanning);
                     }
                     Action::ActiveProbe => {
-                        let Some(freezer) = checks::find("cgroup-freezer") else {
-                            continue;
-                        };
-                        if let Some(row) = app.rows.iter_mut().find(|r| r.check.id == freezer.id) {
+                        let probes: Vec<&'static Check> =
+                            checks.iter().copied().filter(|c| c.active_probe).collect();
+                        for row in app.rows.iter_mut().filter(|r| r.check.active_probe) {
                             row.result = None;
                         }
                         let active = Options {
                             active: true,
                             ..opts.clone()
                         };
-                        start_scan(&[freezer], &active, &make_host, &tx, &scanning);
+                        start_scan(&probes, &active, &make_host, &tx, &scanning);
                     }
                     Action::Apply { check, plan } => {
                         let fix = app
@@ -204,7 +203,7 @@ fn start_scan(
         }
     });
     thread::spawn(move || {
-        let host = Arc::new(make_host());
+        let host = Arc::new(Facts::of(make_host()));
         checks::run(&checks, &host, &opts, |r| {
             let _ = tx.send(Msg::Result(r.clone()));
         });
@@ -230,7 +229,8 @@ fn apply_fix(check: &'static Check, plan: FixPlan, make_host: &Arc<HostFactory>,
                 Err(e) => format!("Nothing was done: {e}"),
                 Ok(mut audit) => {
                     let applied = fix::apply(check.id, &plan, false, &mut audit);
-                    let after = checks::run_one(check, &make_host(), &Options::default());
+                    let after =
+                        checks::run_one(check, &Facts::of(make_host()), &Options::default());
                     let steps: Vec<String> = applied
                         .steps
                         .iter()

@@ -12,7 +12,7 @@ use ratatui::widgets::{
 
 use super::app::{App, Dialog, Focus};
 use super::markdown;
-use crate::model::{CheckResult, Risk, Status};
+use crate::model::{CheckResult, Risk, Status, Unit, Visual};
 use crate::parse::buildkit::human_decimal;
 use crate::report::text::clean;
 
@@ -87,15 +87,7 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
             parts.extend(h.kernel.as_ref().map(|k| format!("Linux {k}")));
             parts.extend(h.os.clone());
             first.push(Span::raw(format!("  {}", parts.join(" · "))));
-            let cgroup = app
-                .rows
-                .iter()
-                .find(|r| r.check.id == "cgroup-version")
-                .and_then(|r| r.result.as_ref())
-                .and_then(|r| r.summary.split(':').next().map(str::to_string))
-                .filter(|m| matches!(m.as_str(), "v1" | "v2" | "hybrid"))
-                .map(|m| format!("cgroup {m}"))
-                .unwrap_or_else(|| "cgroup ?".into());
+            let cgroup = format!("cgroup {}", h.cgroup.as_deref().unwrap_or("?"));
             second.push(Span::raw(format!(
                 "{} · {} · {} · {}",
                 cgroup,
@@ -271,102 +263,89 @@ fn draw_detail(f: &mut Frame, app: &App, area: Rect) {
     );
 }
 
-/// A gauge and bars for BuildKit, bars for the freezer probe; returns the area left for text.
+/// The result's gauges and bar charts, whatever the check; returns the area left for text.
 fn draw_pictures(f: &mut Frame, app: &App, r: &CheckResult, area: Rect) -> Rect {
-    let metric = |prefix: &str| -> Vec<(String, f64)> {
-        r.metrics
-            .iter()
-            .filter(|(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| {
-                let label = k.split('"').nth(1).unwrap_or(k).to_string();
-                (label, *v)
-            })
-            .collect()
-    };
     let mut rest = area;
-    if r.id == "buildkit-usage" {
-        let used = metric("buildkit_cache_bytes{");
-        let limits = metric("buildkit_limit_bytes{");
-        for (builder, bytes) in &used {
-            let Some((_, limit)) = limits.iter().find(|(b, _)| b == builder) else {
-                continue;
-            };
-            if rest.height < 8 {
-                break;
+    for v in &r.visuals {
+        match v {
+            Visual::Gauge {
+                label,
+                value,
+                limit,
+                unit,
+            } => {
+                if rest.height < 8 {
+                    break;
+                }
+                let [gauge, below] =
+                    Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(rest);
+                let ratio = if *limit > 0.0 {
+                    (value / limit).clamp(0.0, 1.0)
+                } else {
+                    0.0
+                };
+                let c = if value > limit {
+                    Color::Red
+                } else {
+                    Color::Green
+                };
+                f.render_widget(
+                    Gauge::default()
+                        .ratio(ratio)
+                        .gauge_style(style(app, c))
+                        .label(format!(
+                            "{label}: {} of {}",
+                            amount(*value, *unit),
+                            amount(*limit, *unit)
+                        )),
+                    gauge,
+                );
+                rest = below;
             }
-            let [gauge, below] =
-                Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(rest);
-            let ratio = if *limit > 0.0 {
-                (bytes / limit).clamp(0.0, 1.0)
-            } else {
-                0.0
-            };
-            let c = if bytes > limit {
-                Color::Red
-            } else {
-                Color::Green
-            };
-            f.render_widget(
-                Gauge::default()
-                    .ratio(ratio)
-                    .gauge_style(style(app, c))
-                    .label(format!(
-                        "{builder}: {} of {}",
-                        human_decimal(*bytes as i64),
-                        human_decimal(*limit as i64)
-                    )),
-                gauge,
-            );
-            rest = below;
-        }
-        let types = metric("buildkit_type_bytes{");
-        if !types.is_empty() && rest.height >= 12 {
-            let [chart, below] =
-                Layout::vertical([Constraint::Length(5), Constraint::Min(0)]).areas(rest);
-            let bars: Vec<Bar> = types
-                .iter()
-                .map(|(t, v)| {
-                    Bar::default()
-                        .label(Line::raw(t.clone()))
-                        .value(*v as u64)
-                        .text_value(human_decimal(*v as i64))
-                })
-                .collect();
-            f.render_widget(
-                BarChart::default()
-                    .data(BarGroup::default().bars(&bars))
-                    .bar_width(14)
-                    .bar_gap(1),
-                chart,
-            );
-            rest = below;
-        }
-    }
-    if r.id == "cgroup-freezer" {
-        let probes = metric("freezer_probe_ms{");
-        if !probes.is_empty() && rest.height >= 10 {
-            let [chart, below] =
-                Layout::vertical([Constraint::Length(4), Constraint::Min(0)]).areas(rest);
-            let bars: Vec<Bar> = probes
-                .iter()
-                .map(|(v, ms)| {
-                    Bar::default()
-                        .label(Line::raw(format!("{v} freeze")))
-                        .value((*ms * 1000.0) as u64)
-                        .text_value(format!("{ms:.1} ms"))
-                })
-                .collect();
-            f.render_widget(
-                BarChart::default()
-                    .data(BarGroup::default().bars(&bars))
-                    .bar_width(12)
-                    .bar_gap(2),
-                chart,
-            );
-            rest = below;
+            Visual::Bars { bars, unit, .. } => {
+                if bars.is_empty() || rest.height < 10 {
+                    continue;
+                }
+                let [chart, below] =
+                    Layout::vertical([Constraint::Length(5), Constraint::Min(0)]).areas(rest);
+                let width = bars
+                    .iter()
+                    .map(|(l, _)| l.chars().count())
+                    .max()
+                    .unwrap_or(8)
+                    .clamp(8, 14) as u16;
+                // Bar heights are integers: scale milliseconds so short ones still show.
+                let scale = if *unit == Unit::Milliseconds { 1000.0 } else { 1.0 };
+                let drawn: Vec<Bar> = bars
+                    .iter()
+                    .map(|(label, v)| {
+                        Bar::default()
+                            .label(Line::raw(label.clone()))
+                            .value((v * scale) as u64)
+                            .text_value(amount(*v, *unit))
+                    })
+                    .collect();
+                f.render_widget(
+                    BarChart::default()
+                        .data(BarGroup::default().bars(&drawn))
+                        .bar_width(width)
+                        .bar_gap(1),
+                    chart,
+                );
+                rest = below;
+            }
         }
     }
     rest
+}
+
+/// A number as its unit reads best: BuildKit's binary sizes, milliseconds with one decimal.
+fn amount(v: f64, unit: Unit) -> String {
+    match unit {
+        Unit::Bytes => human_decimal(v as i64),
+        Unit::Milliseconds => format!("{v:.1} ms"),
+        Unit::Count => format!("{v}"),
+    }
 }
 
 /// A findings table at the top of the pane; ↑↓ select a row when the pane has the focus.

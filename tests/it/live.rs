@@ -155,7 +155,7 @@ fn zombies_left_to_a_pid_1_that_does_not_reap() {
     assert_eq!(status(&report, "zombies"), "warn", "{report}");
     assert_eq!(
         summary(&report, "zombies"),
-        "2 zombies left to PID 1 (timeout), which does not reap them"
+        "2 zombies left to PID 1 (timeout), not reaped after 300 ms"
     );
     assert!(
         check(&report, "zombies")["evidence"]
@@ -166,6 +166,52 @@ fn zombies_left_to_a_pid_1_that_does_not_reap() {
     assert_eq!(out.status.code(), Some(1), "--fail-on warn");
     // A new PID namespace is a container; which engine depends on marker files this machine has.
     assert!(report["host"]["container"].is_string(), "{report}");
+}
+
+#[test]
+fn zombies_left_to_a_containers_init_seen_from_outside() {
+    if !require_root() {
+        return;
+    }
+    // Two nested PID namespaces: the doctor is PID 1 of the outer one (so it sees nothing of the
+    // machine), and the inner one's PID 1 orphans two children and then never reaps (exec sleep).
+    // Seen from outside, the zombies' parent is not pid 1 but a container's init (NSpid "N 1").
+    let out = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "timeout", "20", "sh", "-c"])
+        .arg(
+            "unshare --pid --fork sh -c '(sleep 0 &); (sleep 0 &); exec sleep 10' & sleep 0.5; \
+             \"$0\" --only zombies --format json; kill %1",
+        )
+        .arg(doctor_path())
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(status(&report, "zombies"), "warn", "{report}");
+    // One or two, depending on whether the subshells were reaped before the exec.
+    let said = summary(&report, "zombies");
+    assert!(
+        said.contains(" left to the container init sleep (pid ")
+            && said.ends_with("not reaped after 300 ms"),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_zombie_reaped_within_the_pause_is_not_reported() {
+    if !require_root() {
+        return;
+    }
+    // PID 1 (a shell) reaps within milliseconds: a zombie the doctor catches in its first look is
+    // gone at the second, however long the child ran before it exited.
+    let out = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "sh", "-c"])
+        .arg("sleep 1 & \"$0\" --only zombies --format json; wait")
+        .arg(doctor_path())
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status(&report, "zombies"), "ok", "{report}");
 }
 
 #[test]

@@ -305,12 +305,19 @@ fn output_dir_output_file_and_step_summary() {
         .collect();
     assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
 
-    // --output FILE is written whole; an unwritable place is an error (2) and leaves nothing.
+    // --output FILE is written whole, its directory made when missing (as CI artifact steps
+    // expect); an unwritable place is an error (2) and leaves nothing.
     let prom = dir.path().join("node.prom");
     let (code, stdout) = run(&tree, "prometheus", &["--output", &prom.to_string_lossy()]);
     assert_eq!((code, stdout.as_str()), (Some(1), ""));
     promtool(&std::fs::read_to_string(&prom).unwrap());
-    let bad = dir.path().join("missing-dir/node.prom");
+    let nested = dir.path().join("missing-dir/node.prom");
+    let (code, _) = run(&tree, "prometheus", &["--output", &nested.to_string_lossy()]);
+    assert_eq!(code, Some(1));
+    promtool(&std::fs::read_to_string(&nested).unwrap());
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, "").unwrap();
+    let bad = blocker.join("node.prom");
     let out = doctor()
         .arg("--root")
         .arg(tree.path())

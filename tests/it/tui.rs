@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{Tree, doctor_path, realdata_text};
 use container_doctor::checks::{self, Check, Options};
+use container_doctor::facts::Facts;
 use container_doctor::host::{Host, Rooted};
 use container_doctor::model::{Outcome, Status};
 use container_doctor::summary::HostSummary;
@@ -19,10 +20,10 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// An app filled with the results of a scan of `tree`, made deterministic for snapshots.
 fn app_for(tree: &Tree) -> App {
-    let all: Vec<&'static Check> = checks::ALL.iter().collect();
-    let host = std::sync::Arc::new(Host::new(Box::new(
+    let all: Vec<&'static Check> = checks::ALL.to_vec();
+    let host = std::sync::Arc::new(Facts::of(Host::new(Box::new(
         Rooted::new(tree.path().to_path_buf()).unwrap(),
-    )));
+    ))));
     let mut app = App::new(&all, false);
     for mut r in checks::run(&all, &host, &Options::default(), |_| ()) {
         r.duration_ms = 0.0;
@@ -125,7 +126,7 @@ fn a_tiny_terminal_says_so() {
 
 #[test]
 fn pending_checks_spin_and_the_header_waits() {
-    let all: Vec<&'static Check> = checks::ALL.iter().collect();
+    let all: Vec<&'static Check> = checks::ALL.to_vec();
     let mut app = App::new(&all, false);
     let s = screen(&mut app, 80, 24);
     assert!(s.contains("reading the host"), "{s}");
@@ -199,7 +200,9 @@ fn destructive_fixes_need_the_check_id_typed() {
         "proc/1/mountinfo",
         "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n40 1 0:40 / /a rw - overlay overlay rw,lowerdir=/l,upperdir=/u,workdir=/w\n",
     );
-    let host = Host::new(Box::new(Rooted::new(tree.path().to_path_buf()).unwrap()));
+    let host = Facts::of(Host::new(Box::new(
+        Rooted::new(tree.path().to_path_buf()).unwrap(),
+    )));
     let mut r = checks::run_one(
         checks::find("overlay-busy").unwrap(),
         &host,
@@ -250,7 +253,7 @@ fn destructive_fixes_need_the_check_id_typed() {
 
 #[test]
 fn a_panicking_check_is_unknown_with_its_message() {
-    fn boom(_: &Host, _: &Options) -> Outcome {
+    fn boom(_: &Facts, _: &Options) -> Outcome {
         panic!("boom at line 7")
     }
     static PANICKY: Check = Check {
@@ -259,9 +262,11 @@ fn a_panicking_check_is_unknown_with_its_message() {
         area: "Test",
         explanation: "# panicky\n",
         in_container: None,
+        requires_tool: None,
+        active_probe: false,
         run: boom,
     };
-    let r = checks::run_one(&PANICKY, &Host::live(), &Options::default());
+    let r = checks::run_one(&PANICKY, &Facts::of(Host::live()), &Options::default());
     assert_eq!(r.status, Status::Unknown);
     assert_eq!(r.summary, "the check failed internally: boom at line 7");
 }

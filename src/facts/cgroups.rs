@@ -1,4 +1,5 @@
-//! Where the cgroup hierarchies are mounted, shared by `cgroup-version` and `cgroup-freezer`.
+//! Where the cgroup hierarchies are mounted, shared by `cgroup-version`, `cgroup-freezer` and the
+//! report header.
 //! Live, statfs of /sys/fs/cgroup has the final word on the mode; the mount table names the
 //! hierarchies either way.
 
@@ -45,10 +46,9 @@ impl Layout {
 }
 
 /// Reads the layout from the mount table, and live also from statfs.
-pub fn read(host: &Host) -> Result<Layout, String> {
-    let table =
-        super::mount_table(host).map_err(|e| format!("cannot read the mount table: {e}"))?;
-    let mut layout = from_table(&table);
+pub(super) fn read(host: &Host, table: Result<&MountTable, &HostError>) -> Result<Layout, String> {
+    let table = table.map_err(|e| format!("cannot read the mount table: {e}"))?;
+    let mut layout = from_table(table);
     match host.statfs_magic("/sys/fs/cgroup") {
         Ok(magic) => {
             let live = if magic == fsmagic::CGROUP2 {

@@ -1,5 +1,5 @@
-//! Writing reports: to stdout, or to files written whole or not at all (temporary file + rename),
-//! as textfile collectors and CI artifact steps need.
+//! Files written whole or not at all (temporary file + rename): reports for textfile collectors
+//! and CI artifact steps, and the files fixes rewrite.
 
 use std::fs;
 use std::io::Write;
