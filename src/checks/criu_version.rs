@@ -1,18 +1,21 @@
-//! `criu-version`: is CRIU new enough for this kernel, and what does `criu check` say?
-//! CRIU before 4.1 cannot even start on 6.13+ (the vDSO's vvar area was split: "Unexpected rt vDSO
-//! area bounds"), and its freeze loop gave up on cgroups stuck FREEZING, which 4.1 reworked.
+//! `criu-version`: can this CRIU work on this kernel, and what does `criu check` say? Versions are
+//! judged by a matrix of known problems (assets/criu-matrix.toml: CRIU before 4.1 cannot start on
+//! 6.13+, before 4.2 cannot dump sockets on 6.16+, …), never by a bare threshold: an old CRIU on
+//! the kernel it was made for works.
 
-use super::{Check, Options};
+use super::{Check, Options, criu_matrix};
 use crate::facts::{Facts, Family, Package, Tool};
 use crate::host::{DEFAULT_TIMEOUT, Host, HostError};
 use crate::model::{FixPlan, Outcome, Risk, Status, Step};
+use crate::parse::cgroup::Mode;
 use crate::parse::criu::{self, Verdict};
 use crate::parse::packages;
 
 use super::first_line;
 
-/// The first CRIU with the freeze fixes and the vvar_vclock support.
-const MINIMUM: (u32, u32) = (4, 1);
+/// The CRIU to advise when only `criu check` complains: the first with the freeze fixes and
+/// vvar_vclock support.
+const MINIMUM: &str = "4.1";
 /// Error and warning lines of `criu check` shown as evidence.
 const LINES_SHOWN: usize = 4;
 
@@ -34,7 +37,7 @@ fn run(host: &Facts, opts: &Options) -> Outcome {
                 Status::Error,
                 "criu is not installed, and --require criu says it must be",
             )
-            .fix(upgrade_plan(host))
+            .fix(upgrade_plan(host, MINIMUM))
         } else {
             Outcome::new(Status::Skipped, "criu is not installed")
         };
@@ -73,49 +76,121 @@ fn run(host: &Facts, opts: &Options) -> Outcome {
         Err(e) => return Outcome::unknown(format!("criu --version: {e}")),
     };
     let check = criu_check(host, &path, &mut out);
-    let kernel = host.kernel().ok();
-    let new_kernel = kernel.as_ref().filter(|k| k.at_least(6, 13));
-
-    (out.status, out.summary) = if !version.at_least(MINIMUM.0, MINIMUM.1) {
-        let summary = match new_kernel {
-            Some(k) => format!(
-                "CRIU {version} cannot start on kernel {k}: 6.13 split the vDSO's vvar area; CRIU 4.1 or later is needed"
-            ),
-            None => format!(
-                "CRIU {version} is older than 4.1: no fixes for freezes stuck in FREEZING, no frozen-container checkpoints"
-            ),
-        };
-        (Status::Error, summary)
-    } else {
-        match check {
-            Some(Verdict::Good) => (
-                Status::Ok,
-                format!("CRIU {version}; criu check: looks good"),
-            ),
-            Some(Verdict::MissingFeatures) => (
-                Status::Warn,
-                format!(
-                    "CRIU {version}; criu check: some kernel features are missing, some dumps or restores may fail"
-                ),
-            ),
-            Some(Verdict::NotGood) => (
-                Status::Error,
-                format!("CRIU {version}; criu check: does not look good"),
-            ),
-            Some(Verdict::None) => (
-                Status::Error,
-                format!("CRIU {version}; criu check failed without a verdict"),
-            ),
-            None => (
-                Status::Unknown,
-                format!("CRIU {version}; criu check could not be run"),
-            ),
-        }
+    let rules = match criu_matrix::rules() {
+        Ok(r) => r,
+        Err(e) => return Outcome::unknown(e),
     };
-    if out.status == Status::Error {
-        out = out.fix(upgrade_plan(host));
+    let kernel = host.kernel().ok();
+    let arch = machine(host);
+    let v1_freezer = host
+        .cgroups()
+        .is_ok_and(|l| l.mode != Mode::V2 && l.freezer().is_some());
+    let family = match host.os_release().family() {
+        Family::Debian => "debian",
+        _ => "other",
+    };
+    let situation = criu_matrix::Situation {
+        kernel,
+        arch: arch.as_deref(),
+        v1_freezer,
+        criu: &version,
+        package: tool.package.as_ref().map(|p| (family, p.version.as_str())),
+    };
+    let findings = criu_matrix::judge(&situation, &rules);
+    for f in &findings {
+        out.push(
+            format!("known problem {} ({})", f.id, f.refs.join(", ")),
+            f.effect.clone(),
+        );
+    }
+    if kernel.is_none() {
+        out.push(
+            "kernel",
+            "unknown: the kernel rules of the CRIU matrix were not applied",
+        );
+    }
+    let problem = check
+        .as_ref()
+        .filter(|c| matches!(c.verdict, Verdict::None | Verdict::NotGood))
+        .and_then(|c| criu_matrix::kernel_problem(&c.errors));
+    // The worst of what the matrix knows and what criu check says, the matrix's own words first.
+    let from_check = match check.as_ref().map(|c| c.verdict) {
+        Some(Verdict::Good) => Some((Status::Ok, "criu check: looks good".to_string())),
+        Some(Verdict::MissingFeatures) => Some((
+            Status::Warn,
+            "criu check: some kernel features are missing, some dumps or restores may fail".into(),
+        )),
+        Some(Verdict::NotGood) => Some((
+            Status::Error,
+            match &problem {
+                Some(p) => format!("criu check: does not look good: {}", p.what),
+                None => "criu check: does not look good".into(),
+            },
+        )),
+        Some(Verdict::None) => Some((
+            Status::Error,
+            match &problem {
+                Some(p) => format!("cannot start on this kernel: {}", p.what),
+                None => match &check {
+                    Some(c) if c.signal.is_some() => format!(
+                        "criu check was killed by {}",
+                        c.signal.as_deref().unwrap_or("a signal")
+                    ),
+                    _ => "criu check printed no verdict".into(),
+                },
+            },
+        )),
+        None => None,
+    };
+    let worst_rule = findings.first();
+    (out.status, out.summary) = match (worst_rule, from_check) {
+        (Some(f), Some((s, said))) if s > f.status => (s, format!("CRIU {version}: {said}")),
+        (Some(f), _) => (f.status, format!("CRIU {version} {}", f.effect)),
+        (None, Some((s, said))) => (s, format!("CRIU {version}; {said}")),
+        (None, None) => (
+            Status::Unknown,
+            format!(
+                "CRIU {version}; no known problem with this kernel, but criu check could not be run"
+            ),
+        ),
+    };
+    // Upgrade advice only where a newer CRIU helps: not when the kernel lacks what CRIU needs.
+    let upgrade_helps = match &problem {
+        Some(p) => p.upgrade_helps,
+        None => !findings.is_empty() || out.status == Status::Error,
+    };
+    if out.status >= Status::Warn {
+        if upgrade_helps {
+            // The release that fixes every finding (4.1 when only criu check complains).
+            let needed = findings
+                .iter()
+                .filter_map(|f| criu::parse_bare_version(&f.fixed_in))
+                .max_by_key(|v| (v.major, v.minor, v.patch))
+                .map_or_else(|| MINIMUM.to_string(), |v| v.to_string());
+            out = out.fix(upgrade_plan(host, &needed));
+        } else if let Some(p) = &problem {
+            out = out.fix(kernel_plan(&p.what));
+        }
     }
     out
+}
+
+/// `uname -m` of the examined system: /proc/sys/kernel/arch (6.1+), else the release string's
+/// suffix (`.x86_64`, `.aarch64`), else, live, the architecture this binary runs on.
+fn machine(host: &Facts) -> Option<String> {
+    if let Ok(a) = host.read_text("/proc/sys/kernel/arch") {
+        let a = a.trim();
+        if !a.is_empty() {
+            return Some(a.to_string());
+        }
+    }
+    let release = host.kernel().ok()?.to_string();
+    for arch in ["x86_64", "aarch64", "ppc64le", "s390x", "riscv64"] {
+        if release.ends_with(arch) {
+            return Some(arch.into());
+        }
+    }
+    host.is_live().then(|| std::env::consts::ARCH.to_string())
 }
 
 /// The version of the package that installed criu, when a package database names one.
@@ -128,7 +203,7 @@ fn packaged(tool: &Tool) -> Option<(criu::CriuVersion, &Package)> {
 }
 
 /// Runs `criu check` (root only) and adds its verdict and first error lines as evidence.
-fn criu_check(host: &Host, path: &str, out: &mut Outcome) -> Option<Verdict> {
+fn criu_check(host: &Host, path: &str, out: &mut Outcome) -> Option<CheckRun> {
     let source = format!("{path} check");
     if host.euid() != 0 {
         out.push(source, "not run: needs root");
@@ -162,32 +237,74 @@ fn criu_check(host: &Host, path: &str, out: &mut Outcome) -> Option<Verdict> {
             out.push(source.clone(), line.clone());
         }
     }
-    Some(report.verdict)
+    Some(CheckRun {
+        verdict: report.verdict,
+        errors: report.errors,
+        signal: output.signal.map(signal_name),
+    })
 }
 
-fn upgrade_plan(host: &Facts) -> FixPlan {
-    let instruction = match host.os_release().family() {
-        Family::RedHat => {
-            "dnf upgrade criu (CRIU 4.1 or later; on older EL releases from the criu COPR or a rebuild)"
-        }
-        Family::Debian => {
-            "install CRIU 4.1 or later: the distribution's criu package may be older (Debian 12 ships 3.17.1); \
-             use the criu packages from the openSUSE Build Service (devel:tools:criu) or build from source"
-        }
-        Family::Arch => "pacman -Syu criu",
-        Family::Alpine => "apk upgrade criu",
-        Family::Suse => "zypper update criu",
-        Family::Other => {
-            "install CRIU 4.1 or later from your distribution, or build it from source (criu.org)"
-        }
-    };
+/// What `criu check` said, and the signal that killed it, if one did.
+struct CheckRun {
+    verdict: Verdict,
+    errors: Vec<String>,
+    signal: Option<String>,
+}
+
+/// A signal's name as `kill -l` gives it.
+fn signal_name(n: i32) -> String {
+    match n {
+        libc::SIGKILL => "SIGKILL".into(),
+        libc::SIGSEGV => "SIGSEGV (a crash)".into(),
+        libc::SIGABRT => "SIGABRT (an assertion)".into(),
+        libc::SIGBUS => "SIGBUS".into(),
+        libc::SIGILL => "SIGILL".into(),
+        libc::SIGTERM => "SIGTERM".into(),
+        libc::SIGINT => "SIGINT".into(),
+        other => format!("signal {other}"),
+    }
+}
+
+/// Where the kernel, not CRIU, lacks what checkpointing needs.
+fn kernel_plan(what: &str) -> FixPlan {
     FixPlan {
-        id: "upgrade-criu".into(),
-        title: "Upgrade CRIU to 4.1 or later".into(),
+        id: "kernel-for-criu".into(),
+        title: "Run CRIU on a kernel that supports it".into(),
         risk: Risk::Safe,
         needs_root: true,
         steps: vec![Step::Manual {
-            instruction: instruction.into(),
+            instruction: format!(
+                "{what}: a newer CRIU does not change that. Boot a kernel built with \
+                 CONFIG_CHECKPOINT_RESTORE (every major distribution's stock kernel has it), or run \
+                 CRIU where /proc/sys is writable"
+            ),
         }],
+    }
+}
+
+fn upgrade_plan(host: &Facts, needed: &str) -> FixPlan {
+    let instruction = match host.os_release().family() {
+        Family::RedHat => {
+            format!(
+                "dnf upgrade criu (CRIU {needed} or later; on older EL releases from the criu COPR or a rebuild)"
+            )
+        }
+        Family::Debian => format!(
+            "install CRIU {needed} or later: the distribution's criu package may be older (Debian 12 ships 3.17.1, \
+             Debian 13 4.1); use the criu packages from the openSUSE Build Service (devel:tools:criu) or build from source"
+        ),
+        Family::Arch => "pacman -Syu criu".into(),
+        Family::Alpine => "apk upgrade criu".into(),
+        Family::Suse => "zypper update criu".into(),
+        Family::Other => format!(
+            "install CRIU {needed} or later from your distribution, or build it from source (criu.org)"
+        ),
+    };
+    FixPlan {
+        id: "upgrade-criu".into(),
+        title: format!("Upgrade CRIU to {needed} or later"),
+        risk: Risk::Safe,
+        needs_root: true,
+        steps: vec![Step::Manual { instruction }],
     }
 }

@@ -4,6 +4,7 @@
 mod buildkit_usage;
 mod cgroup_freezer;
 mod cgroup_version;
+mod criu_matrix;
 mod criu_version;
 mod dockerfile_cache_mounts;
 mod kernel_version;
@@ -17,8 +18,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-pub(crate) use crate::facts::first_line;
 use crate::facts::Facts;
+pub(crate) use crate::facts::first_line;
 use crate::host::Host;
 use crate::model::{CheckResult, Outcome};
 
