@@ -79,6 +79,11 @@ pub struct Cli {
     #[arg(long, value_name = "PATH", global = true)]
     pub dockerfile: Vec<std::path::PathBuf>,
 
+    /// The stage the Dockerfiles are built to, as `docker build --target` (default: the last);
+    /// only the stages it needs run in the build
+    #[arg(long, value_name = "STAGE", global = true)]
+    pub target: Option<String>,
+
     /// Show evidence, fixes and explanations
     #[arg(short, long)]
     pub verbose: bool,
@@ -341,6 +346,7 @@ impl Cli {
                 .iter()
                 .map(|p| p.to_string_lossy().into_owned())
                 .collect(),
+            dockerfile_target: self.target.clone(),
             deadline: Some(std::time::Duration::from_secs_f64(self.timeout)),
         }
     }

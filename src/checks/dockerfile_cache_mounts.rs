@@ -1,8 +1,17 @@
-//! `dockerfile-cache-mounts`: cache mounts that parallel stages share. With runc 1.2.0–1.2.2,
-//! parallel stages mounting the same cache fail at random with "mkdirat …: file exists" (the
-//! securejoin MkdirAll race, moby/buildkit#5566, fixed in runc 1.2.3), worst when one cache target
-//! is nested in another. Package-manager caches shared without `sharing=locked` race on their
-//! locks (moby/buildkit#1662).
+//! `dockerfile-cache-mounts`: cache mounts that the stages of one build share. Two findings are
+//! real, each verified upstream:
+//! - runc 1.2.0–1.2.2 races when two containers create the same mount point inside a shared
+//!   directory: parallel stages sharing a cache that has another cache mounted inside it fail at
+//!   random with "mkdirat …: file exists" (moby/buildkit#5566, opencontainers/runc#4543; fixed in
+//!   runc 1.2.3; BuildKit's regression test testCacheMountParallel builds exactly that).
+//! - apt's caches shared by stages that run at the same time fail on apt's own locks ("Could not get
+//!   lock /var/cache/apt/archives/lock"; moby/buildkit#1662); BuildKit's documentation uses
+//!   `sharing=locked` for them.
+//!
+//! Everything else (Go caches shared by parallel stages, nested targets with a fixed runc) works,
+//! and is said as a note, not a warning.
+
+use std::collections::BTreeSet;
 
 use super::{Check, Options};
 use crate::facts::Facts;
@@ -10,13 +19,11 @@ use crate::host::{DEFAULT_TIMEOUT, Host};
 use crate::model::{FixPlan, Outcome, Risk, Status, Step};
 use crate::parse::dockerfile::{self, CacheMount, Dockerfile};
 
-/// Targets of package managers that need exclusive access to their cache.
-const LOCKING_CACHES: &[&str] = &[
-    "/var/cache/apt",
-    "/var/lib/apt",
-    "/var/lib/dpkg",
-    "/var/cache/debconf",
-];
+/// Targets of apt, which needs exclusive access to its caches (BuildKit's reference, "Example:
+/// cache apt packages").
+const APT_CACHES: &[&str] = &["/var/cache/apt", "/var/lib/apt", "/var/lib/apt/lists"];
+/// The runc releases with the mountpoint race.
+const RACY_RUNC: ((u32, u32, u32), (u32, u32, u32)) = ((1, 2, 0), (1, 2, 2));
 
 /// One flagged mount, for the fix.
 struct Flagged {
@@ -40,142 +47,188 @@ fn run(host: &Facts, opts: &Options) -> Outcome {
         return Outcome::new(Status::Skipped, "no Dockerfile given (--dockerfile PATH)");
     }
     let runc = runc_version(host);
-    let racy_runc = runc
-        .as_ref()
-        .is_some_and(|v| (1, 2, 0) <= *v && *v <= (1, 2, 2));
     let mut out = Outcome::new(Status::Ok, String::new());
-    let mut findings = 0;
     let mut summaries = Vec::new();
+    let mut races = 0;
     for path in &opts.dockerfiles {
         let text = match host.read_local(path) {
             Ok(b) => String::from_utf8_lossy(&b).into_owned(),
             Err(e) => {
                 out.status = out.status.max(Status::Unknown);
-                summaries.push(format!("{path}: {e}"));
+                summaries.push(e.to_string());
                 continue;
             }
         };
         let df = dockerfile::parse(&text);
-        let mut flagged = Vec::new();
-        let (status, n) = judge(path, &df, racy_runc, &mut out, &mut flagged);
-        out.status = out.status.max(status);
-        findings += n;
         for (line, problem) in &df.problems {
             out.push_at(path, *line, format!("parse: {problem}"));
         }
+        let Some(target) = df.target(opts.dockerfile_target.as_deref()) else {
+            out.status = out.status.max(Status::Unknown);
+            summaries.push(match &opts.dockerfile_target {
+                Some(t) => format!("{path}: no stage named {t:?}"),
+                None => format!("{path}: no stages"),
+            });
+            continue;
+        };
+        let built = df.reachable(target);
+        let mut flagged = Vec::new();
+        let j = judge(path, &df, &built, runc, &mut out, &mut flagged);
+        out.status = out.status.max(j.status);
+        races += j.races;
         if !flagged.is_empty() {
             out.push_fix(lock_plan(path, &text, &flagged));
         }
         summaries.push(format!(
-            "{path}: {} stage(s), {n} finding(s)",
-            df.stages.len()
+            "{path}: {} of {} stage{} built for {}, {} finding{}",
+            built.len(),
+            df.stages.len(),
+            super::plural(df.stages.len()),
+            df.stage_label(target),
+            j.findings,
+            super::plural(j.findings)
         ));
     }
-    let runc_note = match &runc {
-        Some((a, b, c)) => format!("runc {a}.{b}.{c}"),
-        None => "runc version unknown".into(),
-    };
-    out.push("runc --version", runc_note);
-    out.summary = if findings == 0 && out.status == Status::Ok {
-        format!("no cache mount races ({})", summaries.join("; "))
-    } else {
-        summaries.join("; ")
-    };
-    if racy_runc && findings > 0 {
+    out.push(
+        "runc --version",
+        match runc {
+            Some((a, b, c)) => format!("runc {a}.{b}.{c}"),
+            None => "runc version unknown".into(),
+        },
+    );
+    out.summary = summaries.join("; ");
+    if races > 0 && is_racy(runc) == Some(true) {
         out.summary += "; this runc (1.2.0–1.2.2) has the mountpoint race: upgrade to 1.2.3+";
+        out.push_fix(runc_plan());
     }
     out
 }
 
-/// Flags shared caches in parallel stages and unlocked package-manager caches.
+fn is_racy(runc: Option<(u32, u32, u32)>) -> Option<bool> {
+    runc.map(|v| RACY_RUNC.0 <= v && v <= RACY_RUNC.1)
+}
+
+/// What one Dockerfile showed.
+struct Judged {
+    status: Status,
+    findings: usize,
+    /// Shared caches with a nested mount point in parallel stages: the runc race's pattern.
+    races: usize,
+}
+
+/// Judges the cache mounts of the stages one build runs.
 fn judge(
     path: &str,
     df: &Dockerfile,
-    racy_runc: bool,
+    built: &BTreeSet<usize>,
+    runc: Option<(u32, u32, u32)>,
     out: &mut Outcome,
     flagged: &mut Vec<Flagged>,
-) -> (Status, usize) {
-    let mut status = Status::Ok;
-    let mut n = 0;
-    let shared_status = if racy_runc {
-        Status::Error
-    } else {
-        Status::Warn
+) -> Judged {
+    let mut j = Judged {
+        status: Status::Ok,
+        findings: 0,
+        races: 0,
     };
-    for a in 0..df.stages.len() {
-        for b in a + 1..df.stages.len() {
+    let stages: Vec<usize> = built.iter().copied().collect();
+    for (i, &a) in stages.iter().enumerate() {
+        for &b in &stages[i + 1..] {
             if !df.parallel(a, b) {
                 continue;
             }
             for ma in &df.stages[a].mounts {
                 for mb in df.stages[b].mounts.iter().filter(|mb| mb.id == ma.id) {
-                    if safe_pair(ma, mb) {
+                    if ma.sharing == "private" || mb.sharing == "private" {
                         continue;
                     }
+                    let pair = format!(
+                        "cache id {:?} ({}) used by parallel stages {} and {} (line {})",
+                        ma.id,
+                        ma.target,
+                        df.stage_label(a),
+                        df.stage_label(b),
+                        mb.line
+                    );
                     let nested =
                         nested_in(&df.stages[a].mounts, ma) || nested_in(&df.stages[b].mounts, mb);
-                    n += 1;
-                    status = status.max(shared_status);
-                    out.push_at(
-                        path,
-                        ma.line,
-                        format!(
-                            "cache id {:?} ({}) shared by parallel stages {} and {} (line {}){}, without sharing=locked",
-                            ma.id,
-                            ma.target,
-                            df.stage_label(a),
-                            df.stage_label(b),
-                            mb.line,
-                            if nested { ", with a cache mount nested inside it (the mkdirat race)" } else { "" }
-                        ),
-                    );
-                    for m in [ma, mb] {
-                        flagged.push(Flagged {
-                            line: m.line,
-                            raw: m.raw.clone(),
-                        });
+                    let apt = is_apt(ma) && !(ma.sharing == "locked" && mb.sharing == "locked");
+                    if nested {
+                        j.races += 1;
+                        let (status, said) = match is_racy(runc) {
+                            Some(true) => (
+                                Status::Error,
+                                "a cache is mounted inside it, and this runc (1.2.0–1.2.2) races creating that mount point: builds fail at random with \"mkdirat …: file exists\"",
+                            ),
+                            Some(false) => (
+                                Status::Ok,
+                                "a cache is mounted inside it; fine with this runc (the mkdirat race was fixed in 1.2.3)",
+                            ),
+                            None => (
+                                Status::Warn,
+                                "a cache is mounted inside it: with runc 1.2.0–1.2.2 builds fail at random with \"mkdirat …: file exists\", and runc's version is unknown",
+                            ),
+                        };
+                        if status > Status::Ok {
+                            j.findings += 1;
+                        }
+                        j.status = j.status.max(status);
+                        out.push_at(path, ma.line, format!("{pair}; {said}"));
+                    } else if apt {
+                        j.findings += 1;
+                        j.status = j.status.max(Status::Warn);
+                        out.push_at(
+                            path,
+                            ma.line,
+                            format!(
+                                "{pair}: apt locks its caches, so one stage fails with \"Could not get lock\" while the other runs; use sharing=locked"
+                            ),
+                        );
+                        for m in [ma, mb] {
+                            flagged.push(Flagged {
+                                line: m.line,
+                                raw: m.raw.clone(),
+                            });
+                        }
+                    } else {
+                        out.push_at(
+                            path,
+                            ma.line,
+                            format!("{pair}: fine, a shared cache is meant to be used at once"),
+                        );
                     }
                 }
             }
         }
     }
-    for stage in &df.stages {
-        for m in &stage.mounts {
-            let target = m.target.trim_end_matches('/');
-            if LOCKING_CACHES.contains(&target) && m.sharing != "locked" {
-                n += 1;
-                status = status.max(Status::Warn);
-                out.push_at(
-                    path,
-                    m.line,
-                    format!(
-                        "{} cache without sharing=locked: concurrent builds race on its lock",
-                        m.target
-                    ),
-                );
-                flagged.push(Flagged {
-                    line: m.line,
-                    raw: m.raw.clone(),
-                });
-            }
-        }
-    }
-    (status, n)
+    j
 }
 
-/// `locked` on both sides serialises; `private` gives each user its own directory.
-fn safe_pair(a: &CacheMount, b: &CacheMount) -> bool {
-    (a.sharing == "locked" && b.sharing == "locked")
-        || a.sharing == "private"
-        || b.sharing == "private"
+fn is_apt(m: &CacheMount) -> bool {
+    APT_CACHES.contains(&dockerfile::clean_path(&m.target).as_str())
 }
 
 /// Whether another cache mount of the same stage sits inside `m`'s target.
 fn nested_in(mounts: &[CacheMount], m: &CacheMount) -> bool {
-    let base = m.target.trim_end_matches('/');
+    let base = dockerfile::clean_path(&m.target);
     mounts.iter().any(|o| {
-        o.target.trim_end_matches('/') != base && o.target.starts_with(&format!("{base}/"))
+        let t = dockerfile::clean_path(&o.target);
+        t != base && crate::parse::mountinfo::is_within(&t, &base)
     })
+}
+
+fn runc_plan() -> FixPlan {
+    FixPlan {
+        id: "upgrade-runc".into(),
+        title: "Upgrade runc to 1.2.3 or later".into(),
+        risk: Risk::Safe,
+        needs_root: true,
+        steps: vec![Step::Manual {
+            instruction: "upgrade runc (containerd.io / runc package) to 1.2.3 or later, which fixed the \
+                          racing mkdirat (opencontainers/runc#4550); until then, build the stages one at a \
+                          time or give the nested caches distinct ids"
+                .into(),
+        }],
+    }
 }
 
 /// `runc --version` → (major, minor, patch).

@@ -50,6 +50,9 @@ pub struct Options {
     pub require: Vec<String>,
     /// Dockerfiles to examine (`--dockerfile PATH`).
     pub dockerfiles: Vec<String>,
+    /// The stage their builds end in (`--target NAME`, as `docker build --target`); the last
+    /// stage by default.
+    pub dockerfile_target: Option<String>,
     /// How long the whole scan may take (`--timeout`); `None` is [`DEADLINE`].
     pub deadline: Option<Duration>,
 }

@@ -13,7 +13,9 @@ pub struct CacheMount {
     /// 1-based line of the physical line holding the flag.
     pub line: usize,
     pub target: String,
-    /// The cache's id: the `id=` value, or the target as written (BuildKit's default).
+    /// The cache's id: the `id=` value as written, or else the target as BuildKit cleans it
+    /// (`path.Clean`: `/root/.cache/` and `/root/.cache` are one cache; moby/buildkit
+    /// dockerfile2llb/convert_runmount.go).
     pub id: String,
     /// `shared` (the default), `private` or `locked`.
     pub sharing: String,
@@ -68,6 +70,34 @@ impl Dockerfile {
     /// Two stages BuildKit may run at the same time: neither needs the other.
     pub fn parallel(&self, a: usize, b: usize) -> bool {
         a != b && !self.depends_on(a, b) && !self.depends_on(b, a)
+    }
+
+    /// The stage a build of `target` ends in: the named stage, or by default the last one, as
+    /// `docker build --target` picks it. `None` when no stage has that name.
+    pub fn target(&self, target: Option<&str>) -> Option<usize> {
+        match target {
+            None => self.stages.len().checked_sub(1),
+            Some(name) => self
+                .stages
+                .iter()
+                .position(|s| s.name.as_deref() == Some(&name.to_ascii_lowercase())),
+        }
+    }
+
+    /// The stages a build of stage `target` runs: it and what it needs. BuildKit builds only
+    /// those ("BuildKit only builds the stages that the target stage depends on", Docker's
+    /// multi-stage documentation).
+    pub fn reachable(&self, target: usize) -> BTreeSet<usize> {
+        let mut seen = BTreeSet::from([target]);
+        let mut stack = vec![target];
+        while let Some(s) = stack.pop() {
+            for &d in &self.stages[s].deps {
+                if seen.insert(d) {
+                    stack.push(d);
+                }
+            }
+        }
+        seen
     }
 }
 
@@ -213,7 +243,7 @@ pub fn parse(text: &str) -> Dockerfile {
                             stage.mounts.push(CacheMount {
                                 line,
                                 target: target.clone(),
-                                id: kv.get("id").cloned().unwrap_or_else(|| target.clone()),
+                                id: kv.get("id").cloned().unwrap_or_else(|| clean_path(target)),
                                 sharing: kv
                                     .get("sharing")
                                     .cloned()
@@ -231,6 +261,32 @@ pub fn parse(text: &str) -> Dockerfile {
         }
     }
     df
+}
+
+/// Go's `path.Clean`, which BuildKit applies to a cache mount's target to make its default id:
+/// repeated slashes and `.` go, `..` eats the element before it, no trailing slash.
+pub fn clean_path(p: &str) -> String {
+    let rooted = p.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in p.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|l| *l != "..") {
+                    parts.pop();
+                } else if !rooted {
+                    parts.push("..");
+                }
+            }
+            other => parts.push(other),
+        }
+    }
+    let joined = parts.join("/");
+    match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".into(),
+        (false, false) => joined,
+    }
 }
 
 /// `# escape=` among the parser directives at the top; `\` otherwise.
@@ -362,6 +418,39 @@ fn expand(s: &str, args: &HashMap<String, String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_ids_are_cleaned_like_go_path_clean() {
+        for (p, want) in [
+            ("/root/.cache/", "/root/.cache"),
+            ("/root//.cache/./x/..", "/root/.cache"),
+            ("/", "/"),
+            ("/..", "/"),
+            ("node_modules/", "node_modules"),
+            ("./a/../..", ".."),
+            ("", "."),
+        ] {
+            assert_eq!(clean_path(p), want, "{p}");
+        }
+        // An explicit id is BuildKit's own: not cleaned.
+        let df = parse(
+            "FROM a\nRUN --mount=type=cache,target=/root/.cache/ x\nRUN --mount=type=cache,id=foo/,target=/t y\n",
+        );
+        let ids: Vec<&str> = df.stages[0].mounts.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, ["/root/.cache", "foo/"]);
+    }
+
+    #[test]
+    fn the_target_and_what_it_needs() {
+        let df = parse(
+            "FROM base AS b\nFROM b AS one\nFROM b AS two\nFROM scratch AS out\nCOPY --from=one / /\n",
+        );
+        assert_eq!(df.target(None), Some(3));
+        assert_eq!(df.reachable(3), BTreeSet::from([0, 1, 3]));
+        assert_eq!(df.target(Some("TWO")), Some(2));
+        assert_eq!(df.reachable(2), BTreeSet::from([0, 2]));
+        assert_eq!(df.target(Some("nope")), None);
+    }
 
     #[test]
     fn continuations_comments_heredocs_and_escape() {

@@ -8,6 +8,7 @@ mod cgroups_live;
 mod criu_hosts;
 mod docker_buildkit;
 mod docker_overlay;
+mod dockerfiles;
 mod fixes;
 mod hung_filesystem;
 mod in_container;

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::common::{Tree, doctor, realdata, realdata_text};
+use crate::common::{Tree, doctor, realdata_text};
 use serde_json::Value;
 
 const FORMATS: &[&str] = &["text", "json", "junit", "sarif", "github", "prometheus"];
@@ -237,8 +237,10 @@ fn all_unknown_host() {
 #[test]
 fn dockerfile_findings_are_located() {
     let tree = all_ok();
-    let pnpm = realdata("dockerfiles/pnpm-docs_example1_prod-deps-and-build.Dockerfile");
-    let path = pnpm.to_string_lossy().into_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("apt.Dockerfile");
+    std::fs::write(&file, crate::common::APT_PARALLEL_DOCKERFILE).unwrap();
+    let path = file.to_string_lossy().into_owned();
     let runs = validate_all(&tree, &["--dockerfile", &path]);
     let sarif: Value = serde_json::from_str(&runs[3].1).unwrap();
     let located: Vec<&Value> = sarif["runs"][0]["results"]
@@ -249,17 +251,17 @@ fn dockerfile_findings_are_located() {
         .collect();
     assert_eq!(located.len(), 1);
     let loc = &located[0]["locations"][0]["physicalLocation"];
-    assert_eq!(loc["region"]["startLine"], 9);
+    assert_eq!(loc["region"]["startLine"], 4);
     assert!(
         loc["artifactLocation"]["uri"]
             .as_str()
             .unwrap()
-            .ends_with("pnpm-docs_example1_prod-deps-and-build.Dockerfile")
+            .ends_with("apt.Dockerfile")
     );
     let gh = &runs[4].1;
     assert!(
         gh.lines().any(|l| l.starts_with("::warning file=")
-            && l.contains(",line=9,title=container-doctor dockerfile-cache-mounts::")),
+            && l.contains(",line=4,title=container-doctor dockerfile-cache-mounts::")),
         "{gh}"
     );
 }

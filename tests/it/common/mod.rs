@@ -122,3 +122,15 @@ pub fn run_as_nobody(args: &[&str], env: &[(&str, &str)]) -> Output {
     }
     cmd.output().expect("setpriv (util-linux)")
 }
+
+/// Two stages running apt on one unlocked cache, built together: the race of moby/buildkit#1662
+/// ("Could not get lock /var/lib/apt/lists/lock"). Findings on lines 4 and 6.
+pub const APT_PARALLEL_DOCKERFILE: &str = "FROM debian:bookworm AS base\n\
+FROM base AS tools\n\
+# the lists and archives of apt, shared with the stage below\n\
+RUN --mount=type=cache,target=/var/cache/apt apt-get update && apt-get install -y make\n\
+FROM base AS libs\n\
+RUN --mount=type=cache,target=/var/cache/apt apt-get update && apt-get install -y libc6-dev\n\
+FROM scratch\n\
+COPY --from=tools / /tools\n\
+COPY --from=libs / /libs\n";
