@@ -140,8 +140,10 @@ fn place(host: &Host, path: &str, table: Option<&MountTable>) -> Result<Placemen
                 fstype: m.fstype.clone(),
                 mount: where_,
             }),
-            None => Err(HostError::NotFound(format!(
-                "no mount holding {}",
+            // A container's table often lists neither / nor /tmp: /tmp is then on the root
+            // filesystem, whose type the table does not show.
+            None => Err(HostError::Unsupported(format!(
+                "{} is on the root filesystem, and the mount table has no line for / (as in many containers' tables), so its type is not known",
                 escape(path)
             ))),
         },

@@ -3,6 +3,7 @@
 //! Nothing live about the doctor's own process applies here: no statfs, no environment,
 //! no syscall probes, no commands (they would be this machine's binaries, not the host's).
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -27,10 +28,60 @@ impl Rooted {
         Ok(Rooted { root })
     }
 
+    /// Where the examined system's `path` is in the tree, with symlinks resolved inside the tree
+    /// as chroot would: an absolute target starts again at the root, `..` stops there. Without
+    /// this, `etc/os-release -> /etc/os-release` would read the reader's own file. procfs is
+    /// left to the kernel: /proc/PID/cwd and friends are magic links to live objects, not text.
     fn under(&self, path: &str) -> PathBuf {
-        self.root.join(path.trim_start_matches('/'))
+        self.resolve(path, true)
+    }
+
+    /// As [`Rooted::under`], but a symlink in the last component is left alone (for readlink).
+    fn under_parent(&self, path: &str) -> PathBuf {
+        self.resolve(path, false)
+    }
+
+    fn resolve(&self, path: &str, follow_last: bool) -> PathBuf {
+        let rel = path.trim_start_matches('/');
+        if rel == "proc" || rel.starts_with("proc/") {
+            return self.root.join(rel);
+        }
+        let mut todo: VecDeque<String> = rel.split('/').map(str::to_string).collect();
+        let mut done: Vec<String> = Vec::new();
+        let mut hops = 0;
+        while let Some(part) = todo.pop_front() {
+            match part.as_str() {
+                "" | "." => continue,
+                ".." => {
+                    done.pop();
+                    continue;
+                }
+                _ => {}
+            }
+            let here: PathBuf = self.root.join(done.join("/")).join(&part);
+            let last = todo.is_empty();
+            if (follow_last || !last)
+                && hops < MAX_LINKS
+                && let Ok(target) = std::fs::read_link(&here)
+            {
+                hops += 1;
+                let target = target.to_string_lossy().into_owned();
+                if target.starts_with('/') {
+                    done.clear();
+                }
+                for t in target.split('/').rev() {
+                    todo.push_front(t.to_string());
+                }
+                continue;
+            }
+            done.push(part);
+        }
+        self.root.join(done.join("/"))
     }
 }
+
+/// Symlinks followed in one path before giving up, as the kernel's ELOOP limit.
+const MAX_LINKS: usize = 40;
 
 fn not_under_root(what: &str) -> HostError {
     HostError::Unsupported(format!("{what}: not available under --root"))
@@ -54,7 +105,7 @@ impl Source for Rooted {
     }
 
     fn read_link(&self, path: &str) -> Result<String, HostError> {
-        link_target(&self.under(path), path)
+        link_target(&self.under_parent(path), path)
     }
 
     fn subdirs(&self, path: &str) -> Result<Vec<String>, HostError> {

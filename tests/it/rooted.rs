@@ -414,3 +414,65 @@ fn host_summary_under_root() {
     assert!(h["source"].as_str().unwrap().starts_with("root:"));
     assert!(realdata("proc_version").is_dir());
 }
+
+#[test]
+fn absolute_symlinks_resolve_inside_the_root() {
+    // A Debian tree whose os-release is the usual absolute link (/etc/os-release ->
+    // /usr/lib/os-release, as many images ship it) must read the tree's file, not the reader's.
+    let tree = Tree::new();
+    tree.file(
+        "usr/lib/os-release",
+        "ID=alpine\nPRETTY_NAME=\"Alpine Linux v3.20\"\n",
+    )
+    .file("proc/sys/kernel/osrelease", "6.6.32-0-lts\n");
+    std::fs::create_dir_all(tree.path().join("etc")).unwrap();
+    std::os::unix::fs::symlink("/usr/lib/os-release", tree.path().join("etc/os-release")).unwrap();
+    // A link that climbs: ../../../../usr/lib/os-release stops at the root.
+    std::os::unix::fs::symlink(
+        "../../../../../usr/lib/os-release",
+        tree.path().join("etc/climb"),
+    )
+    .unwrap();
+    let (_, report) = tree.run_json(&["--only", "kernel-version"]);
+    assert_eq!(report["host"]["os"], "Alpine Linux v3.20", "{report}");
+    let host = container_doctor::host::Host::new(Box::new(
+        container_doctor::host::Rooted::new(tree.path().to_path_buf()).unwrap(),
+    ));
+    assert!(host.read_text("/etc/climb").unwrap().contains("ID=alpine"));
+    // readlink gives the link itself.
+    assert_eq!(
+        host.read_link("/etc/os-release").unwrap(),
+        "/usr/lib/os-release"
+    );
+}
+
+#[test]
+fn tmp_without_a_root_line_is_unknown_with_the_reason() {
+    // A container's mountinfo with neither / nor /tmp (as docker's `--read-only` tables captured
+    // from inside a chroot show): /tmp is on the root filesystem, whose type is not listed.
+    let tree = Tree::new();
+    tree.file(
+        "proc/1/mountinfo",
+        "600 590 0:60 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw\n\
+         601 590 0:61 / /dev rw,nosuid - tmpfs tmpfs rw,size=65536k,mode=755\n",
+    );
+    let (_, report) = tree.run_json(&["--only", "tmp-tmpfs"]);
+    assert_eq!(status(&report, "tmp-tmpfs"), "unknown", "{report}");
+    assert!(
+        summary(&report, "tmp-tmpfs").contains("the mount table has no line for /"),
+        "{report}"
+    );
+    // With the root line, /tmp is judged from it.
+    tree.file(
+        "proc/1/mountinfo",
+        "590 1 0:55 / / rw - overlay overlay rw,lowerdir=/l,upperdir=/u,workdir=/w\n\
+         600 590 0:60 / /proc rw - proc proc rw\n",
+    );
+    let (_, report) = tree.run_json(&["--only", "tmp-tmpfs"]);
+    assert_eq!(status(&report, "tmp-tmpfs"), "warn", "{report}");
+    assert!(summary(&report, "tmp-tmpfs").contains("/tmp is on overlay"));
+    // An empty or garbage table says nothing: unknown.
+    tree.file("proc/1/mountinfo", "\u{1}\u{2} garbage\n\n");
+    let (_, report) = tree.run_json(&["--only", "tmp-tmpfs"]);
+    assert_eq!(status(&report, "tmp-tmpfs"), "unknown", "{report}");
+}
