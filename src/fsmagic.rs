@@ -1,29 +1,39 @@
 //! Filesystem magic numbers (statfs f_type, from linux/magic.h) and their names.
 
-pub const TMPFS: u64 = 0x0102_1994;
-pub const RAMFS: u64 = 0x8584_58f6;
-pub const CGROUP2: u64 = 0x6367_7270;
-pub const OVERLAY: u64 = 0x794c_7630;
+/// libc's constant as statfs(2)'s f_type compares: c_long on most targets, c_uint on some.
+macro_rules! magic {
+    ($c:ident) => {
+        libc::$c as u32 as u64
+    };
+}
 
+pub const TMPFS: u64 = magic!(TMPFS_MAGIC);
+pub const CGROUP2: u64 = magic!(CGROUP2_SUPER_MAGIC);
+pub const OVERLAY: u64 = magic!(OVERLAYFS_SUPER_MAGIC);
+/// Not in libc: linux/magic.h.
+pub const RAMFS: u64 = 0x8584_58f6;
+
+/// Names of the filesystems a container host shows; the ones libc lacks are from linux/magic.h
+/// (xfs, squashfs, cifs, 9p, ntfs) and from OpenZFS (zfs).
 const NAMES: &[(u64, &str)] = &[
     (TMPFS, "tmpfs"),
     (RAMFS, "ramfs"),
-    (0xef53, "ext2/3/4"),
+    (magic!(EXT4_SUPER_MAGIC), "ext2/3/4"),
     (0x5846_5342, "xfs"),
-    (0x9123_683e, "btrfs"),
+    (magic!(BTRFS_SUPER_MAGIC), "btrfs"),
     (OVERLAY, "overlay"),
     (0x2fc1_2fc1, "zfs"),
-    (0x6969, "nfs"),
+    (magic!(NFS_SUPER_MAGIC), "nfs"),
     (0xff53_4d42, "cifs"),
     (0x0102_1997, "9p"),
-    (0x6573_5546, "fuse"),
-    (0x0027_e0eb, "cgroup"),
+    (magic!(FUSE_SUPER_MAGIC), "fuse"),
+    (magic!(CGROUP_SUPER_MAGIC), "cgroup"),
     (CGROUP2, "cgroup2"),
-    (0x9fa0, "proc"),
-    (0x6265_6572, "sysfs"),
+    (magic!(PROC_SUPER_MAGIC), "proc"),
+    (magic!(SYSFS_MAGIC), "sysfs"),
     (0x7371_7368, "squashfs"),
     (0x5346_544e, "ntfs"),
-    (0x4d44, "vfat"),
+    (magic!(MSDOS_SUPER_MAGIC), "vfat"),
 ];
 
 /// The filesystem's name, or its magic in hex when we do not know it.

@@ -1,3 +1,4 @@
+#![allow(unsafe_code)] // the one module for syscalls no crate wraps; each block has a SAFETY comment
 //! The one module with `unsafe`: syscalls that no crate wraps the way we need.
 
 use std::os::fd::{AsFd, AsRawFd};

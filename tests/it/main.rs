@@ -1,4 +1,5 @@
 //! The integration tests, in one binary (one link instead of one per file).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
