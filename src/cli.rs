@@ -113,6 +113,10 @@ pub enum Command {
         /// Refuse to write a bundle larger than this many MB
         #[arg(long, value_name = "MB", default_value_t = 100)]
         max_size: u64,
+        /// Make nothing: show what the bundle FILE holds (every entry, every record, every
+        /// redaction count), to check it before attaching it anywhere
+        #[arg(long, value_name = "FILE")]
+        list: Option<PathBuf>,
     },
     /// Apply a check's fix: show exactly what will happen, confirm, run, re-check, log
     Fix {

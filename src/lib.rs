@@ -5,12 +5,14 @@
 pub mod bundle;
 pub mod checks;
 pub mod cli;
+pub mod escape;
 pub mod fix;
 pub mod fsmagic;
 pub mod host;
 pub mod model;
 pub mod parse;
 pub mod report;
+pub mod secrets;
 pub mod summary;
 pub mod sys;
 pub mod tui;

@@ -53,10 +53,23 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             exclude,
             anonymize,
             max_size,
+            list,
         }) => {
+            if let Some(file) = list {
+                emit(&bundle::list(file)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            if cli.from_bundle.is_some() {
+                return Err(
+                    "bundle: --from-bundle names a bundle that already exists; attach that \
+                     file as it is (check it with `container-doctor bundle --list FILE`)"
+                        .into(),
+                );
+            }
             let opts = cli.options();
             let ex = bundle::ExportOptions {
                 output: output.clone(),
+                root: cli.root.clone(),
                 include_dirs: include_dir.clone(),
                 exclude: exclude.clone(),
                 anonymize: *anonymize,

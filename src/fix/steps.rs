@@ -14,6 +14,7 @@ use rustix::process::{Pid, PidfdFlags, Signal, pidfd_open, pidfd_send_signal};
 use similar::TextDiff;
 
 use super::StepOutcome;
+use crate::escape::{escape_control, escape_control_lines};
 use crate::model::Step;
 use crate::parse::mountinfo::escape;
 use crate::parse::proc_stat;
@@ -28,13 +29,19 @@ pub fn preview(step: &Step) -> String {
             let old = fs::read_to_string(path).unwrap_or_default();
             let new = new_content(step, &old);
             let diff = TextDiff::from_lines(&old, &new);
+            let shown = escape(path);
             format!(
                 "{}\n{}",
-                step.describe(),
-                diff.unified_diff().header(path, &format!("{path} (new)"))
+                escape_control(&step.describe()),
+                escape_control_lines(
+                    &diff
+                        .unified_diff()
+                        .header(&shown, &format!("{shown} (new)"))
+                        .to_string()
+                )
             )
         }
-        _ => step.describe(),
+        _ => escape_control(&step.describe()),
     }
 }
 
