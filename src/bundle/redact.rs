@@ -106,72 +106,75 @@ fn error(e: &mut HostError, t: &mut Tally) {
     }
 }
 
-/// Docker's command lines (`Path`, `Args`, `Cmd`, `Entrypoint`, the list's `Command`) follow the
-/// command-line rule, `Config.Env` the environment rule.
-fn docker(call: &DockerCall, v: &mut Value, t: &mut Tally) {
-    let argv_of = |v: &Value| -> Vec<String> {
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|x| x.as_str().unwrap_or("").to_string())
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    match call {
-        DockerCall::Containers => {
-            for c in v.as_array_mut().into_iter().flatten() {
-                if let Some(Value::String(cmd)) = c.get_mut("Command") {
-                    let argv: Vec<String> = cmd.split_whitespace().map(str::to_string).collect();
-                    let (kept, n) = secrets::redact_argv(&argv);
-                    t.merge(&n);
-                    *cmd = kept.join(" ");
-                }
+/// Docker's command lines (`Path` + `Args`, `Cmd`, `Entrypoint`, and `Command` in the container
+/// list and in `/system/df`) follow the command-line rule, `Env` the environment rule, wherever
+/// they are in an answer.
+fn docker(_call: &DockerCall, v: &mut Value, t: &mut Tally) {
+    docker_walk(v, t);
+}
+
+fn argv_of(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| x.as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn docker_walk(v: &mut Value, t: &mut Tally) {
+    match v {
+        Value::Array(a) => a.iter_mut().for_each(|x| docker_walk(x, t)),
+        Value::Object(obj) => {
+            if let Some(Value::String(cmd)) = obj.get_mut("Command") {
+                let argv: Vec<String> = cmd.split_whitespace().map(str::to_string).collect();
+                let (kept, n) = secrets::redact_argv(&argv);
+                t.merge(&n);
+                *cmd = kept.join(" ");
             }
-        }
-        DockerCall::Inspect(_) => {
-            let path = v
-                .get("Path")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            let mut argv = vec![path];
-            argv.extend(argv_of(&v["Args"]));
-            let (kept, n) = secrets::redact_argv(&argv);
-            t.merge(&n);
-            let args: Vec<Value> = kept
-                .iter()
-                .skip(1)
-                .map(|a| Value::String(a.clone()))
-                .collect();
-            if let Some(obj) = v.as_object_mut() {
+            if let Some(path) = obj.get("Path").and_then(Value::as_str)
+                && obj.get("Args").is_some_and(Value::is_array)
+            {
+                let mut argv = vec![path.to_string()];
+                argv.extend(argv_of(&obj["Args"]));
+                let (kept, n) = secrets::redact_argv(&argv);
+                t.merge(&n);
                 if let Some(p) = kept.first() {
                     obj.insert("Path".into(), Value::String(p.clone()));
                 }
-                obj.insert("Args".into(), Value::Array(args));
+                obj.insert(
+                    "Args".into(),
+                    Value::Array(kept.into_iter().skip(1).map(Value::String).collect()),
+                );
             }
-            if let Some(config) = v.get_mut("Config").and_then(Value::as_object_mut) {
-                for key in ["Cmd", "Entrypoint"] {
-                    let argv = argv_of(config.get(key).unwrap_or(&Value::Null));
-                    if argv.is_empty() {
-                        continue;
-                    }
-                    let (kept, n) = secrets::redact_argv(&argv);
-                    t.merge(&n);
-                    config.insert(
-                        key.into(),
-                        Value::Array(kept.into_iter().map(Value::String).collect()),
-                    );
+            for key in ["Cmd", "Entrypoint"] {
+                let argv = argv_of(obj.get(key).unwrap_or(&Value::Null));
+                if argv.is_empty() {
+                    continue;
                 }
-                if let Some(Value::Array(env)) = config.get_mut("Env") {
-                    for e in env.iter_mut() {
-                        if let Value::String(kv) = e {
-                            *kv = match kv.split_once('=') {
-                                Some((k, val)) => secrets::redact_env_pair(k, val, t),
-                                None => kv.clone(),
-                            };
-                        }
+                let (kept, n) = secrets::redact_argv(&argv);
+                t.merge(&n);
+                obj.insert(
+                    key.into(),
+                    Value::Array(kept.into_iter().map(Value::String).collect()),
+                );
+            }
+            if let Some(Value::Array(env)) = obj.get_mut("Env") {
+                for e in env.iter_mut() {
+                    if let Value::String(kv) = e
+                        && let Some((k, val)) = kv.split_once('=')
+                    {
+                        *kv = secrets::redact_env_pair(k, val, t);
                     }
+                }
+            }
+            for (k, x) in obj.iter_mut() {
+                if !matches!(
+                    k.as_str(),
+                    "Command" | "Args" | "Cmd" | "Entrypoint" | "Env"
+                ) {
+                    docker_walk(x, t);
                 }
             }
         }

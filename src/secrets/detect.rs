@@ -11,7 +11,7 @@ use super::{REDACTED, Tally};
 
 /// A key name that says its value is secret: `password`, `DB_PASSWORD`, `api-key`, `client-key-data`,
 /// `token`, `auth` … (case-insensitive; used inside larger patterns).
-pub(super) const SECRET_KEY: &str = r"[A-Za-z0-9_.-]*?(?:password|passwd|passphrase|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|account[_.-]?key|signing[_.-]?key|session[_.-]?key|credentials?|auth|cookie)[A-Za-z0-9_.-]*|[A-Za-z0-9_.-]*[_.-]key(?:[_.-]data)?|pass|pw";
+pub(super) const SECRET_KEY: &str = r"[A-Za-z0-9_.-]*?(?:password|passwd|passphrase|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|account[_.-]?key|signing[_.-]?key|session[_.-]?key|credentials?|auth|cookie)[A-Za-z0-9_.-]*|[A-Za-z0-9_.-]*[_.-]key(?:[_.-]data)?|[A-Za-z0-9_.-]*[_.-](?:pass|pw)|pass|pw";
 
 static SECRET_KEY_ALONE: LazyLock<Regex> =
     LazyLock::new(|| re(&format!(r"(?i)^(?:{SECRET_KEY})$")));

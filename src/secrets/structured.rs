@@ -40,14 +40,11 @@ pub fn redact_file(path: &str, bytes: &[u8]) -> (Vec<u8>, Tally) {
         for (k, val) in v.iter_mut() {
             toml_value(k, val, &mut t);
         }
-        let comments = text.lines().any(|l| l.trim_start().starts_with('#'));
-        if t.total() == 0 && !comments {
-            return (bytes.to_vec(), t);
+        if t.total() == 0 {
+            return comments_only(text);
         }
-        if t.total() > 0 {
-            // Comments are lost with the re-serialization: a secret in one goes with them.
-            return (toml::to_string(&v).unwrap_or_default().into_bytes(), t);
-        }
+        // Comments are lost with the re-serialization: a secret in one goes with them.
+        return (toml::to_string(&v).unwrap_or_default().into_bytes(), t);
     }
     let yamlish = base.ends_with(".yaml")
         || base.ends_with(".yml")
@@ -59,7 +56,12 @@ pub fn redact_file(path: &str, bytes: &[u8]) -> (Vec<u8>, Tally) {
         for d in docs.iter_mut() {
             yaml(d, &mut t);
         }
-        if t.total() > 0 {
+        if t.total() == 0 {
+            // Parsed and clean as data: the free-text line rules would misread its structure
+            // (a secret-looking key over a nested map); only comments are free text.
+            return comments_only(text);
+        }
+        {
             let mut out = String::new();
             for d in &docs {
                 let mut e = YamlEmitter::new(&mut out);
@@ -73,6 +75,27 @@ pub fn redact_file(path: &str, bytes: &[u8]) -> (Vec<u8>, Tally) {
     }
     let (new, t) = redact_text(text);
     (new.into_bytes(), t)
+}
+
+/// A parsed file whose values are clean: its comment lines through the detectors.
+fn comments_only(text: &str) -> (Vec<u8>, Tally) {
+    let mut t = Tally::default();
+    let lines: Vec<String> = text
+        .split('\n')
+        .map(|l| {
+            if l.trim_start().starts_with('#') {
+                let (new, n) = redact_text(l);
+                t.merge(&n);
+                new
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    if t.total() == 0 {
+        return (text.as_bytes().to_vec(), t);
+    }
+    (lines.join("\n").into_bytes(), t)
 }
 
 /// A JSON document: values under secret keys, `{name, value}` environment pairs, every string

@@ -15,6 +15,7 @@ mod live;
 mod outputs;
 mod overlay_live;
 mod realdata_parsers;
+mod redteam;
 mod rooted;
 mod rooted_cgroups;
 mod schema;
