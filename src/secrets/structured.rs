@@ -22,16 +22,16 @@ pub fn redact_file(path: &str, bytes: &[u8]) -> (Vec<u8>, Tally) {
     };
     let base = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
     let trimmed = text.trim_start();
-    if base.ends_with(".json") || trimmed.starts_with('{') || trimmed.starts_with('[') {
-        if let Ok(mut v) = serde_json::from_str::<Value>(text) {
-            let t = redact_json(&mut v);
-            if t.total() == 0 {
-                return (bytes.to_vec(), t);
-            }
-            let mut out = serde_json::to_string_pretty(&v).unwrap_or_else(|_| REDACTED.into());
-            out.push('\n');
-            return (out.into_bytes(), t);
+    if (base.ends_with(".json") || trimmed.starts_with('{') || trimmed.starts_with('['))
+        && let Ok(mut v) = serde_json::from_str::<Value>(text)
+    {
+        let t = redact_json(&mut v);
+        if t.total() == 0 {
+            return (bytes.to_vec(), t);
         }
+        let mut out = serde_json::to_string_pretty(&v).unwrap_or_else(|_| REDACTED.into());
+        out.push('\n');
+        return (out.into_bytes(), t);
     }
     if base.ends_with(".toml")
         && let Ok(mut v) = text.parse::<toml::Table>()

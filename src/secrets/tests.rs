@@ -32,7 +32,7 @@ fn provider_tokens_and_free_text() {
     let pat = fake(&["github", "_pat_"].concat(), 60);
     gone(&format!("x {pat} y"), &pat);
     let gl = fake(&["gl", "pat-"].concat(), 20);
-    gone(&format!("{gl}"), &gl);
+    gone(&gl, &gl);
     let slack = fake(&["xo", "xb-"].concat(), 30);
     gone(&format!("slack={slack}"), &slack);
     let akia = format!("{}{}", ["AK", "IA"].concat(), "QWERTYUIOP234567");

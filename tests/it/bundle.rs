@@ -3,9 +3,8 @@
 //! refuse; broken, hostile and foreign archives get a clear error and nothing is written.
 
 use std::fs;
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::common::{doctor, doctor_path};
 use container_doctor::bundle;
