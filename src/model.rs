@@ -183,7 +183,7 @@ impl Step {
                         " in mount namespace mnt:[{}], entered through pid {}",
                         ns.inode, ns.pid
                     ),
-                    None => " in the doctor's own mount namespace".into(),
+                    None => String::new(),
                 };
                 format!(
                     "umount2({}{}) (syscall){place}",
