@@ -121,6 +121,10 @@ pub enum Command {
         /// Refuse to write a bundle larger than this many MB
         #[arg(long, value_name = "MB", default_value_t = 100)]
         max_size: u64,
+        /// Make nothing: show what the bundle FILE holds (every entry, every record, every
+        /// redaction count), to check it before attaching it anywhere
+        #[arg(long, value_name = "FILE")]
+        list: Option<PathBuf>,
     },
     /// Apply a check's fix: show exactly what will happen, confirm, run, re-check, log
     Fix {
@@ -210,6 +214,8 @@ pub enum Mode {
         force: bool,
     },
     Bundle(BundleArgs),
+    /// `bundle --list FILE`: what a bundle holds, to check it before attaching it.
+    ListBundle(PathBuf),
     Completions(clap_complete::Shell),
     Man,
 }
@@ -233,6 +239,8 @@ pub struct Reports {
 
 pub struct BundleArgs {
     pub output: Option<PathBuf>,
+    /// `--root DIR`: package what is examined there.
+    pub root: Option<PathBuf>,
     pub include_dirs: Vec<PathBuf>,
     pub exclude: Vec<String>,
     pub anonymize: bool,
@@ -285,9 +293,25 @@ impl Cli {
                 exclude,
                 anonymize,
                 max_size,
+                list,
             }) => {
+                if let Some(file) = list {
+                    return Ok(Mode::ListBundle(file));
+                }
+                let root = match source {
+                    Source::Live => None,
+                    Source::Root(dir) => Some(dir),
+                    Source::Bundle(_) => {
+                        return Err(Cli::command().error(
+                            ErrorKind::ArgumentConflict,
+                            "bundle: --from-bundle names a bundle that already exists; attach that \
+                             file as it is (check it with `container-doctor bundle --list FILE`)",
+                        ));
+                    }
+                };
                 return Ok(Mode::Bundle(BundleArgs {
                     output,
+                    root,
                     include_dirs: include_dir,
                     exclude,
                     anonymize,

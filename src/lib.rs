@@ -5,6 +5,7 @@
 pub mod bundle;
 pub mod checks;
 pub mod cli;
+pub mod escape;
 pub mod facts;
 pub mod files;
 pub mod fix;
@@ -13,6 +14,7 @@ pub mod host;
 pub mod model;
 pub mod parse;
 pub mod report;
+pub mod secrets;
 pub mod summary;
 pub mod sys;
 pub mod tui;

@@ -89,6 +89,10 @@ fn run(mode: Mode) -> Result<ExitCode> {
             Ok(ExitCode::from(code))
         }
         Mode::Bundle(args) => make_bundle(args),
+        Mode::ListBundle(file) => {
+            emit(&bundle::list(&file).map_err(anyhow::Error::msg)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Mode::Completions(shell) => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "container-doctor", &mut out);
@@ -188,6 +192,7 @@ fn check(mut scan: Scan, r: &Reports) -> Result<ExitCode> {
 fn make_bundle(args: BundleArgs) -> Result<ExitCode> {
     let ex = bundle::ExportOptions {
         output: args.output,
+        root: args.root,
         include_dirs: args.include_dirs,
         exclude: args.exclude,
         anonymize: args.anonymize,

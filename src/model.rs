@@ -110,8 +110,17 @@ pub enum Step {
         fstype: String,
         options: String,
     },
-    /// umount2(2); `lazy` is MNT_DETACH.
-    Unmount { path: String, lazy: bool },
+    /// umount2(2); `lazy` is MNT_DETACH. With `mount_id`, only that mount is unmounted (its
+    /// mount point's real bytes come from mountinfo, so a non-UTF-8 path is unmounted exactly);
+    /// with `namespace`, it is unmounted inside that mount namespace and nowhere else.
+    Unmount {
+        path: String,
+        lazy: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mount_id: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        namespace: Option<MountNs>,
+    },
     /// Something only a person can do (reboot, edit a boot loader entry); shown, never run.
     Manual { instruction: String },
 }
@@ -161,9 +170,21 @@ impl Step {
                     esc(target)
                 )
             }
-            Step::Unmount { path, lazy } => {
+            Step::Unmount {
+                path,
+                lazy,
+                namespace,
+                ..
+            } => {
+                let place = match namespace {
+                    Some(ns) => format!(
+                        " in mount namespace mnt:[{}], entered through pid {}",
+                        ns.inode, ns.pid
+                    ),
+                    None => String::new(),
+                };
                 format!(
-                    "umount2({}{}) (syscall)",
+                    "umount2({}{}) (syscall){place}",
                     esc(path),
                     if *lazy { ", MNT_DETACH" } else { "" }
                 )
@@ -171,6 +192,15 @@ impl Step {
             Step::Manual { instruction } => format!("by hand: {instruction}"),
         }
     }
+}
+
+/// A mount namespace, named by its inode (`mnt:[4026532254]`), and a process in it (with its start
+/// time, so a reused pid is never taken for it) through which the fix enters it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MountNs {
+    pub inode: u64,
+    pub pid: u32,
+    pub start_ticks: u64,
 }
 
 /// A fix described as data; applying it is the job of the fix executor.

@@ -121,3 +121,90 @@ fn errno_name(e: Errno) -> String {
     };
     name.to_string()
 }
+
+/// Unmounts `path` inside the mount namespace `nsfd` (an open `/proc/PID/ns/mnt` whose inode the
+/// caller has checked) and nowhere else. setns(2) into a mount namespace is refused to a
+/// multi-threaded process, and the doctor must stay where it is, so a forked child does it: it
+/// enters the namespace, calls umount2 with UMOUNT_NOFOLLOW, and exits. It executes nothing (a
+/// binary would be looked up in a namespace someone else controls).
+/// Returns the errno of the step that failed, with the step's name.
+pub fn unmount_in_namespace(
+    nsfd: std::os::fd::BorrowedFd<'_>,
+    path: &std::ffi::CStr,
+    detach: bool,
+) -> Result<(), (&'static str, Errno)> {
+    let flags = libc::UMOUNT_NOFOLLOW | if detach { libc::MNT_DETACH } else { 0 };
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 writes two descriptors into the 2-element array we own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(("pipe2", last_errno()));
+    }
+    let (read_end, write_end) = (fds[0], fds[1]);
+    let ns = nsfd.as_raw_fd();
+    let path_ptr = path.as_ptr();
+    // SAFETY: fork in a multi-threaded process. The child only makes async-signal-safe raw
+    // syscalls (setns, umount2, write, _exit) on memory prepared before the fork (the C string,
+    // the descriptors), never allocates, never unwinds, and always ends in _exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        let e = last_errno();
+        // SAFETY: closing the two descriptors pipe2 gave us.
+        unsafe {
+            libc::close(read_end);
+            libc::close(write_end);
+        }
+        return Err(("fork", e));
+    }
+    if pid == 0 {
+        // SAFETY: in the child, see above; `report` writes 8 bytes from a local array.
+        unsafe {
+            let report = |stage: i32| {
+                let errno = *libc::__errno_location();
+                let msg = [stage, errno];
+                libc::write(write_end, msg.as_ptr().cast(), 8);
+                libc::_exit(1);
+            };
+            if libc::setns(ns, libc::CLONE_NEWNS) != 0 {
+                report(1);
+            }
+            if libc::umount2(path_ptr, flags) != 0 {
+                report(2);
+            }
+            libc::_exit(0);
+        }
+    }
+    // SAFETY: the parent closes its copy of the write end, which it owns.
+    unsafe { libc::close(write_end) };
+    let mut status = 0;
+    // SAFETY: waiting for our own child; `status` is a local.
+    let waited = loop {
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r >= 0 || last_errno() != Errno::INTR {
+            break r;
+        }
+    };
+    let mut msg = [0i32; 2];
+    // SAFETY: reading at most 8 bytes into an 8-byte local array from the read end we own.
+    let n = unsafe { libc::read(read_end, msg.as_mut_ptr().cast(), 8) };
+    // SAFETY: closing the read end we own.
+    unsafe { libc::close(read_end) };
+    if waited < 0 {
+        return Err(("waitpid", last_errno()));
+    }
+    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+        return Ok(());
+    }
+    let stage = match (n, msg[0]) {
+        (8, 1) => "setns",
+        (8, 2) => "umount2",
+        _ => "the child",
+    };
+    Err((
+        stage,
+        Errno::from_raw_os_error(if n == 8 { msg[1] } else { libc::EIO }),
+    ))
+}
+
+fn last_errno() -> Errno {
+    Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::IO)
+}

@@ -7,6 +7,7 @@
 
 pub mod redact;
 
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -28,7 +29,7 @@ use crate::summary::HostSummary;
 pub const SCHEMA_VERSION: u32 = 1;
 /// The largest bundle accepted for replay, packed and unpacked.
 const MAX_PACKED: u64 = 512 << 20;
-const MAX_UNPACKED: u64 = 1 << 30;
+const MAX_UNPACKED: u64 = 160 << 20;
 /// What `CONTAINER_DOCTOR_TEST_UNREDACTED` plants after redaction: for the test of the final scan.
 const TEST_HOOK: &str = "CONTAINER_DOCTOR_TEST_UNREDACTED";
 
@@ -48,7 +49,13 @@ pub struct Manifest {
     pub active: bool,
     pub require: Vec<String>,
     pub redacted: usize,
+    /// Redactions by kind ("environment value", "GitHub token" …): never the values.
+    #[serde(default)]
+    pub redactions: BTreeMap<String, usize>,
     pub anonymized: bool,
+    /// What `--include-dir` left out, and why (symlinks, special files, the caps).
+    #[serde(default)]
+    pub left_out: Vec<String>,
     pub files: Vec<FileEntry>,
 }
 
@@ -61,6 +68,8 @@ pub struct FileEntry {
 
 pub struct ExportOptions {
     pub output: Option<PathBuf>,
+    /// `--root DIR`: package what was examined there, not this machine.
+    pub root: Option<PathBuf>,
     pub include_dirs: Vec<PathBuf>,
     pub exclude: Vec<String>,
     pub anonymize: bool,
@@ -73,7 +82,10 @@ pub fn export(
     ex: &ExportOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<PathBuf, String> {
-    let facts = std::sync::Arc::new(Facts::of(Host::live()));
+    let facts = std::sync::Arc::new(Facts::of(match &ex.root {
+        Some(dir) => Host::new(Box::new(crate::host::Rooted::new(dir.clone())?)),
+        None => Host::live(),
+    }));
     let host = facts.host().clone();
     progress("running the checks");
     let selected: Vec<&'static checks::Check> = checks::ALL.to_vec();
@@ -87,12 +99,15 @@ pub fn export(
         start.elapsed().as_secs_f64() * 1000.0,
     );
     progress("collecting processes, logs and included files");
-    collect_extras(&host, ex);
+    let left_out = collect_extras(&host, ex);
 
     let mut records = host.records();
-    let mut redacted: usize = records.iter_mut().map(redact::record).sum();
-    let (mut report_json, n) = redact::text(&json::render(&report));
-    redacted += n;
+    let mut tally = crate::secrets::Tally::default();
+    for r in records.iter_mut() {
+        tally.merge(&redact::record(r));
+    }
+    let (mut report_json, n) = json::render_redacted(&report);
+    tally.merge(&n);
     let mut summary = summary;
     if ex.anonymize {
         let users = users(&host);
@@ -128,15 +143,22 @@ pub fn export(
         version: env!("CARGO_PKG_VERSION").into(),
         created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         host: summary.clone(),
-        command_line: std::env::args().map(|a| redact::text(&a).0).collect(),
+        command_line: {
+            let argv: Vec<String> = std::env::args().collect();
+            let (kept, n) = crate::secrets::redact_argv(&argv);
+            tally.merge(&n);
+            kept
+        },
         source: host.kind(),
         euid: host.euid(),
         dockerfiles: opts.dockerfiles.clone(),
         dockerfile_target: opts.dockerfile_target.clone(),
         active: opts.active,
         require: opts.require.clone(),
-        redacted,
+        redacted: tally.total(),
+        redactions: tally.0.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
         anonymized: ex.anonymize,
+        left_out,
         files: files
             .iter()
             .map(|(name, text)| FileEntry {
@@ -211,9 +233,15 @@ fn default_name(summary: &HostSummary) -> PathBuf {
     PathBuf::from(format!("container-doctor-{host}-{time}.tar.gz"))
 }
 
+/// `--include-dir` bounds: files, bytes and time.
+const INCLUDE_MAX_FILES: usize = 10_000;
+const INCLUDE_MAX_BYTES: u64 = 64 << 20;
+const INCLUDE_MAX_TIME: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Process command lines and environments (redacted later), engine logs, and --include-dir files:
-/// all read through the Host, so they land in its record like everything else.
-fn collect_extras(host: &Host, ex: &ExportOptions) {
+/// all read through the Host, so they land in its record like everything else. Returns what the
+/// include walk left out.
+fn collect_extras(host: &Host, ex: &ExportOptions) -> Vec<String> {
     for pid in host
         .list_dir("/proc")
         .unwrap_or_default()
@@ -223,39 +251,129 @@ fn collect_extras(host: &Host, ex: &ExportOptions) {
         let _ = host.read(&format!("/proc/{pid}/cmdline"));
         let _ = host.read(&format!("/proc/{pid}/environ"));
     }
-    let journal = [
-        "journalctl",
-        "--no-pager",
-        "-n",
-        "300",
-        "-u",
-        "docker",
-        "-u",
-        "containerd",
-        "-u",
-        "buildkit",
-    ];
-    let _ = host.run(&journal, crate::host::DEFAULT_TIMEOUT);
+    if host.is_live() {
+        let journal = [
+            "journalctl",
+            "--no-pager",
+            "-n",
+            "300",
+            "-u",
+            "docker",
+            "-u",
+            "containerd",
+            "-u",
+            "buildkit",
+        ];
+        let _ = host.run(&journal, crate::host::DEFAULT_TIMEOUT);
+    }
     let excluded: Vec<glob::Pattern> = ex
         .exclude
         .iter()
         .filter_map(|g| glob::Pattern::new(g).ok())
         .collect();
+    let mut left_out = Vec::new();
+    let mut budget = IncludeBudget {
+        files: 0,
+        bytes: 0,
+        start: std::time::Instant::now(),
+        stopped: None,
+    };
     for dir in &ex.include_dirs {
-        let mut stack = vec![dir.to_string_lossy().into_owned()];
-        let mut files = 0;
-        while let Some(d) = stack.pop() {
-            for name in host.list_dir(&d).unwrap_or_default() {
-                let path = format!("{}/{name}", d.trim_end_matches('/'));
-                if excluded.iter().any(|g| g.matches(&path)) {
-                    continue;
-                }
-                if host.stat(&path).is_ok_and(|m| m.is_dir) {
+        include_dir(host, dir, &excluded, &mut budget, &mut left_out);
+    }
+    if let Some(why) = budget.stopped {
+        left_out.push(why);
+    }
+    left_out
+}
+
+struct IncludeBudget {
+    files: usize,
+    bytes: u64,
+    start: std::time::Instant,
+    stopped: Option<String>,
+}
+
+/// Walks one `--include-dir` without ever following a symlink (so it never leaves the directory
+/// and never loops), skipping FIFOs, sockets and devices, within the budget. Files are read
+/// through the Host (non-blocking, capped) as this machine's files.
+fn include_dir(
+    host: &Host,
+    dir: &Path,
+    excluded: &[glob::Pattern],
+    budget: &mut IncludeBudget,
+    left_out: &mut Vec<String>,
+) {
+    use std::os::unix::fs::MetadataExt;
+    let shown = |p: &Path| redact::text(&crate::escape::escape_control(&p.to_string_lossy())).0;
+    let top = match fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => m,
+        Ok(_) => {
+            left_out.push(format!(
+                "{}: not a directory (symlinks are not followed)",
+                shown(dir)
+            ));
+            return;
+        }
+        Err(e) => {
+            left_out.push(format!("{}: {e}", shown(dir)));
+            return;
+        }
+    };
+    let mut seen: HashSet<(u64, u64)> = HashSet::from([(top.dev(), top.ino())]);
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&d) else {
+            left_out.push(format!("{}: cannot be listed", shown(&d)));
+            continue;
+        };
+        let mut entries: Vec<_> = entries.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            if budget.stopped.is_some() {
+                return;
+            }
+            if budget.start.elapsed() > INCLUDE_MAX_TIME {
+                budget.stopped = Some(format!(
+                    "--include-dir: stopped after {} s; the rest was left out",
+                    INCLUDE_MAX_TIME.as_secs()
+                ));
+                return;
+            }
+            let path = e.path();
+            if excluded.iter().any(|g| g.matches_path(&path)) {
+                continue;
+            }
+            let Ok(m) = fs::symlink_metadata(&path) else {
+                continue;
+            };
+            let ft = m.file_type();
+            if ft.is_symlink() {
+                left_out.push(format!("{}: a symlink, not followed", shown(&path)));
+            } else if ft.is_dir() {
+                if seen.insert((m.dev(), m.ino())) {
                     stack.push(path);
-                } else if files < 10_000 {
-                    files += 1;
-                    let _ = host.read(&path);
+                } else {
+                    left_out.push(format!("{}: already included (a loop)", shown(&path)));
                 }
+            } else if !ft.is_file() {
+                left_out.push(format!("{}: not a regular file", shown(&path)));
+            } else if budget.files >= INCLUDE_MAX_FILES {
+                budget.stopped = Some(format!(
+                    "--include-dir: {INCLUDE_MAX_FILES} files included; the rest was left out"
+                ));
+                return;
+            } else if budget.bytes + m.len() > INCLUDE_MAX_BYTES {
+                left_out.push(format!(
+                    "{}: {} bytes, over the {} MB left for included files",
+                    shown(&path),
+                    m.len(),
+                    INCLUDE_MAX_BYTES >> 20
+                ));
+            } else {
+                budget.files += 1;
+                budget.bytes += m.len();
+                let _ = host.read_local(&path.to_string_lossy());
             }
         }
     }
@@ -299,94 +417,248 @@ fn write_archive(path: &Path, entries: &[(&str, &str)]) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// The places (entry and what it is, never the value) where secret-looking content remains.
+/// The places (entry and what it is, never the value) where secret-looking content remains:
+/// every entry's name, every string of every JSON document decoded, every record's request and
+/// answer, and the raw text of each entry through the detectors that need no context.
 fn scan(path: &Path) -> Vec<String> {
-    let (manifest, records, report) = match read(path) {
-        Ok(b) => b,
+    let raw = match read_entries(path) {
+        Ok(e) => e,
         Err(e) => return vec![format!("the archive cannot be read back: {e}")],
     };
     let mut places = Vec::new();
-    let manifest_text = serde_json::to_string(&manifest).unwrap_or_default();
-    for (name, text) in [
-        ("manifest.json", manifest_text.as_str()),
-        ("report.json", report.as_str()),
-    ] {
-        for kind in redact::findings(text) {
+    for (name, text) in &raw {
+        for kind in crate::secrets::findings(name) {
+            places.push(format!("entry name ({kind})"));
+        }
+        for kind in crate::secrets::findings_strict(text) {
             places.push(format!("{name}: {kind}"));
         }
-    }
-    for r in &records {
-        let text = match &r.answer {
-            Ok(crate::host::Answer::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
-            Ok(other) => serde_json::to_string(other).unwrap_or_default(),
-            Err(_) => continue,
-        };
-        for kind in redact::findings(&text) {
-            places.push(format!(
-                "records.json: {} ({kind})",
-                serde_json::to_string(&r.request).unwrap_or_default()
-            ));
+        if name == "records.json" {
+            continue;
         }
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(v) => {
+                for kind in json_findings(&v) {
+                    places.push(format!("{name}: {kind}"));
+                }
+            }
+            Err(_) => places.push(format!("{name}: not JSON")),
+        }
+    }
+    let records = raw
+        .iter()
+        .find(|(n, _)| n == "records.json")
+        .map(|(_, t)| parse_records(t));
+    match records {
+        Some(Ok(records)) => {
+            // A record still holds a secret when redacting it again would change it: the scan
+            // and the redaction use the same rules by construction.
+            for r in &records {
+                let mut again = r.clone();
+                let kinds = redact::record(&mut again);
+                for kind in kinds.0.keys() {
+                    let request = serde_json::to_string(&again.request).unwrap_or_default();
+                    places.push(format!("records.json: {request} ({kind})"));
+                }
+            }
+        }
+        Some(Err(e)) => places.push(format!("records.json: {e}")),
+        None => places.push("records.json missing".into()),
     }
     places
 }
 
-/// Reads a bundle into memory, refusing anything that is not exactly one: wrong entries, paths
-/// that climb out (`../`), sizes past the caps, a newer schema, checksums that do not match.
-pub fn read(path: &Path) -> Result<(Manifest, Vec<Record>, String), String> {
+/// Findings in every key and string of a JSON document, decoded.
+fn json_findings(v: &serde_json::Value) -> Vec<&'static str> {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => crate::secrets::findings(s),
+        Value::Array(a) => a.iter().flat_map(json_findings).collect(),
+        Value::Object(o) => o
+            .iter()
+            .flat_map(|(k, v)| {
+                let mut f = crate::secrets::findings(k);
+                f.extend(json_findings(v));
+                f
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Caps on what a bundle may hold, enforced while streaming, before anything is allocated for it.
+const MAX_MANIFEST: u64 = 1 << 20;
+const MAX_REPORT: u64 = 32 << 20;
+const MAX_RECORDS_JSON: u64 = 64 << 20;
+const MAX_RECORDS: usize = 200_000;
+
+/// Opens a bundle for reading: a regular file only, opened without blocking (a FIFO or a device
+/// is refused, never waited on).
+fn open_bundle(path: &Path) -> Result<fs::File, String> {
     let shown = path.display();
-    let file = fs::File::open(path).map_err(|e| format!("{shown}: {e}"))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    if size > MAX_PACKED {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| format!("{shown}: {e}"))?;
+    let meta = file.metadata().map_err(|e| format!("{shown}: {e}"))?;
+    if !meta.is_file() {
         return Err(format!(
-            "{shown}: {size} bytes, larger than a bundle can be"
+            "{shown}: not a regular file (a FIFO, device or directory is not a bundle)"
         ));
     }
-    let mut archive = tar::Archive::new(GzDecoder::new(file));
-    let mut manifest = None;
-    let mut report = None;
-    let mut records = None;
-    let mut unpacked = 0u64;
-    let entries = archive
-        .entries()
-        .map_err(|e| format!("{shown}: not a bundle (tar.gz): {e}"))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| format!("{shown}: corrupt or not a tar.gz: {e}"))?;
-        let name = entry
-            .path()
-            .map_err(|e| format!("{shown}: {e}"))?
-            .to_string_lossy()
-            .into_owned();
-        if name.contains("..") || name.starts_with('/') {
-            return Err(format!("{shown}: entry {name:?} points outside the bundle"));
-        }
-        let mut text = String::new();
-        let limit = MAX_UNPACKED - unpacked;
-        entry
-            .take(limit + 1)
-            .read_to_string(&mut text)
-            .map_err(|e| format!("{shown}: {name}: {e}"))?;
-        unpacked += text.len() as u64;
-        if unpacked > MAX_UNPACKED {
-            return Err(format!(
-                "{shown}: larger than {} MB unpacked",
+    if meta.len() > MAX_PACKED {
+        return Err(format!(
+            "{shown}: {} bytes, larger than a bundle can be",
+            meta.len()
+        ));
+    }
+    Ok(file)
+}
+
+/// Keeps the last 1024 bytes that went through: a tar archive ends with two zero blocks.
+struct Tail<R> {
+    inner: R,
+    tail: Vec<u8>,
+    total: u64,
+}
+
+impl<R: Read> Read for Tail<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.total += n as u64;
+        if self.total > MAX_UNPACKED {
+            return Err(std::io::Error::other(format!(
+                "larger than {} MB unpacked",
                 MAX_UNPACKED >> 20
-            ));
+            )));
         }
-        match name.as_str() {
-            "manifest.json" => manifest = Some(text),
-            "report.json" => report = Some(text),
-            "records.json" => records = Some(text),
-            other => return Err(format!("{shown}: unexpected entry {other:?}")),
+        self.tail.extend_from_slice(&buf[..n]);
+        if self.tail.len() > 1024 {
+            let cut = self.tail.len() - 1024;
+            self.tail.drain(..cut);
+        }
+        Ok(n)
+    }
+}
+
+/// The three entries of a bundle as text, each within its cap, checked for what a bundle must
+/// be: no other entry, no duplicate, no path out, a whole gzip stream (CRC) and a whole tar.
+fn read_entries(path: &Path) -> Result<Vec<(String, String)>, String> {
+    let shown = path.display();
+    let file = open_bundle(path)?;
+    let mut tail = Tail {
+        inner: GzDecoder::new(file),
+        tail: Vec::new(),
+        total: 0,
+    };
+    let mut out: Vec<(String, String)> = Vec::new();
+    {
+        let mut archive = tar::Archive::new(&mut tail);
+        let entries = archive
+            .entries()
+            .map_err(|e| format!("{shown}: not a bundle (tar.gz): {e}"))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| format!("{shown}: corrupt or not a tar.gz: {e}"))?;
+            let name = entry
+                .path()
+                .map_err(|e| format!("{shown}: {e}"))?
+                .to_string_lossy()
+                .into_owned();
+            if name.contains("..") || name.starts_with('/') {
+                return Err(format!("{shown}: entry {name:?} points outside the bundle"));
+            }
+            let cap = match name.as_str() {
+                "manifest.json" => MAX_MANIFEST,
+                "report.json" => MAX_REPORT,
+                "records.json" => MAX_RECORDS_JSON,
+                other => return Err(format!("{shown}: unexpected entry {other:?}")),
+            };
+            if out.iter().any(|(n, _)| *n == name) {
+                return Err(format!("{shown}: entry {name:?} appears twice"));
+            }
+            if entry.header().entry_type() != tar::EntryType::Regular {
+                return Err(format!("{shown}: entry {name:?} is not a regular file"));
+            }
+            let declared = entry.size();
+            if declared > cap {
+                return Err(format!(
+                    "{shown}: {name} is {declared} bytes, over its {} MB cap",
+                    cap >> 20
+                ));
+            }
+            let mut bytes = Vec::with_capacity(declared as usize);
+            entry
+                .take(cap + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|e| format!("{shown}: {name}: {e}"))?;
+            let text =
+                String::from_utf8(bytes).map_err(|_| format!("{shown}: {name}: not UTF-8"))?;
+            out.push((name, text));
         }
     }
-    let (Some(manifest), Some(report), Some(records)) = (manifest, report, records) else {
+    // The rest of the stream: padding to the end, then the gzip trailer (CRC and length).
+    std::io::copy(&mut tail, &mut std::io::sink())
+        .map_err(|e| format!("{shown}: corrupt or truncated: {e}"))?;
+    if tail.tail.len() < 1024 || tail.tail.iter().any(|b| *b != 0) {
+        return Err(format!("{shown}: truncated: the tar archive does not end"));
+    }
+    Ok(out)
+}
+
+/// records.json, refusing more records than a bundle can hold before allocating them.
+fn parse_records(text: &str) -> Result<Vec<Record>, String> {
+    use serde::de::{Deserializer, SeqAccess, Visitor};
+    struct Capped;
+    impl<'de> Visitor<'de> for Capped {
+        type Value = Vec<Record>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "a list of at most {MAX_RECORDS} records")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Record>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(r) = seq.next_element::<Record>()? {
+                if out.len() >= MAX_RECORDS {
+                    return Err(serde::de::Error::custom(format!(
+                        "more than {MAX_RECORDS} records"
+                    )));
+                }
+                out.push(r);
+            }
+            Ok(out)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let records = (&mut de)
+        .deserialize_seq(Capped)
+        .map_err(|e| format!("records: {e}"))?;
+    de.end().map_err(|e| format!("records: {e}"))?;
+    Ok(records)
+}
+
+/// Reads a bundle into memory, refusing anything that is not exactly one: wrong or duplicate
+/// entries, paths that climb out (`../`), sizes and counts past the caps (checked while
+/// streaming), a broken gzip or tar, a newer schema, checksums that do not match the manifest.
+pub fn read(path: &Path) -> Result<(Manifest, Vec<Record>, String), String> {
+    let shown = path.display();
+    let entries = read_entries(path)?;
+    let get = |n: &str| {
+        entries
+            .iter()
+            .find(|(name, _)| name == n)
+            .map(|(_, t)| t.as_str())
+    };
+    let (Some(manifest), Some(report), Some(records)) = (
+        get("manifest.json"),
+        get("report.json"),
+        get("records.json"),
+    ) else {
         return Err(format!(
             "{shown}: not a container-doctor bundle (manifest, report or records missing)"
         ));
     };
     let version: serde_json::Value =
-        serde_json::from_str(&manifest).map_err(|e| format!("{shown}: manifest: {e}"))?;
+        serde_json::from_str(manifest).map_err(|e| format!("{shown}: manifest: {e}"))?;
     let schema = version
         .get("schema_version")
         .and_then(|v| v.as_u64())
@@ -397,8 +669,8 @@ pub fn read(path: &Path) -> Result<(Manifest, Vec<Record>, String), String> {
         ));
     }
     let manifest: Manifest =
-        serde_json::from_str(&manifest).map_err(|e| format!("{shown}: manifest: {e}"))?;
-    for (name, text) in [("report.json", &report), ("records.json", &records)] {
+        serde_json::from_str(manifest).map_err(|e| format!("{shown}: manifest: {e}"))?;
+    for (name, text) in [("report.json", report), ("records.json", records)] {
         let want = manifest
             .files
             .iter()
@@ -410,9 +682,106 @@ pub fn read(path: &Path) -> Result<(Manifest, Vec<Record>, String), String> {
             ));
         }
     }
-    let records: Vec<Record> =
-        serde_json::from_str(&records).map_err(|e| format!("{shown}: records: {e}"))?;
-    Ok((manifest, records, report))
+    let records = parse_records(records).map_err(|e| format!("{shown}: {e}"))?;
+    Ok((manifest, records, report.to_string()))
+}
+
+/// `bundle --list FILE`: what a bundle holds, so it can be checked before it is attached
+/// anywhere: every entry with its size and checksum, what the records are, every redaction count.
+pub fn list(path: &Path) -> Result<String, String> {
+    use std::fmt::Write;
+    let (manifest, records, _) = read(path)?;
+    let esc = crate::escape::escape_control;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} (bundle schema {}, {} {}, made {})",
+        esc(&path.display().to_string()),
+        manifest.schema_version,
+        esc(&manifest.tool),
+        esc(&manifest.version),
+        esc(&manifest.created)
+    );
+    let _ = writeln!(
+        out,
+        "command line: {}",
+        esc(&manifest.command_line.join(" "))
+    );
+    let _ = writeln!(
+        out,
+        "anonymized: {}",
+        if manifest.anonymized { "yes" } else { "no" }
+    );
+    let _ = writeln!(
+        out,
+        "
+entries:"
+    );
+    let _ = writeln!(out, "  manifest.json");
+    for f in &manifest.files {
+        let _ = writeln!(
+            out,
+            "  {:14} {:>10} bytes  sha256 {} (verified)",
+            esc(&f.name),
+            f.bytes,
+            esc(&f.sha256)
+        );
+    }
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &records {
+        let kind = serde_json::to_value(&r.request)
+            .ok()
+            .and_then(|v| v.get("op").and_then(|o| o.as_str()).map(str::to_string))
+            .unwrap_or_else(|| "?".into());
+        *kinds.entry(kind).or_default() += 1;
+    }
+    let _ = writeln!(
+        out,
+        "
+records: {}",
+        records.len()
+    );
+    for (k, n) in &kinds {
+        let _ = writeln!(out, "  {k:12} {n}");
+    }
+    let _ = writeln!(
+        out,
+        "
+redactions: {}",
+        manifest.redacted
+    );
+    for (k, n) in &manifest.redactions {
+        let _ = writeln!(out, "  {:52} {n}", esc(k));
+    }
+    if !manifest.left_out.is_empty() {
+        let _ = writeln!(
+            out,
+            "
+left out:"
+        );
+        for l in &manifest.left_out {
+            let _ = writeln!(out, "  {}", esc(l));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "
+every record, by request:"
+    );
+    for r in &records {
+        let what = match &r.answer {
+            Ok(a) => match a {
+                crate::host::Answer::Bytes(b) => format!("{} bytes", b.len()),
+                crate::host::Answer::Output(o) => {
+                    format!("output, {} + {} bytes", o.stdout.len(), o.stderr.len())
+                }
+                _ => "answer".to_string(),
+            },
+            Err(_) => "error".into(),
+        };
+        let _ = writeln!(out, "  {}  ({what})", esc(&r.request.to_string()));
+    }
+    Ok(out)
 }
 
 /// A bundle read into memory, ready to replay as many times as the UI re-scans.

@@ -1,5 +1,5 @@
-//! Secrets out of everything a bundle carries, at collection time, and the same patterns again
-//! as the final scan of the finished archive.
+//! What a bundle keeps of each record: the rules of [`crate::secrets`] applied by what the record
+//! is (a command line, an environment, a file by its format, an engine answer), and `--anonymize`.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -7,184 +7,279 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::Value;
 
-use crate::host::{Answer, Record};
+use crate::host::{Answer, DockerCall, HostError, Record, Request};
+use crate::secrets::{self, Tally, redact_text};
 
-pub const REDACTED: &str = "<redacted>";
+/// `/proc/PID/cmdline`, `/proc/self/task/TID/cmdline` …: which per-process file a path names.
+fn proc_file(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/proc/")?;
+    let mut parts = rest.split('/');
+    let first = parts.next()?;
+    if first != "self" && first.parse::<u32>().is_err() {
+        return None;
+    }
+    let last = rest.rsplit('/').next()?;
+    Some(last)
+}
 
-/// Secret-looking text and how to keep the part that is not secret (`$pre`).
-static PATTERNS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
-    let p = |name, re: &str| (name, Regex::new(re).expect("a valid pattern"));
-    vec![
-        p(
-            "private key",
-            r"(?s)(?P<pre>-----BEGIN [A-Z ]*PRIVATE KEY-----).*?(?:-----END [A-Z ]*PRIVATE KEY-----|\z)",
-        ),
-        p(
-            "credentials in a URL",
-            r"(?P<pre>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@",
-        ),
-        p(
-            "authorization header",
-            r"(?i)(?P<pre>authorization:\s*(?:bearer|basic)\s+)[^\s\x00]+",
-        ),
-        p(
-            "secret flag",
-            r"(?i)(?P<pre>--?(?:password|passwd|token|secret|api-key|access-key|auth|client-secret)(?:=|[\s\x00]+))[^\s\x00]+",
-        ),
-        p(
-            "secret value",
-            r#"(?i)(?P<pre>"?[A-Za-z0-9_.-]*(?:token|secret|password|passwd|api_?key|access_?key|private_?key|credentials?|auth)[A-Za-z0-9_.-]*"?\s*[=:]\s*"?)[^\s"',;&\x00]+"#,
-        ),
-        p(
-            "AWS access key id",
-            r"(?P<pre>)\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
-        ),
-    ]
+fn text_in_place(s: &mut String, t: &mut Tally) {
+    let (new, n) = redact_text(s);
+    t.merge(&n);
+    *s = new;
+}
+
+/// Redacts one record in place (its request too: a secret can be in a file name).
+pub fn record(r: &mut Record) -> Tally {
+    let mut t = Tally::default();
+    let path = match &r.request {
+        Request::Read(p) | Request::ReadLocal(p) => Some(p.clone()),
+        _ => None,
+    };
+    request(&mut r.request, &mut t);
+    match &mut r.answer {
+        Ok(answer) => match answer {
+            Answer::Bytes(b) => {
+                let p = path.unwrap_or_default();
+                let (new, n) = match proc_file(&p) {
+                    Some("cmdline") => secrets::redact_cmdline(b),
+                    Some("environ") => secrets::redact_environ(b),
+                    _ => secrets::redact_file(&p, b),
+                };
+                *b = new;
+                t.merge(&n);
+            }
+            Answer::Output(o) => {
+                text_in_place(&mut o.stdout, &mut t);
+                text_in_place(&mut o.stderr, &mut t);
+            }
+            Answer::Env(Some(v)) => {
+                if let Request::Env(name) = &r.request {
+                    let kept = secrets::redact_env_pair(name, v, &mut t);
+                    *v = kept
+                        .split_once('=')
+                        .map(|(_, v)| v.to_string())
+                        .unwrap_or_default();
+                }
+            }
+            Answer::Json(v) => {
+                if let Request::Docker(call) = &r.request {
+                    docker(call, v, &mut t);
+                }
+                t.merge(&secrets::redact_json(v));
+            }
+            Answer::Link(l) => text_in_place(l, &mut t),
+            Answer::Names(names) => names.iter_mut().for_each(|n| text_in_place(n, &mut t)),
+            _ => {}
+        },
+        Err(e) => error(e, &mut t),
+    }
+    t
+}
+
+fn request(r: &mut Request, t: &mut Tally) {
+    match r {
+        Request::Read(p)
+        | Request::ReadLocal(p)
+        | Request::ListDir(p)
+        | Request::ReadLink(p)
+        | Request::Subdirs(p)
+        | Request::Stat(p)
+        | Request::Statfs(p)
+        | Request::DiskStat(p)
+        | Request::DirSize(p)
+        | Request::ProbeFreezer(_, p) => text_in_place(p, t),
+        // The doctor's own commands: no allowlist (replay asks for the same argv), only detectors.
+        Request::Run(argv) => argv.iter_mut().for_each(|a| text_in_place(a, t)),
+        Request::Docker(DockerCall::Inspect(id)) => text_in_place(id, t),
+        _ => {}
+    }
+}
+
+fn error(e: &mut HostError, t: &mut Tally) {
+    match e {
+        HostError::NotFound(s)
+        | HostError::PermissionDenied(s)
+        | HostError::Unsupported(s)
+        | HostError::TooLarge(s)
+        | HostError::Io(s)
+        | HostError::Timeout(s, _) => text_in_place(s, t),
+    }
+}
+
+/// Docker's command lines (`Path` + `Args`, `Cmd`, `Entrypoint`, and `Command` in the container
+/// list and in `/system/df`) follow the command-line rule, `Env` the environment rule, wherever
+/// they are in an answer.
+fn docker(_call: &DockerCall, v: &mut Value, t: &mut Tally) {
+    docker_walk(v, t);
+}
+
+fn argv_of(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| x.as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn docker_walk(v: &mut Value, t: &mut Tally) {
+    match v {
+        Value::Array(a) => a.iter_mut().for_each(|x| docker_walk(x, t)),
+        Value::Object(obj) => {
+            if let Some(Value::String(cmd)) = obj.get_mut("Command") {
+                let argv: Vec<String> = cmd.split_whitespace().map(str::to_string).collect();
+                let (kept, n) = secrets::redact_argv(&argv);
+                t.merge(&n);
+                *cmd = kept.join(" ");
+            }
+            if let Some(path) = obj.get("Path").and_then(Value::as_str)
+                && obj.get("Args").is_some_and(Value::is_array)
+            {
+                let mut argv = vec![path.to_string()];
+                argv.extend(argv_of(&obj["Args"]));
+                let (kept, n) = secrets::redact_argv(&argv);
+                t.merge(&n);
+                if let Some(p) = kept.first() {
+                    obj.insert("Path".into(), Value::String(p.clone()));
+                }
+                obj.insert(
+                    "Args".into(),
+                    Value::Array(kept.into_iter().skip(1).map(Value::String).collect()),
+                );
+            }
+            for key in ["Cmd", "Entrypoint"] {
+                let argv = argv_of(obj.get(key).unwrap_or(&Value::Null));
+                if argv.is_empty() {
+                    continue;
+                }
+                let (kept, n) = secrets::redact_argv(&argv);
+                t.merge(&n);
+                obj.insert(
+                    key.into(),
+                    Value::Array(kept.into_iter().map(Value::String).collect()),
+                );
+            }
+            if let Some(Value::Array(env)) = obj.get_mut("Env") {
+                for e in env.iter_mut() {
+                    if let Value::String(kv) = e
+                        && let Some((k, val)) = kv.split_once('=')
+                    {
+                        *kv = secrets::redact_env_pair(k, val, t);
+                    }
+                }
+            }
+            for (k, x) in obj.iter_mut() {
+                if !matches!(
+                    k.as_str(),
+                    "Command" | "Args" | "Cmd" | "Entrypoint" | "Env"
+                ) {
+                    docker_walk(x, t);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Stable placeholders for host names, IP addresses and user names (`--anonymize`). Host names
+/// and user names are replaced as whole words only; user names only where they are a path
+/// component (`/home/debian/…`), so `ID=debian` in os-release stays.
+pub struct Anonymizer {
+    hosts: Vec<(String, String)>,
+    users: Vec<(String, String)>,
+    ips: HashMap<String, String>,
+}
+
+static IPV4: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}\b")
+        .unwrap_or_else(|e| panic!("pattern: {e}"))
 });
 
-/// Replaces every secret in `text`; returns how many.
-pub fn text(s: &str) -> (String, usize) {
-    let mut out = s.to_string();
-    let mut count = 0;
-    for (_, re) in PATTERNS.iter() {
-        let mut n = 0;
-        out = re
-            .replace_all(&out, |c: &regex::Captures| {
-                let pre = c.name("pre").map(|m| m.as_str()).unwrap_or("");
-                // Already redacted (a value of <redacted>) stays as it is.
-                let whole = c.get(0).map(|m| m.as_str()).unwrap_or("");
-                if whole[pre.len()..].starts_with(REDACTED) {
-                    return whole.to_string();
-                }
-                n += 1;
-                format!("{pre}{REDACTED}")
-            })
-            .into_owned();
-        count += n;
+fn name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
+}
+
+/// Replaces `name` where it stands as a whole word (and, with `in_path`, right after a `/`).
+fn whole_words(s: &str, name: &str, with: &str, in_path: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut last = 0;
+    for (i, _) in s.match_indices(name) {
+        if i < last {
+            continue;
+        }
+        let before = s[..i].chars().next_back();
+        let after = s[i + name.len()..].chars().next();
+        let starts = if in_path {
+            before == Some('/')
+        } else {
+            !before.is_some_and(name_char)
+        };
+        let ends = !after.is_some_and(|c| name_char(c) && c != '.')
+            || (!in_path && after == Some('.') && {
+                // "host.example" is another name; "host." ending a sentence is this one.
+                !s[i + name.len() + 1..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphanumeric())
+            });
+        if starts && ends {
+            out.push_str(&s[last..i]);
+            out.push_str(with);
+            last = i + name.len();
+        }
     }
-    (out, count)
-}
-
-/// What the final scan finds: the pattern's name for each unredacted match (never the value).
-pub fn findings(s: &str) -> Vec<&'static str> {
-    PATTERNS
-        .iter()
-        .filter(|(_, re)| {
-            re.captures_iter(s).any(|c| {
-                let pre = c.name("pre").map(|m| m.as_str()).unwrap_or("");
-                let whole = c.get(0).map(|m| m.as_str()).unwrap_or("");
-                !whole[pre.len()..].starts_with(REDACTED)
-            })
-        })
-        .map(|(name, _)| *name)
-        .collect()
-}
-
-fn json(v: &mut Value) -> usize {
-    match v {
-        Value::String(s) => {
-            let (new, n) = text(s);
-            *s = new;
-            n
-        }
-        Value::Array(a) => a.iter_mut().map(json).sum(),
-        Value::Object(o) => o
-            .iter_mut()
-            .map(|(k, v)| {
-                let secret_key = ["token", "secret", "password", "auth", "key"]
-                    .iter()
-                    .any(|w| k.to_lowercase().contains(w) && !k.to_lowercase().ends_with("keys"));
-                if secret_key && v.is_string() {
-                    *v = Value::String(REDACTED.into());
-                    1
-                } else {
-                    json(v)
-                }
-            })
-            .sum(),
-        _ => 0,
-    }
-}
-
-/// Redacts one record's answer in place; returns how many secrets went.
-pub fn record(r: &mut Record) -> usize {
-    let Ok(answer) = &mut r.answer else { return 0 };
-    match answer {
-        Answer::Bytes(b) => match std::str::from_utf8(b) {
-            Ok(t) => {
-                let (new, n) = text(t);
-                *b = new.into_bytes();
-                n
-            }
-            // Binary contents may still hide a key: redact what reads as text, byte for byte.
-            Err(_) => {
-                let lossy = String::from_utf8_lossy(b).into_owned();
-                let (new, n) = text(&lossy);
-                if n > 0 {
-                    *b = new.into_bytes();
-                }
-                n
-            }
-        },
-        Answer::Output(o) => {
-            let (out, a) = text(&o.stdout);
-            let (err, b) = text(&o.stderr);
-            o.stdout = out;
-            o.stderr = err;
-            a + b
-        }
-        Answer::Env(Some(v)) => {
-            let (new, n) = text(v);
-            *v = new;
-            n
-        }
-        Answer::Json(v) => json(v),
-        Answer::Link(l) => {
-            let (new, n) = text(l);
-            *l = new;
-            n
-        }
-        _ => 0,
-    }
-}
-
-/// Stable placeholders for host names, IP addresses and user names (`--anonymize`).
-pub struct Anonymizer {
-    names: Vec<(String, String)>,
-    ips: HashMap<String, String>,
-    ip: Regex,
+    out.push_str(&s[last..]);
+    out
 }
 
 impl Anonymizer {
     /// `hosts` and `users` are the names to hide; each gets one placeholder everywhere.
     pub fn new(hosts: &[String], users: &[String]) -> Self {
-        let mut names = Vec::new();
-        for (i, h) in hosts.iter().filter(|h| h.len() > 1).enumerate() {
-            names.push((h.clone(), format!("host-{}", i + 1)));
-        }
-        for (i, u) in users.iter().filter(|u| u.len() > 1).enumerate() {
-            names.push((u.clone(), format!("user-{}", i + 1)));
-        }
+        let mut h: Vec<(String, String)> = hosts
+            .iter()
+            .filter(|x| x.len() > 1)
+            .enumerate()
+            .map(|(i, x)| (x.clone(), format!("host-{}", i + 1)))
+            .collect();
+        let mut u: Vec<(String, String)> = users
+            .iter()
+            .filter(|x| x.len() > 1)
+            .enumerate()
+            .map(|(i, x)| (x.clone(), format!("user-{}", i + 1)))
+            .collect();
         // Longest first, so a name inside another is not replaced in pieces.
-        names.sort_by_key(|(n, _)| std::cmp::Reverse(n.len()));
+        h.sort_by_key(|(n, _)| std::cmp::Reverse(n.len()));
+        u.sort_by_key(|(n, _)| std::cmp::Reverse(n.len()));
         Anonymizer {
-            names,
+            hosts: h,
+            users: u,
             ips: HashMap::new(),
-            ip: Regex::new(r"\b(?:\d{1,3}\.){3}\d{1,3}\b").expect("a valid pattern"),
         }
     }
 
     pub fn text(&mut self, s: &str) -> String {
         let mut out = s.to_string();
-        for (name, placeholder) in &self.names {
-            out = out.replace(name.as_str(), placeholder);
+        for (name, placeholder) in &self.hosts {
+            if out.contains(name.as_str()) {
+                out = whole_words(&out, name, placeholder, false);
+            }
+        }
+        for (name, placeholder) in &self.users {
+            if out.contains(name.as_str()) {
+                out = whole_words(&out, name, placeholder, true);
+            }
         }
         let mut map = std::mem::take(&mut self.ips);
-        let out = self
-            .ip
+        let out = IPV4
             .replace_all(&out, |c: &regex::Captures| {
+                let ip = &c[0];
+                // Loopback and the unspecified address say nothing about the site.
+                if ip.starts_with("127.") || ip == "0.0.0.0" {
+                    return ip.to_string();
+                }
                 let n = map.len() + 1;
-                map.entry(c[0].to_string())
+                map.entry(ip.to_string())
                     .or_insert_with(|| format!("ip-{n}"))
                     .clone()
             })
@@ -193,17 +288,66 @@ impl Anonymizer {
         out
     }
 
-    pub fn record(&mut self, r: &mut Record) {
-        if let Ok(Answer::Bytes(b)) = &mut r.answer
-            && let Ok(t) = std::str::from_utf8(b)
-        {
-            *b = self.text(t).into_bytes();
-        }
-        if let Ok(Answer::Output(o)) = &mut r.answer {
-            o.stdout = self.text(&o.stdout);
-            o.stderr = self.text(&o.stderr);
+    fn json(&mut self, v: &mut Value) {
+        match v {
+            Value::String(s) => *s = self.text(s),
+            Value::Array(a) => a.iter_mut().for_each(|x| self.json(x)),
+            Value::Object(o) => {
+                let entries = std::mem::take(o);
+                for (k, mut val) in entries {
+                    self.json(&mut val);
+                    o.insert(self.text(&k), val);
+                }
+            }
+            _ => {}
         }
     }
+
+    pub fn record(&mut self, r: &mut Record) {
+        match &mut r.request {
+            Request::Read(p)
+            | Request::ReadLocal(p)
+            | Request::ListDir(p)
+            | Request::ReadLink(p)
+            | Request::Subdirs(p)
+            | Request::Stat(p)
+            | Request::Statfs(p)
+            | Request::DiskStat(p)
+            | Request::DirSize(p) => *p = self.text(p),
+            Request::Run(argv) => argv.iter_mut().for_each(|a| *a = self.text(a)),
+            _ => {}
+        }
+        match &mut r.answer {
+            Ok(Answer::Bytes(b)) => {
+                if let Ok(t) = std::str::from_utf8(b) {
+                    *b = self.text(t).into_bytes();
+                }
+            }
+            Ok(Answer::Output(o)) => {
+                o.stdout = self.text(&o.stdout);
+                o.stderr = self.text(&o.stderr);
+            }
+            Ok(Answer::Json(v)) => self.json(v),
+            Ok(Answer::Names(n)) => n.iter_mut().for_each(|x| *x = self.text(x)),
+            Ok(Answer::Link(l)) => *l = self.text(l),
+            Ok(Answer::Env(Some(v))) => *v = self.text(v),
+            Err(
+                HostError::NotFound(s)
+                | HostError::PermissionDenied(s)
+                | HostError::Unsupported(s)
+                | HostError::TooLarge(s)
+                | HostError::Io(s)
+                | HostError::Timeout(s, _),
+            ) => *s = self.text(s),
+            _ => {}
+        }
+    }
+}
+
+/// Kept for callers that only redact a string.
+pub fn text(s: &str) -> (String, usize) {
+    let (out, t) = redact_text(s);
+    (out, t.total())
 }
 
 #[cfg(test)]
@@ -211,45 +355,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shapes_of_secrets() {
-        for (input, keeps) in [
-            (
-                "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG",
-                "AWS_SECRET_ACCESS_KEY=",
-            ),
-            ("GITHUB_TOKEN=ghp_abcdef123456", "GITHUB_TOKEN="),
-            ("registry --password=hunter2 --user bob", "--password="),
-            ("login --token abc.def", "--token "),
-            ("login\0--token\0abc.def\0", "--token\0"),
-            ("https://bob:s3cr3t@registry.example.com/v2/", "https://"),
-            ("{\"auth\": \"Ym9iOnMzY3IzdA==\"}", "\"auth\": \""),
-            ("Authorization: Bearer eyJhbGciOi", "Authorization: "),
-            ("key AKIAIOSFODNN7EXAMPLE here", "key "),
-            (
-                "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
-                "-----BEGIN RSA PRIVATE KEY-----",
-            ),
-        ] {
-            let (out, n) = text(input);
-            assert!(n >= 1, "{input}");
-            assert!(
-                out.contains(keeps) && out.contains(REDACTED),
-                "{input} → {out}"
-            );
-            assert!(findings(&out).is_empty(), "{out}");
-            assert!(!findings(input).is_empty(), "{input}");
-        }
-        assert_eq!(text("PATH=/usr/bin:/bin HOME=/root").1, 0);
-        // Redacting twice changes nothing.
-        let once = text("DB_PASSWORD=x").0;
-        assert_eq!(text(&once), (once.clone(), 0));
-    }
-
-    #[test]
-    fn anonymizer_is_stable() {
-        let mut a = Anonymizer::new(&["build-07".into()], &["alice".into()]);
-        let t = a.text("build-07 10.1.2.3 /home/alice 10.1.2.3 192.168.0.9");
-        assert_eq!(t, "host-1 ip-1 /home/user-1 ip-1 ip-2");
+    fn anonymizer_is_stable_and_replaces_whole_words() {
+        let mut a = Anonymizer::new(&["build-07".into()], &["alice".into(), "debian".into()]);
+        let t = a.text("build-07 10.1.2.3 /home/alice 10.1.2.3 192.168.0.9 127.0.0.1");
+        assert_eq!(t, "host-1 ip-1 /home/user-1 ip-1 ip-2 127.0.0.1");
         assert_eq!(a.text("10.1.2.3"), "ip-1");
+        assert_eq!(a.text("ID=debian"), "ID=debian");
+        assert_eq!(a.text("/home/debian/x"), "/home/user-2/x");
+        assert_eq!(
+            a.text("build-070 alice2 /home/alicex"),
+            "build-070 alice2 /home/alicex"
+        );
+        assert_eq!(a.text("on build-07."), "on host-1.");
+        let mut v: Value = serde_json::json!({"NetworkSettings": {"IPAddress": "172.17.0.2"}});
+        a.json(&mut v);
+        assert_eq!(v["NetworkSettings"]["IPAddress"], "ip-3");
     }
 }

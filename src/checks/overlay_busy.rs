@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::{Check, Options};
 use crate::facts::Facts;
 use crate::host::{DockerCall, Host, HostError};
-use crate::model::{FixPlan, Outcome, Risk, Status, Step, Table};
+use crate::model::{FixPlan, MountNs, Outcome, Risk, Status, Step, Table};
 use crate::parse::docker;
 use crate::parse::mountinfo::escape;
 use crate::parse::overlay::Owner;
@@ -34,7 +34,8 @@ struct Owned {
 
 impl Owned {
     fn describe(&self) -> String {
-        let id = &self.id[..self.id.len().min(12)];
+        // By characters: an id from the engine is not trusted to be ASCII.
+        let id: String = self.id.chars().take(12).collect();
         let state = if self.state.is_empty() {
             "state unknown".into()
         } else {
@@ -140,7 +141,7 @@ fn run(host: &Facts, _: &Options) -> Outcome {
                 idle += 1;
                 out.push(place, format!("{who}; leaked: nothing holds it"));
             }
-            out = out.fix(unmount_plan(o, false));
+            out = out.fix(unmount_plan(o, &scan, false));
             continue;
         }
         busy += 1;
@@ -151,7 +152,7 @@ fn run(host: &Facts, _: &Options) -> Outcome {
         out = holders_evidence(&scan, holds, &other_ns, out);
         out = out
             .fix(stop_holders_plan(o, &scan, holds, &other_ns))
-            .fix(unmount_plan(o, true));
+            .fix(unmount_plan(o, &scan, true));
     }
     for dev in &scan.detached {
         let holds = scan.holds.get(dev).map(Vec::as_slice).unwrap_or(&[]);
@@ -479,11 +480,13 @@ fn stop_holders_plan(
     plan.steps.push(Step::Unmount {
         path: o.mount.mount_point.clone(),
         lazy: false,
+        mount_id: Some(o.mount.id),
+        namespace: namespace_of(o, scan),
     });
     plan
 }
 
-fn unmount_plan(o: &Overlay, lazy: bool) -> FixPlan {
+fn unmount_plan(o: &Overlay, scan: &Scan, lazy: bool) -> FixPlan {
     let point = escape(&o.mount.mount_point);
     FixPlan {
         // The mount id tells the plans of several mounts apart.
@@ -504,6 +507,23 @@ fn unmount_plan(o: &Overlay, lazy: bool) -> FixPlan {
         steps: vec![Step::Unmount {
             path: o.mount.mount_point.clone(),
             lazy,
+            mount_id: Some(o.mount.id),
+            namespace: namespace_of(o, scan),
         }],
     }
+}
+
+/// The namespace an overlay was seen in, and a process of it to enter it through.
+fn namespace_of(o: &Overlay, scan: &Scan) -> Option<MountNs> {
+    let inode = o.ns?;
+    let p = scan
+        .namespaces
+        .get(&inode)?
+        .iter()
+        .find_map(|pid| scan.procs.get(pid))?;
+    Some(MountNs {
+        inode,
+        pid: p.pid,
+        start_ticks: p.start_ticks,
+    })
 }

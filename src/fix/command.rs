@@ -6,6 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use super::{Applied, Audit, StepOutcome, apply, audit_path, manual_only, preview, refusal};
 use crate::checks::{self, Check, Options};
 use crate::facts::Facts;
+use crate::escape::escape_control;
 use crate::host::Host;
 use crate::model::{Risk, Status};
 
@@ -25,7 +26,7 @@ pub fn run(check: &Check, opts: &Options, flags: &Flags) -> Result<u8, String> {
         "{} {}: {}",
         before.status.symbol(),
         check.id,
-        before.summary
+        escape_control(&before.summary)
     );
     if before.fixes.is_empty() {
         println!("nothing to fix");
@@ -45,8 +46,8 @@ pub fn run(check: &Check, opts: &Options, flags: &Flags) -> Result<u8, String> {
     let risk = plan.risk.as_str();
     println!(
         "\nfix {}: {} [{risk}{}]",
-        plan.id,
-        plan.title,
+        escape_control(&plan.id),
+        escape_control(&plan.title),
         if plan.needs_root { ", needs root" } else { "" }
     );
     for (i, step) in plan.steps.iter().enumerate() {
@@ -76,14 +77,18 @@ pub fn run(check: &Check, opts: &Options, flags: &Flags) -> Result<u8, String> {
         "\n{} {}: {}",
         if fixed { "fixed:" } else { "still failing:" },
         after.status.as_str(),
-        after.summary
+        escape_control(&after.summary)
     );
-    println!("logged to {}", audit.path().display());
+    println!(
+        "logged to {}",
+        escape_control(&audit.path().display().to_string())
+    );
     Ok(if applied.failed() || !fixed { 1 } else { 0 })
 }
 
 fn report(applied: &Applied) {
     println!();
+    // Step descriptions and outcomes are escaped where they are made (fix::apply).
     for (what, outcome) in &applied.steps {
         match outcome {
             StepOutcome::Done(d) => println!("  done: {what}\n        {d}"),
@@ -92,7 +97,7 @@ fn report(applied: &Applied) {
         }
     }
     if !applied.undo.is_empty() {
-        println!("\nto undo: {}", applied.undo.join("; "));
+        println!("\nto undo: {}", escape_control(&applied.undo.join("; ")));
     }
 }
 

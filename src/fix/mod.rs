@@ -70,7 +70,7 @@ pub fn apply(check_id: &str, plan: &FixPlan, force: bool, audit: &mut Audit) -> 
     };
     let mut stopped = false;
     for step in &plan.steps {
-        let what = step.describe();
+        let what = crate::escape::escape_control(&step.describe());
         if stopped {
             applied.steps.push((
                 what,
@@ -79,7 +79,11 @@ pub fn apply(check_id: &str, plan: &FixPlan, force: bool, audit: &mut Audit) -> 
             continue;
         }
         let known = applied.undo.len();
-        let outcome = steps::run(step, force, &mut applied.undo);
+        let outcome = match steps::run(step, force, &mut applied.undo) {
+            StepOutcome::Done(d) => StepOutcome::Done(crate::escape::escape_control(&d)),
+            StepOutcome::LeftToYou(d) => StepOutcome::LeftToYou(crate::escape::escape_control(&d)),
+            StepOutcome::Failed(d) => StepOutcome::Failed(crate::escape::escape_control(&d)),
+        };
         audit.record(check_id, &plan.id, &what, &outcome, &applied.undo[known..]);
         stopped = matches!(outcome, StepOutcome::Failed(_));
         applied.steps.push((what, outcome));

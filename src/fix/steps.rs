@@ -14,7 +14,8 @@ use rustix::process::{Pid, PidfdFlags, Signal, pidfd_open, pidfd_send_signal};
 use similar::TextDiff;
 
 use super::StepOutcome;
-use crate::model::Step;
+use crate::escape::{escape_control, escape_control_lines};
+use crate::model::{MountNs, Step};
 use crate::parse::mountinfo::escape;
 use crate::parse::proc_stat;
 
@@ -28,13 +29,19 @@ pub fn preview(step: &Step) -> String {
             let old = fs::read_to_string(path).unwrap_or_default();
             let new = new_content(step, &old);
             let diff = TextDiff::from_lines(&old, &new);
+            let shown = escape(path);
             format!(
                 "{}\n{}",
-                step.describe(),
-                diff.unified_diff().header(path, &format!("{path} (new)"))
+                escape_control(&step.describe()),
+                escape_control_lines(
+                    &diff
+                        .unified_diff()
+                        .header(&shown, &format!("{shown} (new)"))
+                        .to_string()
+                )
             )
         }
-        _ => step.describe(),
+        _ => escape_control(&step.describe()),
     }
 }
 
@@ -90,17 +97,12 @@ pub fn run(step: &Step, force: bool, undo: &mut Vec<String>) -> StepOutcome {
             fstype,
             options,
         } => mount_step(source, target, fstype, options, force, undo),
-        Step::Unmount { path, lazy } => {
-            let flags = if *lazy {
-                UnmountFlags::DETACH
-            } else {
-                UnmountFlags::empty()
-            };
-            match unmount(path.as_str(), flags) {
-                Ok(()) => StepOutcome::Done(format!("unmounted {}", escape(path))),
-                Err(e) => StepOutcome::Failed(format!("umount {}: {e}", escape(path))),
-            }
-        }
+        Step::Unmount {
+            path,
+            lazy,
+            mount_id,
+            namespace,
+        } => unmount_step(path, *lazy, *mount_id, namespace.as_ref()),
         Step::Manual { instruction } => StepOutcome::LeftToYou(instruction.clone()),
     }
 }
@@ -293,5 +295,141 @@ fn mount_step(
             StepOutcome::Done(format!("mounted {fstype} on {}", escape(target)))
         }
         Err(e) => StepOutcome::Failed(format!("mount {fstype} on {}: {e}", escape(target))),
+    }
+}
+
+/// The inode of a `mnt:[N]` namespace link.
+fn ns_inode(link: &str) -> Option<u64> {
+    link.strip_prefix("mnt:[")?.strip_suffix(']')?.parse().ok()
+}
+
+/// The mount point of mount `id` in a mountinfo table, as its real bytes (`\040` and the other
+/// octal escapes decoded): a path that is not UTF-8 is unmounted as it is, not as it was shown.
+fn mount_point_bytes(mountinfo: &[u8], id: u32) -> Option<Vec<u8>> {
+    let want = id.to_string();
+    let line = mountinfo
+        .split(|b| *b == b'\n')
+        .find(|l| l.split(|b| *b == b' ').next() == Some(want.as_bytes()))?;
+    let field = line.split(|b| *b == b' ').nth(4)?;
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        if field[i] == b'\\'
+            && i + 3 < field.len()
+            && field[i + 1..i + 4]
+                .iter()
+                .all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = field[i + 1..i + 4]
+                .iter()
+                .fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
+            out.push(v as u8);
+            i += 4;
+        } else {
+            out.push(field[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+/// Unmounts only in the namespace where the mount lives: the doctor's own namespace directly;
+/// another one by entering it (a child process, through the namespace of a process pinned by a
+/// pidfd whose start time matches, after checking the namespace's inode is the one the plan
+/// names); a plan naming no namespace only in the doctor's own. With a mount id, the mount must
+/// still be there with the same mount point, and it is unmounted by its real bytes.
+fn unmount_step(
+    path: &str,
+    lazy: bool,
+    mount_id: Option<u32>,
+    ns: Option<&MountNs>,
+) -> StepOutcome {
+    use std::os::fd::AsFd;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
+    let shown = escape(path);
+    let own = fs::read_link("/proc/self/ns/mnt")
+        .ok()
+        .and_then(|l| ns_inode(&l.to_string_lossy()));
+    let foreign = ns.filter(|n| Some(n.inode) != own);
+    // Where to read the mount table from, and (for another namespace) the way in.
+    let (table, entry) = match foreign {
+        None => ("/proc/self/mountinfo".to_string(), None),
+        Some(n) => {
+            let who = format!("mount namespace mnt:[{}]", n.inode);
+            let Some(p) = Pid::from_raw(n.pid as i32) else {
+                return StepOutcome::Failed(format!("{who}: no process to enter it through"));
+            };
+            let pidfd = match pidfd_open(p, PidfdFlags::empty()) {
+                Ok(fd) => fd,
+                Err(e) => {
+                    return StepOutcome::Failed(format!(
+                        "{who}: pid {} is gone ({e}); nothing unmounted",
+                        n.pid
+                    ));
+                }
+            };
+            if start_ticks(n.pid) != Some(n.start_ticks) {
+                return StepOutcome::Failed(format!(
+                    "{who}: pid {} now names another process; nothing unmounted",
+                    n.pid
+                ));
+            }
+            let nsfd = match fs::File::open(format!("/proc/{}/ns/mnt", n.pid)) {
+                Ok(f) => f,
+                Err(e) => return StepOutcome::Failed(format!("{who}: {e}; nothing unmounted")),
+            };
+            if nsfd.metadata().map(|m| m.ino()).ok() != Some(n.inode) {
+                return StepOutcome::Failed(format!(
+                    "{who}: pid {} has moved to another mount namespace; nothing unmounted",
+                    n.pid
+                ));
+            }
+            // The pidfd pinned the process while its namespace was opened and checked.
+            drop(pidfd);
+            (format!("/proc/{}/mountinfo", n.pid), Some((nsfd, who)))
+        }
+    };
+    let bytes: Vec<u8> = match mount_id {
+        Some(id) => {
+            let Ok(t) = fs::read(&table) else {
+                return StepOutcome::Failed(format!("{table}: unreadable; nothing unmounted"));
+            };
+            match mount_point_bytes(&t, id) {
+                Some(b) if String::from_utf8_lossy(&b) == path => b,
+                Some(_) => {
+                    return StepOutcome::Failed(format!(
+                        "mount {id} is now somewhere other than {shown}; nothing unmounted"
+                    ));
+                }
+                None => {
+                    return StepOutcome::Done(format!(
+                        "mount {id} ({shown}) is no longer mounted there"
+                    ));
+                }
+            }
+        }
+        None => path.as_bytes().to_vec(),
+    };
+    let Ok(c) = std::ffi::CString::new(bytes) else {
+        return StepOutcome::Failed("the mount point holds a NUL byte".into());
+    };
+    match entry {
+        Some((nsfd, who)) => match crate::sys::unmount_in_namespace(nsfd.as_fd(), &c, lazy) {
+            Ok(()) => StepOutcome::Done(format!("unmounted {shown} in {who}")),
+            Err((stage, e)) => StepOutcome::Failed(format!("{who}: {stage} {shown}: {e}")),
+        },
+        None => {
+            let flags = if lazy {
+                UnmountFlags::DETACH | UnmountFlags::NOFOLLOW
+            } else {
+                UnmountFlags::NOFOLLOW
+            };
+            let p = std::path::Path::new(std::ffi::OsStr::from_bytes(c.as_bytes()));
+            match unmount(p, flags) {
+                Ok(()) => StepOutcome::Done(format!("unmounted {shown}")),
+                Err(e) => StepOutcome::Failed(format!("umount {shown}: {e}")),
+            }
+        }
     }
 }

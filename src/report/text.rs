@@ -134,17 +134,8 @@ fn status_style(s: Status) -> Style {
 }
 
 /// Text from the system may hold terminal escapes: show control characters, never send them.
-pub fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
+/// The one escaping rule for text from the system: see [`crate::escape`].
+pub use crate::escape::escape_control as clean;
 
 #[cfg(test)]
 mod tests {

@@ -421,7 +421,7 @@ pub fn plan_as_text(plan: &FixPlan) -> String {
                     .map(|c| c.into_owned())
                     .unwrap_or_default()
             ),
-            Step::Unmount { path, lazy } => format!(
+            Step::Unmount { path, lazy, .. } => format!(
                 "umount {}{}",
                 if *lazy { "-l " } else { "" },
                 shlex::try_quote(path)

@@ -147,6 +147,7 @@ fn event_loop(
                         thread::spawn(move || {
                             let ex = crate::bundle::ExportOptions {
                                 output: None,
+                                root: None,
                                 include_dirs: Vec::new(),
                                 exclude: Vec::new(),
                                 anonymize: false,

@@ -3,9 +3,8 @@
 //! refuse; broken, hostile and foreign archives get a clear error and nothing is written.
 
 use std::fs;
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::common::{doctor, doctor_path};
 use container_doctor::bundle;
@@ -90,149 +89,7 @@ fn round_trip_gives_the_same_verdicts() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 }
 
-#[test]
-fn planted_secrets_appear_nowhere() {
-    let dir = tempfile::tempdir().unwrap();
-    let secrets = [
-        "AKIAIOSFODNN7EXAMPLE",
-        "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY",
-        "ghp_plantedGithubToken1234567890",
-        "glpat-plantedGitlabToken",
-        "sup3r-secret-db-pass",
-        "azure-client-secret-value-42",
-        "gcp-api-key-AIzaPlanted",
-        "cli-password-hunter2",
-        "cli-token-abcdef",
-        "url-pass-s3cr3t",
-        "dockerauthYm9iOnNlY3JldA",
-        "identity-token-xyz",
-        "buildkit-registry-pass",
-        "daemon-mirror-pass",
-        "bearer-token-eyJhbGciOi",
-        "MIIEpQIBAAKCAQEAplantedPemBody",
-        "npm-token-planted-npm",
-        "vault-token-s.planted",
-        "slack-webhook-secret-planted",
-        "stripe-api-key-sk_live_planted",
-        "private-key-passphrase-planted",
-    ];
-    // A process with secrets in its environment and command line.
-    let mut holder = Command::new("sh")
-        .args([
-            "-c",
-            "sleep 300; :",
-            "sh",
-            "--password=cli-password-hunter2",
-            "--token",
-            "cli-token-abcdef",
-        ])
-        .env("AWS_ACCESS_KEY_ID", secrets[0])
-        .env("AWS_SECRET_ACCESS_KEY", secrets[1])
-        .env("GITHUB_TOKEN", secrets[2])
-        .env("GITLAB_TOKEN", secrets[3])
-        .env("DB_PASSWORD", secrets[4])
-        .env("AZURE_CLIENT_SECRET", secrets[5])
-        .env("GOOGLE_API_KEY", secrets[6])
-        .env("NPM_TOKEN", secrets[16])
-        .env("VAULT_TOKEN", secrets[17])
-        .env("SLACK_WEBHOOK_SECRET", secrets[18])
-        .env("STRIPE_API_KEY", secrets[19])
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Files a user includes: docker config, buildkitd.toml, daemon.json, a log with a PEM key.
-    let inc = dir.path().join("include");
-    fs::create_dir_all(inc.join(".docker")).unwrap();
-    fs::write(
-        inc.join(".docker/config.json"),
-        format!(
-            "{{\"auths\": {{\"registry.example.com\": {{\"auth\": \"{}\", \"identitytoken\": \"{}\"}}}}, \"credHelpers\": {{\"gcr.io\": \"gcloud\"}}}}",
-            secrets[10], secrets[11]
-        ),
-    )
-    .unwrap();
-    fs::write(
-        inc.join("buildkitd.toml"),
-        format!(
-            "[registry.\"r.example.com\"]\n  http = true\n  password = \"{}\"\n",
-            secrets[12]
-        ),
-    )
-    .unwrap();
-    fs::write(
-        inc.join("daemon.json"),
-        format!(
-            "{{\"registry-mirrors\": [\"https://mirror:{}@mirror.example.com\"]}}",
-            secrets[13]
-        ),
-    )
-    .unwrap();
-    fs::write(
-        inc.join("criu.log"),
-        format!(
-            "pulled https://bob:{}@registry.example.com/v2/\nAuthorization: Bearer {}\n-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----\nPRIVATE_KEY_PASSPHRASE={}\n",
-            secrets[9], secrets[14], secrets[15], secrets[20]
-        ),
-    )
-    .unwrap();
-    let out = export(
-        dir.path(),
-        "s.tar.gz",
-        &["--include-dir", &inc.to_string_lossy()],
-    );
-    holder.kill().unwrap();
-    holder.wait().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let path = dir.path().join("s.tar.gz");
-
-    // The raw gzip stream, the unpacked files, and every decoded record: none holds a secret.
-    let raw = fs::read(&path).unwrap();
-    let mut unpacked = String::new();
-    flate2::read::GzDecoder::new(&raw[..])
-        .read_to_string(&mut unpacked)
-        .unwrap_or(0);
-    let (manifest, records, report) = bundle::read(&path).unwrap();
-    let decoded = serde_json::to_string(&records).unwrap();
-    let unpack_dir = dir.path().join("unpacked");
-    fs::create_dir(&unpack_dir).unwrap();
-    let tar = Command::new("tar")
-        .arg("-xzf")
-        .arg(&path)
-        .arg("-C")
-        .arg(&unpack_dir)
-        .status()
-        .unwrap();
-    assert!(tar.success());
-    for s in secrets {
-        assert!(
-            !raw.windows(s.len()).any(|w| w == s.as_bytes()),
-            "{s} in the raw archive"
-        );
-        assert!(!unpacked.contains(s), "{s} in the unpacked archive");
-        assert!(
-            !decoded.contains(s) && !report.contains(s),
-            "{s} in the records"
-        );
-        let grep = Command::new("grep")
-            .args(["-rqF", s])
-            .arg(&unpack_dir)
-            .status()
-            .unwrap();
-        assert!(!grep.success(), "grep found {s} in the unpacked tree");
-    }
-    assert!(
-        manifest.redacted >= secrets.len(),
-        "{} redactions",
-        manifest.redacted
-    );
-    // What is not secret survives: the included files are there, redacted.
-    assert!(decoded.contains("credHelpers") && decoded.contains("registry-mirrors"));
-    assert!(decoded.contains("<redacted>"));
-}
+// Planted secrets of every shape: see redteam.rs (generated at run time, never committed).
 
 #[test]
 fn a_secret_that_slips_past_redaction_is_caught_by_the_final_scan() {

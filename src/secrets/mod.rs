@@ -1,0 +1,93 @@
+//! Secrets out of everything the doctor hands to someone else: support bundles (at collection,
+//! then the final scan of the finished archive) and `--format json` reports. One set of
+//! detectors serves both redaction and the scan, so whatever the scan would find, redaction has
+//! already removed; the scan only ever catches what bypassed redaction, and then fails closed.
+//!
+//! Three layers, in the order they apply:
+//! - **allowlists**: a process environment keeps every variable's name but the value only for
+//!   the few variables a diagnosis needs ([`ENV_ALLOWLIST`]); a command line is kept in full only
+//!   for container tooling ([`TOOLS`]), with secret-looking flags emptied, and is the command's
+//!   name alone for every other process;
+//! - **structure**: JSON, TOML and YAML files are parsed and their values edited (so they stay
+//!   valid), by key name (`password`, `token`, `*_key` …) and, for Kubernetes-style
+//!   `{name, value}` pairs, by the variable's name;
+//! - **detectors for free text**: private key blocks, JWTs, provider tokens by prefix, URL
+//!   user-info, Azure keys, `key = value` / `key: value` forms (quoted, unquoted, block scalars,
+//!   continued lines), netrc, `--password X` flags, and base64 or URL-encoded text that decodes
+//!   to any of these.
+
+mod argv;
+mod detect;
+mod structured;
+
+use std::collections::BTreeMap;
+
+pub use argv::{
+    ENV_ALLOWLIST, TOOLS, is_tool, redact_argv, redact_cmdline, redact_env_pair, redact_environ,
+};
+pub use detect::{findings, findings_strict, is_secret_key, redact_text};
+pub use structured::{redact_file, redact_json};
+
+/// What replaces a secret.
+pub const REDACTED: &str = "<redacted>";
+
+/// How many secrets of each kind were removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Tally(pub BTreeMap<&'static str, usize>);
+
+impl Tally {
+    pub fn add(&mut self, kind: &'static str, n: usize) {
+        if n > 0 {
+            *self.0.entry(kind).or_default() += n;
+        }
+    }
+
+    pub fn merge(&mut self, other: &Tally) {
+        for (k, n) in &other.0 {
+            self.add(k, *n);
+        }
+    }
+
+    pub fn total(&self) -> usize {
+        self.0.values().sum()
+    }
+}
+
+/// `--format json` and a bundle's report.json: every string of the report (summaries, evidence
+/// excerpts, fix plans with file contents) through the detectors; file contents in fix plans
+/// (`{"path", "content"}`) through the structured redaction for their path.
+pub fn redact_report(v: &mut serde_json::Value) -> Tally {
+    let mut t = Tally::default();
+    walk_report(v, &mut t);
+    t
+}
+
+fn walk_report(v: &mut serde_json::Value, t: &mut Tally) {
+    use serde_json::Value;
+    match v {
+        Value::Object(o) => {
+            let path = o.get("path").and_then(Value::as_str).map(str::to_string);
+            if let (Some(path), Some(Value::String(content))) = (path, o.get_mut("content")) {
+                let (new, n) = redact_file(&path, content.as_bytes());
+                t.merge(&n);
+                *content = String::from_utf8_lossy(&new).into_owned();
+            }
+            for (k, val) in o.iter_mut() {
+                if k == "content" {
+                    continue;
+                }
+                walk_report(val, t);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| walk_report(x, t)),
+        Value::String(s) => {
+            let (new, n) = redact_text(s);
+            t.merge(&n);
+            *s = new;
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests;
