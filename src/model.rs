@@ -235,6 +235,31 @@ pub struct CheckResult {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub visuals: Vec<Visual>,
     pub duration_ms: f64,
+    /// The check's explanation (assets/checks/ID.md), for views that show or link it.
+    #[serde(skip)]
+    pub explanation: &'static str,
+}
+
+impl CheckResult {
+    /// The first paragraph of the explanation, as one line: what the check does.
+    pub fn gist(&self) -> String {
+        self.explanation
+            .split("\n\n")
+            .map(str::trim)
+            .find(|p| !p.is_empty() && !p.starts_with('#'))
+            .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    }
+
+    /// Where the explanation is published: the file it is built from, in the repository named in
+    /// Cargo.toml, so code-scanning views can link to it.
+    pub fn help_uri(&self) -> String {
+        format!(
+            "{}/blob/main/assets/checks/{}.md",
+            env!("CARGO_PKG_REPOSITORY"),
+            self.id
+        )
+    }
 }
 
 /// A number a check measured, with what a dashboard needs to show it.

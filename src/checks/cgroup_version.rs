@@ -196,3 +196,37 @@ fn move_to_v2(host: &Facts) -> FixPlan {
         ],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::Script;
+
+    fn judge(script: Script) -> Outcome {
+        (CHECK.run)(&Facts::of(script.host()), &Options::default())
+    }
+
+    #[test]
+    fn modes_from_the_mount_table() {
+        let v2 = "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n30 1 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+        let o = judge(Script::new().file("/proc/1/mountinfo", v2));
+        assert_eq!(o.status, Status::Ok, "{}", o.summary);
+        assert!(o.summary.starts_with("v2"), "{}", o.summary);
+        let hybrid = "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n\
+                      30 1 0:26 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n\
+                      31 1 0:27 / /sys/fs/cgroup/freezer rw - cgroup cgroup rw,freezer\n";
+        let o = judge(
+            Script::new()
+                .file("/proc/1/mountinfo", hybrid)
+                .file("/etc/os-release", "ID=ubuntu\n"),
+        );
+        assert_eq!(o.status, Status::Warn, "{}", o.summary);
+        assert!(o.summary.starts_with("hybrid"), "{}", o.summary);
+        // Ubuntu's boot loader instruction.
+        let fix = serde_json::to_string(&o.fixes).unwrap_or_default();
+        assert!(fix.contains("update-grub"), "{fix}");
+        let o =
+            judge(Script::new().file("/proc/1/mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n"));
+        assert_eq!(o.status, Status::Unknown, "{}", o.summary);
+    }
+}

@@ -308,3 +308,58 @@ fn upgrade_plan(host: &Facts, needed: &str) -> FixPlan {
         steps: vec![Step::Manual { instruction }],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::Script;
+
+    fn judge(script: Script, opts: &Options) -> Outcome {
+        (CHECK.run)(&Facts::of(script.host()), opts)
+    }
+
+    /// A tree with Debian's criu package on `kernel`.
+    fn debian(kernel: &str, version: &str) -> Script {
+        Script::new()
+            .file("/proc/sys/kernel/osrelease", kernel)
+            .file("/proc/sys/kernel/arch", "x86_64\n")
+            .file("/etc/os-release", "ID=debian\n")
+            .executable("/usr/sbin/criu")
+            .file(
+                "/var/lib/dpkg/status",
+                &format!("Package: criu\nStatus: install ok installed\nVersion: {version}\n\n"),
+            )
+            .file("/var/lib/dpkg/info/criu.list", "/usr/sbin/criu\n")
+    }
+
+    #[test]
+    fn version_from_the_package_against_the_matrix() {
+        let o = judge(debian("6.18.44\n", "3.17.1-2+deb12u2"), &Options::default());
+        assert_eq!(o.status, Status::Error);
+        assert!(
+            o.summary
+                .starts_with("CRIU 3.17.1 cannot start on kernel 6.18.44"),
+            "{}",
+            o.summary
+        );
+        assert_eq!(o.fixes[0].title, "Upgrade CRIU to 4.2 or later");
+        let o = judge(
+            debian("6.1.0-25-amd64\n", "3.17.1-2+deb12u2"),
+            &Options::default(),
+        );
+        assert_eq!(o.status, Status::Unknown, "{}", o.summary);
+        assert!(o.fixes.is_empty());
+    }
+
+    #[test]
+    fn missing_criu_is_skipped_unless_required() {
+        let o = judge(Script::new(), &Options::default());
+        assert_eq!(o.status, Status::Skipped);
+        let required = Options {
+            require: vec!["criu".into()],
+            ..Options::default()
+        };
+        let o = judge(Script::new(), &required);
+        assert_eq!(o.status, Status::Error);
+    }
+}

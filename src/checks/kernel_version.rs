@@ -174,3 +174,38 @@ fn describe(
         format!("Linux {k} ({})", notes.join(", "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::Script;
+    use crate::model::Status;
+
+    fn judge(script: Script) -> Outcome {
+        (CHECK.run)(&Facts::of(script.host()), &Options::default())
+    }
+
+    #[test]
+    fn verdicts_by_release() {
+        let o = judge(Script::new().file("/proc/sys/kernel/osrelease", "6.1.0-25-amd64\n"));
+        assert_eq!(o.status, Status::Ok, "{}", o.summary);
+        // CentOS 7: older than 5.3, no pidfds; its backports are named.
+        let o = judge(Script::new().file(
+            "/proc/sys/kernel/osrelease",
+            "3.10.0-1160.102.1.el7.x86_64\n",
+        ));
+        assert_eq!(o.status, Status::Warn, "{}", o.summary);
+        assert!(o.summary.contains("backports"), "{}", o.summary);
+        // WSL1 is no Linux kernel.
+        let o = judge(Script::new().file("/proc/sys/kernel/osrelease", "4.4.0-18985-Microsoft\n"));
+        assert_eq!(o.status, Status::Error, "{}", o.summary);
+    }
+
+    #[test]
+    fn no_release_is_unknown() {
+        let o = judge(Script::new());
+        assert_eq!(o.status, Status::Unknown);
+        let o = judge(Script::new().file("/proc/sys/kernel/osrelease", "\u{1}garbage"));
+        assert_eq!(o.status, Status::Unknown, "{}", o.summary);
+    }
+}

@@ -91,28 +91,6 @@ pub const ALL: &[&Check] = &[
     &dockerfile_cache_mounts::CHECK,
 ];
 
-impl Check {
-    /// The first paragraph of the explanation, as one line: what the check does.
-    pub fn gist(&self) -> String {
-        self.explanation
-            .split("\n\n")
-            .map(str::trim)
-            .find(|p| !p.is_empty() && !p.starts_with('#'))
-            .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
-            .unwrap_or_default()
-    }
-
-    /// Where the explanation is published: the file it is built from, in the repository named in
-    /// Cargo.toml, so code-scanning views can link to it.
-    pub fn help_uri(&self) -> String {
-        format!(
-            "{}/blob/main/assets/checks/{}.md",
-            env!("CARGO_PKG_REPOSITORY"),
-            self.id
-        )
-    }
-}
-
 pub fn find(id: &str) -> Option<&'static Check> {
     ALL.iter().copied().find(|c| c.id == id)
 }
@@ -149,6 +127,7 @@ fn result(check: &Check, outcome: Outcome, took: Duration) -> CheckResult {
         table: outcome.table,
         visuals: outcome.visuals,
         duration_ms: took.as_secs_f64() * 1000.0,
+        explanation: check.explanation,
     }
 }
 

@@ -123,3 +123,57 @@ fn infer(host: &Facts, why: &str) -> Outcome {
     out.evidence("/proc/sys/kernel/osrelease", k.release.clone())
         .evidence("live probe", why.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::Script;
+
+    fn judge(script: Script) -> Outcome {
+        (CHECK.run)(&Facts::of(script.host()), &Options::default())
+    }
+
+    #[test]
+    fn inferred_from_the_kernel_when_not_probed() {
+        let o = judge(Script::new().file("/proc/sys/kernel/osrelease", "5.15.0-144-generic\n"));
+        assert_eq!(o.status, Status::Ok);
+        assert!(
+            o.summary.starts_with("inferred from kernel 5.15"),
+            "{}",
+            o.summary
+        );
+        let o = judge(Script::new().file("/proc/sys/kernel/osrelease", "4.18.0-348.el8.x86_64\n"));
+        assert_eq!(o.status, Status::Warn, "{}", o.summary);
+        let o = judge(Script::new());
+        assert_eq!(o.status, Status::Unknown, "{}", o.summary);
+    }
+
+    #[test]
+    fn a_probe_that_fails_is_told_apart_by_errno() {
+        let failed = |errno: i32, name: &str| PidfdProbe {
+            pidfd_open: SyscallOutcome::Failed {
+                errno,
+                name: name.into(),
+            },
+            pidfd_send_signal: SyscallOutcome::NotTried,
+            waitid_p_pidfd: SyscallOutcome::NotTried,
+        };
+        let with = |p: PidfdProbe| {
+            Script::new()
+                .file("/proc/sys/kernel/osrelease", "6.1.0\n")
+                .answer(
+                    crate::host::Request::ProbePidfd,
+                    Ok(crate::host::Answer::Pidfd(p)),
+                )
+        };
+        let o = judge(with(failed(libc::ENOSYS, "ENOSYS")));
+        assert_eq!(o.status, Status::Warn);
+        assert!(o.summary.contains("seccomp"), "{}", o.summary);
+        let o = judge(with(failed(libc::EPERM, "EPERM")));
+        assert!(
+            o.summary.contains("blocked by a seccomp filter or LSM"),
+            "{}",
+            o.summary
+        );
+    }
+}

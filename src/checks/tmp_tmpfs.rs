@@ -220,3 +220,28 @@ fn tmpdir_fix() -> FixPlan {
         }],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::Script;
+
+    fn judge(script: Script) -> Outcome {
+        (CHECK.run)(&Facts::of(script.host()), &Options::default())
+    }
+
+    #[test]
+    fn from_the_mount_table_under_root() {
+        let root = "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n";
+        let o = judge(Script::new().file("/proc/1/mountinfo", root));
+        assert_eq!(o.status, Status::Warn, "{}", o.summary);
+        assert!(o.summary.starts_with("/tmp is on ext4"), "{}", o.summary);
+        let o = judge(Script::new().file(
+            "/proc/1/mountinfo",
+            &format!("{root}2 1 0:30 / /tmp rw - tmpfs tmpfs rw\n"),
+        ));
+        assert_eq!(o.status, Status::Ok, "{}", o.summary);
+        let o = judge(Script::new().file("/proc/1/mountinfo", ""));
+        assert_eq!(o.status, Status::Unknown, "{}", o.summary);
+    }
+}

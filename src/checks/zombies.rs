@@ -174,3 +174,54 @@ fn init_fix() -> FixPlan {
         }],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::Script;
+
+    fn stat(pid: u32, comm: &str, state: char, ppid: u32, start: u64) -> String {
+        format!(
+            "{pid} ({comm}) {state} {ppid} {pid} {pid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {start} 0 0\n"
+        )
+    }
+
+    fn judge(script: Script) -> Outcome {
+        (CHECK.run)(&Facts::of(script.host()), &Options::default())
+    }
+
+    #[test]
+    fn orphans_of_pid_1_seen_twice_warn() {
+        let o = judge(
+            Script::new()
+                .file("/proc/1/stat", &stat(1, "agent", 'S', 0, 1))
+                .file("/proc/5/stat", &stat(5, "sleep", 'Z', 1, 10)),
+        );
+        assert_eq!(o.status, Status::Warn);
+        assert_eq!(
+            o.summary,
+            "1 zombie left to PID 1 (agent), not reaped after 300 ms"
+        );
+        assert_eq!(o.fixes[0].id, "use-an-init");
+        assert!(
+            o.metrics
+                .iter()
+                .any(|m| m.name == "zombies_left_to_pid1" && m.value == 1.0)
+        );
+    }
+
+    #[test]
+    fn no_procfs_is_unknown_not_fine() {
+        let o = judge(Script::new());
+        assert_eq!(o.status, Status::Unknown, "{}", o.summary);
+        let o = judge(Script::new().file("/proc/1/stat", "garbage"));
+        assert_eq!(o.status, Status::Unknown, "{}", o.summary);
+    }
+
+    #[test]
+    fn pid_1_named_like_no_init_is_no_finding_by_itself() {
+        let o = judge(Script::new().file("/proc/1/stat", &stat(1, "process_api", 'S', 0, 1)));
+        assert_eq!(o.status, Status::Ok);
+        assert_eq!(o.summary, "no zombie processes; PID 1 is process_api");
+    }
+}

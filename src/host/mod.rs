@@ -9,6 +9,8 @@ mod freezer_probe;
 mod live;
 mod replay;
 mod rooted;
+#[cfg(test)]
+mod scripted;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -22,6 +24,8 @@ pub use freezer_probe::{FREEZE_TIMEOUT, FreezerProbe, FreezerVersion};
 pub use live::Live;
 pub use replay::Replay;
 pub use rooted::Rooted;
+#[cfg(test)]
+pub use scripted::Script;
 
 pub use crate::sys::{PidfdProbe, SyscallOutcome};
 

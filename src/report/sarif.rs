@@ -4,7 +4,6 @@
 use serde_json::{Value, json};
 
 use super::Report;
-use crate::checks;
 use crate::model::{CheckResult, Status};
 
 pub fn render(report: &Report) -> String {
@@ -12,19 +11,18 @@ pub fn render(report: &Report) -> String {
         .checks
         .iter()
         .map(|c| {
-            let check = checks::find(c.id);
-            let explanation = check.map(|k| k.explanation).unwrap_or("");
+            let explanation = c.explanation;
             let mut rule = json!({
                 "id": c.id,
                 "name": c.id,
                 "shortDescription": { "text": c.title },
-                "fullDescription": { "text": check.map(|k| k.gist()).unwrap_or_default() },
+                "fullDescription": { "text": c.gist() },
                 "help": { "text": explanation, "markdown": explanation },
                 "defaultConfiguration": { "level": "warning" },
                 "properties": { "area": c.area },
             });
-            if let Some(k) = check {
-                rule["helpUri"] = k.help_uri().into();
+            if !explanation.is_empty() {
+                rule["helpUri"] = c.help_uri().into();
             }
             rule
         })

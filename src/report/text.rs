@@ -5,7 +5,6 @@ use std::fmt::Write;
 use anstyle::{AnsiColor, Style};
 
 use super::Report;
-use crate::checks;
 use crate::model::Status;
 
 pub struct Options {
@@ -98,10 +97,8 @@ pub fn render(report: &Report, opts: &Options) -> String {
                 let _ = writeln!(out, "        - {}", clean(&step));
             }
         }
-        if let Some(why) = checks::find(c.id)
-            .map(|k| k.gist())
-            .filter(|g| !g.is_empty())
-        {
+        let why = c.gist();
+        if !why.is_empty() {
             let _ = writeln!(out, "      {}", paint(dim, &why));
         }
     }
@@ -110,7 +107,7 @@ pub fn render(report: &Report, opts: &Options) -> String {
     let line = format!(
         "{} check{}: {} ok, {} warn, {} error, {} unknown, {} skipped in {:.0} ms",
         report.checks.len(),
-        checks::plural(report.checks.len()),
+        if report.checks.len() == 1 { "" } else { "s" },
         t.ok,
         t.warn,
         t.error,
