@@ -8,7 +8,9 @@ fuzz_target!(|data: &[u8]| {
         let _ = criu::parse_bare_version(packages::upstream(&v));
     }
     let _ = packages::dpkg_list_has(&text, "/usr/sbin/criu");
-    if let Some((_, v)) = packages::apk_owner(&text, "/usr/sbin/criu") {
+    if let Some(packages::ApkPackage { version: v, .. }) =
+        packages::apk_owner(&text, "/usr/sbin/criu")
+    {
         let _ = criu::parse_bare_version(packages::upstream(&v));
     }
     let _ = criu::parse_bare_version(&text);

@@ -81,7 +81,7 @@ fn run(host: &Facts, opts: &Options) -> Outcome {
         Err(e) => return Outcome::unknown(e),
     };
     let kernel = host.kernel().ok();
-    let arch = machine(host);
+    let arch = machine(host).or_else(|| tool.package.as_ref().and_then(|p| p.machine.clone()));
     let v1_freezer = host
         .cgroups()
         .is_ok_and(|l| l.mode != Mode::V2 && l.freezer().is_some());
@@ -176,7 +176,8 @@ fn run(host: &Facts, opts: &Options) -> Outcome {
 }
 
 /// `uname -m` of the examined system: /proc/sys/kernel/arch (6.1+), else the release string's
-/// suffix (`.x86_64`, `.aarch64`), else, live, the architecture this binary runs on.
+/// suffix (`.x86_64`, `.aarch64`), else, live, the architecture this binary runs on (under
+/// `--root`, the caller falls back to the architecture criu's package was built for).
 fn machine(host: &Facts) -> Option<String> {
     if let Ok(a) = host.read_text("/proc/sys/kernel/arch") {
         let a = a.trim();

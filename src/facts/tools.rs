@@ -26,6 +26,9 @@ pub struct Package {
     pub name: String,
     /// The distribution's version string (`3.17.1-2+deb12u1`).
     pub version: String,
+    /// The machine it was built for, as the kernel names it (`x86_64`, `aarch64`), when the
+    /// database says (dpkg's `Architecture: amd64`).
+    pub machine: Option<String>,
     /// The database it came from, and the line that says so: evidence.
     pub source: String,
     pub excerpt: String,
@@ -85,8 +88,22 @@ fn dpkg(host: &Host, path: &str) -> Option<Package> {
                 return None;
             }
             let version = packages::dpkg_version(&db, name)?;
+            let machine = packages::dpkg_field(&db, name, "Architecture").and_then(|a| {
+                Some(
+                    match a.as_str() {
+                        "amd64" => "x86_64",
+                        "arm64" => "aarch64",
+                        "ppc64el" => "ppc64le",
+                        "s390x" => "s390x",
+                        "riscv64" => "riscv64",
+                        _ => return None,
+                    }
+                    .to_string(),
+                )
+            });
             Some(Package {
                 name: name.to_string(),
+                machine,
                 excerpt: format!("Package: {name}, Version: {version}"),
                 version,
                 source: status.to_string(),
@@ -96,11 +113,12 @@ fn dpkg(host: &Host, path: &str) -> Option<Package> {
 
 fn apk(host: &Host, path: &str) -> Option<Package> {
     let db = "/lib/apk/db/installed";
-    let (name, version) = packages::apk_owner(&host.read_text(db).ok()?, path)?;
+    let p = packages::apk_owner(&host.read_text(db).ok()?, path)?;
     Some(Package {
-        excerpt: format!("P:{name} V:{version} owns {path}"),
-        name,
-        version,
+        excerpt: format!("P:{} V:{} owns {path}", p.name, p.version),
+        machine: p.arch,
+        name: p.name,
+        version: p.version,
         source: db.to_string(),
     })
 }

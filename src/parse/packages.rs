@@ -4,6 +4,11 @@
 
 /// The version of `package` in dpkg's status file, when it is installed (`Status: … installed`).
 pub fn dpkg_version(status: &str, package: &str) -> Option<String> {
+    dpkg_field(status, package, "Version")
+}
+
+/// A field of an installed package's stanza in dpkg's status file (`Architecture`, `Version`).
+pub fn dpkg_field(status: &str, package: &str, name: &str) -> Option<String> {
     status.split("\n\n").find_map(|stanza| {
         let field = |name: &str| {
             stanza
@@ -12,7 +17,7 @@ pub fn dpkg_version(status: &str, package: &str) -> Option<String> {
                 .map(str::trim)
         };
         (field("Package") == Some(package) && field("Status")?.ends_with(" installed"))
-            .then(|| field("Version").map(str::to_string))
+            .then(|| field(name).map(str::to_string))
             .flatten()
     })
 }
@@ -24,24 +29,39 @@ pub fn dpkg_list_has(list: &str, path: &str) -> bool {
     list.lines().any(|l| unmerged(l.trim()) == unmerged(path))
 }
 
-/// The package in apk's installed database that owns `path` (`F:` directory plus `R:` file), as
-/// (name, version).
-pub fn apk_owner(installed: &str, path: &str) -> Option<(String, String)> {
+/// An installed package, as apk's database names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApkPackage {
+    pub name: String,
+    pub version: String,
+    /// `A:`, the architecture (`x86_64`, `aarch64`).
+    pub arch: Option<String>,
+}
+
+/// The package in apk's installed database that owns `path` (`F:` directory plus `R:` file).
+pub fn apk_owner(installed: &str, path: &str) -> Option<ApkPackage> {
     let path = path.trim_start_matches('/');
     installed.split("\n\n").find_map(|stanza| {
-        let (mut name, mut version, mut dir) = (None, None, "");
+        let (mut name, mut version, mut arch, mut dir) = (None, None, None, "");
         let mut owns = false;
         for line in stanza.lines() {
             match line.split_once(':') {
                 Some(("P", v)) => name = Some(v),
                 Some(("V", v)) => version = Some(v),
+                Some(("A", v)) => arch = Some(v.to_string()),
                 Some(("F", v)) => dir = v,
                 Some(("R", v)) => owns |= format!("{dir}/{v}") == path,
                 _ => {}
             }
         }
-        owns.then(|| Some((name?.to_string(), version?.to_string())))
-            .flatten()
+        owns.then(|| {
+            Some(ApkPackage {
+                name: name?.to_string(),
+                version: version?.to_string(),
+                arch,
+            })
+        })
+        .flatten()
     })
 }
 
@@ -85,7 +105,11 @@ mod tests {
                   P:busybox\nV:1.36.1-r5\nF:bin\nR:busybox\n";
         assert_eq!(
             apk_owner(db, "/usr/sbin/criu"),
-            Some(("criu".into(), "3.19-r1".into()))
+            Some(ApkPackage {
+                name: "criu".into(),
+                version: "3.19-r1".into(),
+                arch: Some("x86_64".into())
+            })
         );
         assert_eq!(apk_owner(db, "/usr/criu"), None);
         assert_eq!(apk_owner(db, "/bin/busybox").unwrap().0, "busybox");

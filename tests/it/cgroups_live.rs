@@ -187,7 +187,7 @@ fn a_frozen_v2_cgroup_is_reported_with_its_process() {
     assert_eq!(status(&report, "cgroup-freezer"), "warn", "{report}");
     let ev = check(&report, "cgroup-freezer")["evidence"].to_string();
     let shown = format!(
-        "{{\"excerpt\":\"FROZEN; 1 task\",\"source\":\"{}\"}}",
+        "{{\"source\":\"{}\",\"excerpt\":\"FROZEN; 1 task\"}}",
         cg.dir.display()
     );
     assert!(ev.contains(&shown), "{ev}");
@@ -391,7 +391,7 @@ fn a_hanging_or_garbled_criu_is_unknown_not_a_hang() {
 
     // A version, then a check that hangs: the version stands, the check is a timeout.
     let (_, report) =
-        with_stub("case \"$1\" in --version) echo 'Version: 4.1';; check) sleep 60;; esac");
+        with_stub("case \"$1\" in --version) echo 'Version: 4.2';; check) sleep 60;; esac");
     if require_root() {
         assert_eq!(status(&report, "criu-version"), "unknown", "{report}");
         assert!(

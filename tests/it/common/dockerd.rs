@@ -67,10 +67,6 @@ impl Dockerd {
         format!("unix://{}", self.socket().display())
     }
 
-    pub fn data_root(&self) -> PathBuf {
-        self.dir.path().join("docker")
-    }
-
     /// Runs Debian's docker client (it has the classic builder and BuildKit) against this engine.
     pub fn docker(&self, args: &[&str]) -> Output {
         Command::new("/usr/bin/docker")
