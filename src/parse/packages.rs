@@ -112,7 +112,7 @@ mod tests {
             })
         );
         assert_eq!(apk_owner(db, "/usr/criu"), None);
-        assert_eq!(apk_owner(db, "/bin/busybox").unwrap().0, "busybox");
+        assert_eq!(apk_owner(db, "/bin/busybox").unwrap().name, "busybox");
     }
 
     #[test]
