@@ -3,7 +3,7 @@
 
 use std::fs;
 
-use crate::common::{Tree, check, doctor, realdata, realdata_text, status, summary};
+use crate::common::{Tree, check, doctor, fixtures, status, summary};
 use serde_json::Value;
 
 fn buildkitd_tree(toml: &str) -> Tree {
@@ -23,9 +23,7 @@ fn buildkitd_tree(toml: &str) -> Tree {
 
 #[test]
 fn buildkitd_new_style_is_under_its_limit() {
-    let tree = buildkitd_tree(&realdata_text(
-        "buildkit/buildkitd.toml.docs-new-gc-style.toml",
-    ));
+    let tree = buildkitd_tree(fixtures::BUILDKITD_TOML_NEW);
     let (_, report) = tree.run_json(&["--only", "buildkit-usage"]);
     assert_eq!(status(&report, "buildkit-usage"), "ok", "{report}");
     let s = summary(&report, "buildkit-usage");
@@ -43,7 +41,7 @@ fn buildkitd_new_style_is_under_its_limit() {
 
 #[test]
 fn buildkitd_old_keys_are_named_with_their_new_spelling_and_rewritten() {
-    let text = realdata_text("buildkit/buildkitd.toml.docs-old-keepBytes-style.toml");
+    let text = fixtures::BUILDKITD_TOML_OLD;
     let tree = buildkitd_tree(&text);
     let (_, report) = tree.run_json(&["--only", "buildkit-usage"]);
     assert_eq!(status(&report, "buildkit-usage"), "warn", "{report}");
@@ -84,8 +82,8 @@ fn over_the_limit_and_no_ceiling() {
     assert_eq!(prune["steps"][0]["argv"][2], "--keep-storage=0");
 
     let tree = buildkitd_tree(
-        &realdata_text("buildkit/kbve-13573_gcpolicy-two-tier.toml")
-            .replace("[[worker.oci.gcpolicy]]\n  keepBytes = \"120GB\"\n", ""),
+        &fixtures::BUILDKITD_TOML_TWO_TIER
+            .replace("[[worker.oci.gcpolicy]]\n  keepBytes = \"100GB\"\n", ""),
     );
     let (_, report) = tree.run_json(&["--only", "buildkit-usage"]);
     assert!(
@@ -126,11 +124,8 @@ fn bad_configs_are_unknown_with_the_reason() {
 #[test]
 fn docker_builder_gc_from_daemon_json() {
     let tree = Tree::new();
-    tree.file(
-        "etc/docker/daemon.json",
-        realdata_text("buildkit/moby-37846_daemon.json_builder-gc.json"),
-    )
-    .file("var/lib/docker/buildkit/cache.db", vec![0u8; 16 << 10]);
+    tree.file("etc/docker/daemon.json", fixtures::DAEMON_JSON_BUILDER_GC)
+        .file("var/lib/docker/buildkit/cache.db", vec![0u8; 16 << 10]);
     let (_, report) = tree.run_json(&["--only", "buildkit-usage"]);
     let ev = check(&report, "buildkit-usage")["evidence"].to_string();
     assert!(ev.contains("builder.gc: 2 rule(s), gc on"), "{ev}");
@@ -167,9 +162,17 @@ fn dockerfile_report(runc: &str, files: &[&std::path::Path]) -> Value {
 }
 
 #[test]
-fn dockerfiles_from_the_field() {
-    let file = |name: &str| realdata(&format!("dockerfiles/{name}"));
-    let pnpm = file("pnpm-docs_example1_prod-deps-and-build.Dockerfile");
+fn dockerfiles_reproducing_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        fs::write(&p, text).unwrap();
+        p
+    };
+    let pnpm = file(
+        "pnpm.Dockerfile",
+        fixtures::DOCKERFILE_PARALLEL_SHARED_CACHE,
+    );
     let report = dockerfile_report("1.1.12", &[&pnpm]);
     assert_eq!(
         status(&report, "dockerfile-cache-mounts"),
@@ -186,11 +189,14 @@ fn dockerfiles_from_the_field() {
     let report = dockerfile_report("1.2.3", &[&pnpm]);
     assert_eq!(status(&report, "dockerfile-cache-mounts"), "warn");
 
-    let locked = file("buildkit-docs_reference_cache-apt-sharing-locked.Dockerfile");
+    let locked = file("apt-locked.Dockerfile", fixtures::DOCKERFILE_APT_LOCKED);
     let report = dockerfile_report("1.2.1", &[&locked]);
     assert_eq!(status(&report, "dockerfile-cache-mounts"), "ok", "{report}");
 
-    let repro = file("buildkit-issue-5566_minimal-repro.Dockerfile");
+    let repro = file(
+        "parallel-broken.Dockerfile",
+        fixtures::DOCKERFILE_PARALLEL_BROKEN,
+    );
     let report = dockerfile_report("1.2.2", &[&repro]);
     assert_eq!(
         status(&report, "dockerfile-cache-mounts"),
@@ -207,8 +213,7 @@ fn dockerfiles_from_the_field() {
 #[test]
 fn apt_without_lock_nested_targets_and_the_fix() {
     let dir = tempfile::tempdir().unwrap();
-    let snippet =
-        realdata_text("dockerfiles/buildkit-issue-1662_apt-cache-no-sharing.Dockerfile-snippet");
+    let snippet = fixtures::DOCKERFILE_APT_UNLOCKED_RUN;
     let apt = dir.path().join("apt.Dockerfile");
     fs::write(&apt, format!("FROM debian\n{snippet}")).unwrap();
     let nested = dir.path().join("nested.Dockerfile");

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use crate::common::{doctor_path, realdata, require_root};
+use crate::common::{doctor_path, fixtures, require_root};
 use serde_json::Value;
 
 /// Runs `script` in a private mount namespace with the doctor as `$D` and the audit log as `$LOG`.
@@ -206,11 +206,8 @@ fn a_frozen_cgroup_is_thawed_and_runs_again() {
 fn a_dockerfile_is_rewritten_with_a_backup() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("Dockerfile");
-    let original = fs::read_to_string(realdata(
-        "dockerfiles/pnpm-docs_example1_prod-deps-and-build.Dockerfile",
-    ))
-    .unwrap();
-    fs::write(&file, &original).unwrap();
+    let original = fixtures::DOCKERFILE_PARALLEL_SHARED_CACHE;
+    fs::write(&file, original).unwrap();
     let log = dir.path().join("audit.log");
     let out = Command::new(doctor_path())
         .env("CONTAINER_DOCTOR_AUDIT_LOG", &log)

@@ -13,6 +13,7 @@ mod in_container;
 mod live;
 mod outputs;
 mod overlay_live;
+mod parsers;
 mod realdata_parsers;
 mod rooted;
 mod rooted_cgroups;

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: the binary, fixture trees, real-world data.
 
 pub mod dockerd;
+pub mod fixtures;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -8,11 +9,31 @@ use std::process::Output;
 
 use serde_json::Value;
 
-/// ../shared/realdata/REL, beside the repository.
-pub fn realdata(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/realdata")
+/// Why a corpus test is ignored in the default run (each `#[ignore]` repeats it literally).
+pub const NEEDS_CORPUS: &str =
+    "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)";
+
+/// The real-world corpus (files written by other projects, kept outside this repository): the
+/// directory named by `CONTAINER_DOCTOR_CORPUS`, else `../shared` beside the repository when it
+/// exists. The one place that knows where it is; `scripts/test` looks in the same two places.
+pub fn corpus() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("CONTAINER_DOCTOR_CORPUS").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    beside.is_dir().then_some(beside)
+}
+
+/// CORPUS/REL; panics (the test fails) when there is no corpus, naming how to provide one.
+pub fn corpus_path(rel: &str) -> PathBuf {
+    corpus()
+        .unwrap_or_else(|| panic!("{NEEDS_CORPUS}: set CONTAINER_DOCTOR_CORPUS=DIR"))
         .join(rel)
+}
+
+/// CORPUS/realdata/REL.
+pub fn realdata(rel: &str) -> PathBuf {
+    corpus_path("realdata").join(rel)
 }
 
 pub fn realdata_text(rel: &str) -> String {
