@@ -40,11 +40,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             return Ok(ExitCode::SUCCESS);
         }
         Some(Command::Man) => {
-            let mut out = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut out)
-                .map_err(|e| e.to_string())?;
-            emit(&String::from_utf8_lossy(&out));
+            emit(&man_page().map_err(|e| e.to_string())?);
             return Ok(ExitCode::SUCCESS);
         }
         Some(Command::Bundle {
@@ -269,4 +265,43 @@ fn append(path: &std::ffi::OsStr, text: &str) -> Result<(), String> {
 fn emit(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+}
+
+/// The man page: one page, its subcommands described in it (clap_mangen's own subcommand section
+/// points to a page per subcommand, which is not installed), every non-ASCII character written as
+/// a groff escape (`\[u2026]`), so that groff renders it without warnings.
+fn man_page() -> std::io::Result<String> {
+    let cmd = Cli::command();
+    let man = clap_mangen::Man::new(cmd.clone());
+    let mut out = Vec::new();
+    man.render_title(&mut out)?;
+    man.render_name_section(&mut out)?;
+    man.render_synopsis_section(&mut out)?;
+    man.render_description_section(&mut out)?;
+    man.render_options_section(&mut out)?;
+    let mut page = String::from_utf8_lossy(&out).into_owned();
+    page.push_str(".SH SUBCOMMANDS\n");
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+        page.push_str(&format!(
+            ".TP\n\\fBcontainer\\-doctor {}\\fR\n{}\n",
+            sub.get_name().replace('-', "\\-"),
+            about.replace('-', "\\-")
+        ));
+    }
+    let mut out = Vec::new();
+    man.render_extra_section(&mut out)?;
+    man.render_version_section(&mut out)?;
+    man.render_authors_section(&mut out)?;
+    page.push_str(&String::from_utf8_lossy(&out));
+    Ok(page
+        .chars()
+        .map(|c| {
+            if c.is_ascii() {
+                c.to_string()
+            } else {
+                format!("\\[u{:04X}]", c as u32)
+            }
+        })
+        .collect())
 }

@@ -38,7 +38,13 @@ pub fn run(host: &Host, opts: &super::Options) -> Outcome {
             Ok(b) => String::from_utf8_lossy(&b).into_owned(),
             Err(e) => {
                 out.status = out.status.max(Status::Unknown);
-                summaries.push(format!("{path}: {e}"));
+                // Most host errors name the path already: say it once.
+                let e = e.to_string();
+                summaries.push(if e.starts_with(path.as_str()) {
+                    e
+                } else {
+                    format!("{path}: {e}")
+                });
                 continue;
             }
         };

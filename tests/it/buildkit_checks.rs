@@ -265,6 +265,11 @@ fn apt_without_lock_nested_targets_and_the_fix() {
     let missing = dir.path().join("nope");
     let report = dockerfile_report("1.1.15", &[&missing]);
     assert_eq!(status(&report, "dockerfile-cache-mounts"), "unknown");
+    // The path, once.
+    let shown = missing.display().to_string();
+    let s = summary(&report, "dockerfile-cache-mounts");
+    assert_eq!(s.matches(&shown).count(), 1, "{s}");
+    assert!(s.ends_with(&format!("{shown}: not found")), "{s}");
 }
 
 #[test]

@@ -447,6 +447,24 @@ fn completions_and_man_page() {
         "{page}"
     );
     assert!(page.contains("fail\\-on"), "{page}");
+    // One page: no references to per-subcommand pages that are not installed.
+    assert!(!page.contains("container\\-doctor\\-explain(1)"), "{page}");
+    assert!(page.contains("container\\-doctor explain"), "{page}");
+    // groff renders it without a warning (no raw non-ASCII characters such as `…`).
+    assert!(page.is_ascii(), "{page}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("container-doctor.1");
+    std::fs::write(&file, page.as_bytes()).unwrap();
+    let out = Command::new("groff")
+        .args(["-man", "-Tutf8", "-ww", "-z"])
+        .arg(&file)
+        .output()
+        .expect("groff (groff-base)");
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

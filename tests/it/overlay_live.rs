@@ -18,7 +18,11 @@ doctor=$1
 base=$(mktemp -d /tmp/cd-ovl.XXXXXX)
 mount -t tmpfs doctor-scene "$base"
 pids=""
-cleanup() { for p in $pids; do kill -9 "$p" 2>/dev/null || true; done; }
+# The scene's mounts live in this namespace only; the directory under /tmp is removed on the way out.
+cleanup() {
+  for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
+  cd / && umount -R -l "$base" 2>/dev/null; rmdir "$base" || true
+}
 trap cleanup EXIT
 names="cwd
 fd
@@ -379,6 +383,7 @@ fn churn_does_not_hide_stable_holders() {
     let script = r#"
         set -u
         base=$(mktemp -d /tmp/cd-churn.XXXXXX); mount -t tmpfs churn "$base"
+        trap 'cd / && umount -R -l "$base"; rmdir "$base"' EXIT
         mkdir -p "$base/l" "$base/u" "$base/w" "$base/m"
         mount -t overlay overlay -o "lowerdir=$base/l,upperdir=$base/u,workdir=$base/w" "$base/m"
         (cd "$base/m" && exec sleep 600) & stable=$!

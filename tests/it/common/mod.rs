@@ -52,6 +52,24 @@ pub fn doctor_path() -> PathBuf {
     assert_cmd::cargo::cargo_bin("container-doctor")
 }
 
+/// A copy of the doctor in a fresh directory under /var/tmp, for tests that mount over /tmp in a
+/// private namespace: with the checkout (and so the binary) under /tmp, that mount would hide it.
+/// The directory goes when the returned guard is dropped.
+pub fn doctor_outside_tmp() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix("container-doctor-test.")
+        .tempdir_in("/var/tmp")
+        .expect("tempdir in /var/tmp");
+    fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let bin = dir.path().join("container-doctor");
+    fs::copy(doctor_path(), &bin).expect("copy the binary");
+    (dir, bin)
+}
+
 /// A sysroot for `--root`, built file by file.
 pub struct Tree(pub tempfile::TempDir);
 
