@@ -42,7 +42,7 @@ fn buildkitd_new_style_is_under_its_limit() {
 #[test]
 fn buildkitd_old_keys_are_named_with_their_new_spelling_and_rewritten() {
     let text = fixtures::BUILDKITD_TOML_OLD;
-    let tree = buildkitd_tree(&text);
+    let tree = buildkitd_tree(text);
     let (_, report) = tree.run_json(&["--only", "buildkit-usage"]);
     assert_eq!(status(&report, "buildkit-usage"), "warn", "{report}");
     let s = summary(&report, "buildkit-usage");

@@ -170,7 +170,8 @@ fn mountinfo_overlay_roots_of_containers() {
 #[test]
 fn proc_cgroup_modes_and_containers() {
     let docker_v1 = "11:freezer:/docker/0b1c2d3e4f5a\n10:memory:/docker/0b1c2d3e4f5a\n1:name=systemd:/docker/0b1c2d3e4f5a\n";
-    let cases: Vec<(&str, &str, Mode, Vec<(&str, &str)>)> = vec![
+    type Case<'a> = (&'a str, &'a str, Mode, Vec<(&'a str, &'a str)>);
+    let cases: Vec<Case> = vec![
         // newrelic/newrelic-python-agent's docker-1.3 sample (a v1 host, /docker/ID).
         (
             "docker v1",

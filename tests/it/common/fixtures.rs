@@ -165,7 +165,7 @@ pub fn docker_container_v1() -> String {
 pub fn podman_rootless_container_v1() -> String {
     let layer = "9a8b7c6d5e4f30211203f4e5d6c7b8a99a8b7c6d5e4f30211203f4e5d6c7b8a9";
     let store = "/home/dev/.local/share/containers/storage/overlay";
-    let l = vec![
+    let l = [
         format!(
             "1300 1250 0:70 / / rw,relatime - overlay overlay rw,lowerdir={store}/l/ABCDEFGHIJKLMNOPQRSTUVWXYZ,upperdir={store}/{layer}/diff,workdir={store}/{layer}/work,volatile,userxattr"
         ),
