@@ -299,8 +299,11 @@ fn a_hanging_buildctl_is_bounded_and_the_state_dir_stands_in() {
     let stub = dir.path().join("buildctl");
     fs::write(&stub, "#!/bin/sh\nsleep 60\n").unwrap();
     fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    // A buildkitd state dir in a private mount namespace, so the host is untouched.
-    let script = "mount -t tmpfs scratch /var/lib && mkdir -p /var/lib/buildkit && \
+    // A buildkitd state dir in a private mount namespace, so the host is untouched; /run (and so
+    // /var/run/docker.sock) hidden there, so that an engine running on the machine is not asked.
+    let script = "mount -t tmpfs scratch /var/lib && mount -t tmpfs no-engine /run && \
+                  { [ -L /var/run ] || mount -t tmpfs no-engine /var/run; } && \
+                  mkdir -p /var/lib/buildkit && \
                   head -c 100000 /dev/zero > /var/lib/buildkit/blob && \
                   exec \"$0\" --format json --only buildkit-usage";
     let start = std::time::Instant::now();
@@ -320,6 +323,7 @@ fn a_hanging_buildctl_is_bounded_and_the_state_dir_stands_in() {
     let ev = check(&report, "buildkit-usage")["evidence"].to_string();
     assert!(ev.contains("size of /var/lib/buildkit"), "{ev}");
     assert!(ev.contains("buildctl du -v: timed out after 5 s"), "{ev}");
+    assert!(!ev.contains("/system/df"), "no engine was asked: {ev}");
     assert!(
         summary(&report, "buildkit-usage").starts_with("buildkitd: "),
         "{report}"

@@ -52,6 +52,35 @@ pub fn doctor_path() -> PathBuf {
     assert_cmd::cargo::cargo_bin("container-doctor")
 }
 
+/// The doctor in a mount and PID namespace of its own, for tests that scan the whole host: it sees
+/// only its own processes (and so no other mount namespace), and /run is hidden, so an engine on
+/// /var/run/docker.sock is not asked. Without root (no namespaces) it runs as it is.
+pub fn doctor_isolated(args: &[&str]) -> std::process::Command {
+    let mut cmd = if container_doctor::sys::euid() == 0 {
+        let mut c = std::process::Command::new("unshare");
+        c.args([
+            "--mount",
+            "--propagation",
+            "private",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "sh",
+            "-c",
+            "mount -t tmpfs no-engine /run && exec \"$0\" \"$@\"",
+        ])
+        .arg(doctor_path());
+        c
+    } else {
+        std::process::Command::new(doctor_path())
+    };
+    cmd.args(args)
+        .env_remove("NO_COLOR")
+        .env_remove("TMPDIR")
+        .env_remove("DOCKER_HOST");
+    cmd
+}
+
 /// A copy of the doctor in a fresh directory under /var/tmp, for tests that mount over /tmp in a
 /// private namespace: with the checkout (and so the binary) under /tmp, that mount would hide it.
 /// The directory goes when the returned guard is dropped.
