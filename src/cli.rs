@@ -408,3 +408,42 @@ fn select(only: &[String], skip: &[String]) -> Result<Vec<&'static Check>, clap:
         .filter(|c| !skip.iter().any(|s| s == c.id))
         .collect())
 }
+
+/// The man page: one page, its subcommands described in it (clap_mangen's own subcommand section
+/// points to a page per subcommand, which is not installed), every non-ASCII character written as
+/// a groff escape (`\[u2026]`), so that groff renders it without warnings.
+pub fn man_page() -> std::io::Result<String> {
+    let cmd = Cli::command();
+    let man = clap_mangen::Man::new(cmd.clone());
+    let mut out = Vec::new();
+    man.render_title(&mut out)?;
+    man.render_name_section(&mut out)?;
+    man.render_synopsis_section(&mut out)?;
+    man.render_description_section(&mut out)?;
+    man.render_options_section(&mut out)?;
+    let mut page = String::from_utf8_lossy(&out).into_owned();
+    page.push_str(".SH SUBCOMMANDS\n");
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+        page.push_str(&format!(
+            ".TP\n\\fBcontainer\\-doctor {}\\fR\n{}\n",
+            sub.get_name().replace('-', "\\-"),
+            about.replace('-', "\\-")
+        ));
+    }
+    let mut out = Vec::new();
+    man.render_extra_section(&mut out)?;
+    man.render_version_section(&mut out)?;
+    man.render_authors_section(&mut out)?;
+    page.push_str(&String::from_utf8_lossy(&out));
+    Ok(page
+        .chars()
+        .map(|c| {
+            if c.is_ascii() {
+                c.to_string()
+            } else {
+                format!("\\[u{:04X}]", c as u32)
+            }
+        })
+        .collect())
+}

@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 
 /// Writes `text` to `path` atomically: readers see the old file or the new one, never a part.
 /// The temporary name does not end in `.prom`, so a textfile collector never reads it.
+/// A missing directory is created (CI steps name a fresh one: `--output-dir doctor`).
 pub fn write_atomic(path: &Path, text: &str) -> Result<(), String> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let name = path
         .file_name()
         .ok_or_else(|| format!("{}: not a file name", path.display()))?

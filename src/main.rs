@@ -100,11 +100,7 @@ fn run(mode: Mode) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Mode::Man => {
-            let mut out = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut out)
-                .context("rendering the man page")?;
-            emit(&String::from_utf8_lossy(&out));
+            emit(&container_doctor::cli::man_page().context("rendering the man page")?);
             Ok(ExitCode::SUCCESS)
         }
     }

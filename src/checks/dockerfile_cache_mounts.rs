@@ -55,7 +55,13 @@ fn run(host: &Facts, opts: &Options) -> Outcome {
             Ok(b) => String::from_utf8_lossy(&b).into_owned(),
             Err(e) => {
                 out.status = out.status.max(Status::Unknown);
-                summaries.push(e.to_string());
+                // Most host errors name the path already: say it once.
+                let e = e.to_string();
+                summaries.push(if e.starts_with(path.as_str()) {
+                    e
+                } else {
+                    format!("{path}: {e}")
+                });
                 continue;
             }
         };

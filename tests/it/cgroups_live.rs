@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::common::{check, doctor, doctor_path, realdata, require_root, status, summary};
+use crate::common::{check, doctor, doctor_path, fixtures, require_root, status, summary};
 use serde_json::Value;
 
 /// Tests here freeze cgroups the others would see: one at a time.
@@ -317,11 +317,11 @@ fn with_stub(script: &str) -> (std::process::Output, Value) {
     (out, v)
 }
 
-fn stub_for(version: &str, check_file: &str) -> String {
-    let check = realdata(&format!("criu_version/check/{check_file}"));
+/// A stub script: `--version` prints VERSION, `check` prints CHECK_OUTPUT.
+fn stub_for(version: &str, check_output: &str) -> String {
+    assert!(!check_output.contains("CHECK_END"));
     format!(
-        "case \"$1\" in --version) echo 'Version: {version}';; check) cat '{}';; *) exit 1;; esac",
-        check.display()
+        "case \"$1\" in --version) echo 'Version: {version}';; check) cat <<'CHECK_END'\n{check_output}CHECK_END\n;; *) exit 1;; esac"
     )
 }
 
@@ -333,7 +333,7 @@ fn criu_version_matrix_with_stubs() {
         (n.next().unwrap(), n.next().unwrap()) >= (6, 13)
     };
     for version in ["3.17.1", "4.0"] {
-        let (out, report) = with_stub(&stub_for(version, "looks-good_stale-kdat.txt"));
+        let (out, report) = with_stub(&stub_for(version, fixtures::CRIU_CHECK_LOOKS_GOOD_STALE));
         let s = summary(&report, "criu-version");
         assert!(s.starts_with(&format!("CRIU {version} ")), "{s}");
         // An old CRIU is an error only where it cannot work: on 6.13+ it cannot start.
@@ -348,17 +348,17 @@ fn criu_version_matrix_with_stubs() {
     let root = require_root();
     // 4.2: no known problem on any kernel this machine may have (4.1 cannot dump sockets on 6.16+).
     for (version, file, want) in [
-        ("4.2", "looks-good_stale-kdat.txt", "ok"),
-        ("4.2", "check-all_looks-good-but-missing.txt", "warn"),
-        ("4.2", "legacy-1.x_check-ms_no-verdict.txt", "error"),
-        ("4.2", "check-all_x86_v3.18_looks-good_sudo-noise.txt", "ok"),
+        ("4.2", fixtures::CRIU_CHECK_LOOKS_GOOD_STALE, "ok"),
+        ("4.2", fixtures::CRIU_CHECK_MISSING_FEATURES, "warn"),
+        ("4.2", fixtures::CRIU_CHECK_NO_VERDICT, "error"),
+        ("4.2", fixtures::CRIU_CHECK_GOOD_SUDO_NOISE, "ok"),
     ] {
         let (_, report) = with_stub(&stub_for(version, file));
         let want = if root { want } else { "unknown" };
         assert_eq!(
             status(&report, "criu-version"),
             want,
-            "{version} {file}: {report}"
+            "{version} {file:?}: {report}"
         );
         assert!(summary(&report, "criu-version").starts_with(&format!("CRIU {version}")));
     }

@@ -8,11 +8,13 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use crate::common::{doctor_path, require_root};
+use crate::common::{doctor_outside_tmp, doctor_path, require_root};
 use serde_json::Value;
 
-/// Runs `script` in a private mount namespace with the doctor as `$D` and the audit log as `$LOG`.
+/// Runs `script` in a private mount namespace with the doctor as `$D` (a copy outside /tmp, which
+/// the scripts mount over) and the audit log as `$LOG`.
 fn in_namespace(script: &str, log: &Path) -> Output {
+    let (_copy, doctor) = doctor_outside_tmp();
     Command::new("unshare")
         .args([
             "--mount",
@@ -23,7 +25,7 @@ fn in_namespace(script: &str, log: &Path) -> Output {
             script,
             "scene",
         ])
-        .env("D", doctor_path())
+        .env("D", doctor)
         .env("CONTAINER_DOCTOR_AUDIT_LOG", log)
         .output()
         .unwrap()
@@ -54,11 +56,15 @@ fn tmpfs_on_tmp_in_a_private_namespace() {
         r#"
         # A file in /tmp held open: the mount is refused, then allowed with --force.
         f=$(mktemp /tmp/doctor-open.XXXXXX); sleep 600 < "$f" & holder=$!
+        dev=$(stat -c %d /tmp)
         sleep 0.2
         "$D" fix tmp-tmpfs --plan tmp-mount-now --yes; echo "REFUSED_RC=$?"
         "$D" fix tmp-tmpfs --plan tmp-mount-now --yes --force; echo "FORCED_RC=$?"
         echo "NOW=$(stat -f -c %T /tmp)"
-        kill -9 $holder; rm -f "$f"
+        # The file is on the /tmp below the fix's tmpfs: uncover it to remove it.
+        kill -9 $holder
+        [ "$(stat -c %d /tmp)" = "$dev" ] || umount -l /tmp
+        rm "$f" && echo REMOVED
         "#,
         &log,
     );
@@ -66,6 +72,10 @@ fn tmpfs_on_tmp_in_a_private_namespace() {
     assert!(t.contains("REFUSED_RC=1"), "{t}");
     assert!(t.contains("are open by running processes"), "{t}");
     assert!(t.contains("FORCED_RC=0"), "{t}");
+    assert!(
+        t.contains("REMOVED"),
+        "the held file is removed from the real /tmp: {t}"
+    );
     assert!(
         t.contains("fixed: ok: /tmp is tmpfs (tmpfs, its own mount)"),
         "{t}"
@@ -105,6 +115,7 @@ fn a_busy_overlay_is_freed_and_bystanders_survive() {
     let out = in_namespace(
         r#"
         base=$(mktemp -d /tmp/doctor-fix.XXXXXX); mount -t tmpfs fixscene "$base"
+        trap 'cd / && umount -R -l "$base"; rmdir "$base"' EXIT
         mkdir -p "$base/l" "$base/u" "$base/w"
         # A mount point full of shell syntax: nothing in it may run.
         m="$base/m \$(touch pwned-a);\`touch pwned-b\`
@@ -206,7 +217,7 @@ fn a_frozen_cgroup_is_thawed_and_runs_again() {
 fn a_dockerfile_is_rewritten_with_a_backup() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("Dockerfile");
-    let original = crate::common::APT_PARALLEL_DOCKERFILE.to_string();
+    let original = crate::common::fixtures::APT_PARALLEL_DOCKERFILE.to_string();
     fs::write(&file, &original).unwrap();
     let log = dir.path().join("audit.log");
     let out = Command::new(doctor_path())

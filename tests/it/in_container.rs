@@ -10,20 +10,20 @@ use crate::common::require_root;
 use container_doctor::checks;
 use serde_json::Value;
 
-/// The static binary: scripts/test builds it (`cargo static`) and names it; a bare `cargo test`
+/// The static binary: scripts/test builds it (scripts/static) and names it; a bare `cargo test`
 /// builds it here.
 fn static_bin() -> PathBuf {
     if let Some(bin) = std::env::var_os("CONTAINER_DOCTOR_E2E_BIN") {
         return bin.into();
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let status = Command::new(env!("CARGO"))
-        .arg("static")
+    let out = Command::new(root.join("scripts/static"))
         .current_dir(root)
-        .status()
-        .expect("cargo static");
-    assert!(status.success(), "cargo static failed");
-    root.join("target/x86_64-unknown-linux-gnu/release/container-doctor")
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("scripts/static");
+    assert!(out.status.success(), "scripts/static failed");
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
 /// One engine at a time: a second one's containers would change what the host shows mid-test.

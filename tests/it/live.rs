@@ -3,7 +3,9 @@
 
 use std::process::Command;
 
-use crate::common::{check, doctor, doctor_path, require_root, status, summary};
+use crate::common::{
+    check, doctor, doctor_outside_tmp, doctor_path, require_root, status, summary,
+};
 use container_doctor::host::{Host, Request};
 use serde_json::Value;
 
@@ -84,7 +86,8 @@ fn tmp_on_tmpfs_in_a_private_mount_namespace() {
         return;
     }
     let before = sh("stat -f -c %T /tmp");
-    let doctor = doctor_path();
+    // The scripts mount over /tmp, where the checkout (and so the binary) may be.
+    let (_copy, doctor) = doctor_outside_tmp();
     let run = |script: &str| {
         let out = Command::new("unshare")
             .args([
@@ -133,8 +136,9 @@ fn tmp_on_tmpfs_in_a_private_mount_namespace() {
         "{report}"
     );
 
-    // The host's /tmp is untouched.
+    // The host's /tmp is untouched, and the directory made for the bind mount goes.
     assert_eq!(sh("stat -f -c %T /tmp"), before);
+    std::fs::remove_dir("/var/tmp/doctor odd;$(x)").unwrap();
 }
 
 #[test]

@@ -17,6 +17,7 @@ mod in_container;
 mod live;
 mod outputs;
 mod overlay_live;
+mod parsers;
 mod realdata_parsers;
 mod redteam;
 mod rooted;

@@ -1,17 +1,20 @@
 //! Every output format from the same fixture hosts (all ok, mixed, all unknown, Dockerfile
-//! findings), each checked by the real validator: xmllint with the JUnit XSD, the SARIF 2.1.0 JSON
-//! schema, promtool, our own JSON schema; exit codes the same whatever the format.
+//! findings), each checked by a real validator: promtool, our own JSON schema, xmllint for
+//! well-formed XML, and structural checks of JUnit and SARIF; exit codes the same whatever the
+//! format. The official JUnit XSD and SARIF 2.1.0 schema are part of the real-world corpus: the
+//! corpus test at the end validates every report against them.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::common::{Tree, doctor, realdata_text};
+use crate::common::{Tree, corpus_path, doctor, fixtures};
 use serde_json::Value;
 
 const FORMATS: &[&str] = &["text", "json", "junit", "sarif", "github", "prometheus"];
 
-fn schemas() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/schemas"))
+/// The official schemas (corpus/schemas: the Jenkins xUnit JUnit XSD, OASIS SARIF 2.1.0).
+fn schemas() -> std::path::PathBuf {
+    corpus_path("schemas")
 }
 
 /// A host where every check that can run is fine.
@@ -37,10 +40,7 @@ fn all_ok() -> Tree {
 fn mixed() -> Tree {
     let tree = Tree::new();
     tree.file("proc/sys/kernel/osrelease", "4.4.0-18985-Microsoft\n")
-        .file(
-            "proc/1/mountinfo",
-            realdata_text("mountinfo/systemd_rhbug-1554943.mountinfo"),
-        );
+        .file("proc/1/mountinfo", fixtures::host_hybrid_tmp_on_ext4());
     tree
 }
 
@@ -137,11 +137,77 @@ fn own_schema(text: &str) {
     assert!(v.is_valid(&doc), "{doc:#}");
 }
 
+/// JUnit as Jenkins' xUnit reads it: well-formed (xmllint), one <testsuites> with <testsuite>s of
+/// <testcase>s, every `time` a decimal with at most three places (the XSD's pattern).
+fn junit_structure(xml: &str) {
+    let mut child = Command::new("xmllint")
+        .args(["--noout", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("xmllint (libxml2-utils)");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), xml.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{xml}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        xml.starts_with("<?xml") && xml.contains("<testsuites"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<testsuite ") && xml.contains("<testcase "),
+        "{xml}"
+    );
+    for time in xml.split(" time=\"").skip(1) {
+        let value = &time[..time.find('"').unwrap()];
+        let (whole, frac) = value.split_once('.').unwrap_or((value, ""));
+        assert!(
+            !whole.is_empty()
+                && whole.bytes().all(|b| b.is_ascii_digit())
+                && frac.len() <= 3
+                && frac.bytes().all(|b| b.is_ascii_digit()),
+            "time=\"{value}\""
+        );
+    }
+}
+
+/// SARIF 2.1.0 as code scanning reads it: version, one run with the tool's name and rules, and
+/// results with a known rule id, a level from the spec and a message text.
+fn sarif_structure(text: &str) {
+    let doc: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(doc["version"], "2.1.0");
+    assert!(
+        doc["$schema"].as_str().is_some_and(|s| s.contains("sarif")),
+        "{doc}"
+    );
+    let runs = doc["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1);
+    let driver = &runs[0]["tool"]["driver"];
+    assert_eq!(driver["name"], "container-doctor");
+    let rules: Vec<&str> = driver["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    for r in runs[0]["results"].as_array().unwrap() {
+        assert!(rules.contains(&r["ruleId"].as_str().unwrap()), "{r}");
+        assert!(
+            ["error", "warning", "note", "none"].contains(&r["level"].as_str().unwrap()),
+            "{r}"
+        );
+        assert!(r["message"]["text"].is_string(), "{r}");
+    }
+}
+
 fn validate_all(tree: &Tree, extra: &[&str]) -> Vec<(Option<i32>, String)> {
     let runs: Vec<(Option<i32>, String)> = FORMATS.iter().map(|f| run(tree, f, extra)).collect();
     own_schema(&runs[1].1);
-    xmllint_junit(&runs[2].1);
-    sarif_valid(&runs[3].1);
+    junit_structure(&runs[2].1);
+    sarif_structure(&runs[3].1);
     promtool(&runs[5].1);
     let codes: Vec<Option<i32>> = runs.iter().map(|r| r.0).collect();
     assert!(
@@ -239,7 +305,7 @@ fn dockerfile_findings_are_located() {
     let tree = all_ok();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("apt.Dockerfile");
-    std::fs::write(&file, crate::common::APT_PARALLEL_DOCKERFILE).unwrap();
+    std::fs::write(&file, crate::common::fixtures::APT_PARALLEL_DOCKERFILE).unwrap();
     let path = file.to_string_lossy().into_owned();
     let runs = validate_all(&tree, &["--dockerfile", &path]);
     let sarif: Value = serde_json::from_str(&runs[3].1).unwrap();
@@ -294,7 +360,7 @@ fn output_dir_output_file_and_step_summary() {
         assert!(!text.is_empty(), "{name}");
         assert!(!text.contains('\u{1b}'), "{name}: no colors in files");
     }
-    xmllint_junit(&std::fs::read_to_string(dir.path().join("report.junit.xml")).unwrap());
+    junit_structure(&std::fs::read_to_string(dir.path().join("report.junit.xml")).unwrap());
     let md = std::fs::read_to_string(&summary).unwrap();
     assert!(
         md.starts_with("### container-doctor") && md.contains("| ❌ | `kernel-version` |"),
@@ -313,17 +379,26 @@ fn output_dir_output_file_and_step_summary() {
     let (code, stdout) = run(&tree, "prometheus", &["--output", &prom.to_string_lossy()]);
     assert_eq!((code, stdout.as_str()), (Some(1), ""));
     promtool(&std::fs::read_to_string(&prom).unwrap());
-    let nested = dir.path().join("missing-dir/node.prom");
+    // A missing directory is created, for --output and --output-dir alike (CI steps name one).
+    let fresh = dir.path().join("missing-dir/deeper/node.prom");
+    let (code, _) = run(&tree, "prometheus", &["--output", &fresh.to_string_lossy()]);
+    assert_eq!(code, Some(1));
+    promtool(&std::fs::read_to_string(&fresh).unwrap());
+    let fresh_dir = dir.path().join("doctor");
     let (code, _) = run(
         &tree,
-        "prometheus",
-        &["--output", &nested.to_string_lossy()],
+        "junit",
+        &[
+            "--format",
+            "text",
+            "--output-dir",
+            &fresh_dir.to_string_lossy(),
+        ],
     );
     assert_eq!(code, Some(1));
-    promtool(&std::fs::read_to_string(&nested).unwrap());
-    let blocker = dir.path().join("a-file");
-    std::fs::write(&blocker, "").unwrap();
-    let bad = blocker.join("node.prom");
+    assert!(fresh_dir.join("report.junit.xml").is_file() && fresh_dir.join("report.txt").is_file());
+    // A place that cannot be a directory (below a regular file) is an error (2) and leaves nothing.
+    let bad = dir.path().join("node.prom/below-a-file.prom");
     let out = doctor()
         .arg("--root")
         .arg(tree.path())
@@ -332,6 +407,10 @@ fn output_dir_output_file_and_step_summary() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("node.prom"),
+        "{out:?}"
+    );
     assert!(!bad.exists());
 
     // Several formats need a directory.
@@ -369,15 +448,38 @@ fn completions_and_man_page() {
         "{page}"
     );
     assert!(page.contains("fail\\-on"), "{page}");
+    // One page: no references to per-subcommand pages that are not installed.
+    assert!(!page.contains("container\\-doctor\\-explain(1)"), "{page}");
+    assert!(page.contains("container\\-doctor explain"), "{page}");
+    // groff renders it without a warning (no raw non-ASCII characters such as `…`).
+    assert!(page.is_ascii(), "{page}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("container-doctor.1");
+    std::fs::write(&file, page.as_bytes()).unwrap();
+    let out = Command::new("groff")
+        .args(["-man", "-Tutf8", "-ww", "-z"])
+        .arg(&file)
+        .output()
+        .expect("groff (groff-base)");
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn the_daemonset_is_valid_kubernetes() {
     let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/deploy/daemonset.yaml");
-    let out = Command::new("kubernetes-validate")
+    // scripts/test installs it into a venv under target/ and names it here.
+    let validator = std::env::var_os("CONTAINER_DOCTOR_KUBERNETES_VALIDATE")
+        .unwrap_or_else(|| "kubernetes-validate".into());
+    let out = Command::new(&validator)
         .args(["--strict", manifest])
         .output()
-        .expect("kubernetes-validate (PyPI) is installed by scripts/test");
+        .unwrap_or_else(|e| {
+            panic!("{validator:?}: {e} (scripts/test installs kubernetes-validate from PyPI into a venv under target/)")
+        });
     assert!(
         out.status.success(),
         "{}{}",
@@ -387,4 +489,26 @@ fn the_daemonset_is_valid_kubernetes() {
     let text = std::fs::read_to_string(manifest).unwrap();
     assert!(text.contains("--root /host --format prometheus"));
     assert!(text.contains("hostPID: true"));
+}
+
+#[test]
+#[ignore = "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)"]
+fn every_report_passes_the_official_junit_and_sarif_schemas() {
+    let dir = tempfile::tempdir().unwrap();
+    let pnpm = dir.path().join("pnpm.Dockerfile");
+    std::fs::write(&pnpm, fixtures::DOCKERFILE_PARALLEL_SHARED_CACHE).unwrap();
+    let pnpm = pnpm.to_string_lossy().into_owned();
+    let (ok, mixed, empty) = (all_ok(), mixed(), Tree::new());
+    let cases: [(&Tree, &[&str]); 6] = [
+        (&ok, &[]),
+        (&ok, &["--dockerfile", &pnpm]),
+        (&mixed, &[]),
+        (&mixed, &["--fail-on", "warn"]),
+        (&empty, &[]),
+        (&empty, &["--fail-on", "unknown"]),
+    ];
+    for (tree, extra) in cases {
+        xmllint_junit(&run(tree, "junit", extra).1);
+        sarif_valid(&run(tree, "sarif", extra).1);
+    }
 }

@@ -1,11 +1,14 @@
-//! Every parser over every relevant real-world file in ../shared/realdata, with the readings
-//! their SOURCES.md give.
+//! Corpus tests: every parser over every relevant real-world file of the corpus (`realdata/`, found
+//! by `common::corpus()`), with the readings their SOURCES.md give. Ignored in the default run;
+//! `scripts/test` runs them when the corpus is there. The default run's counterparts over
+//! hand-written fixtures are in `parsers.rs`.
 
 use crate::common::{realdata, realdata_text};
 use container_doctor::parse::kernel::{self, Flavour};
 use container_doctor::parse::mountinfo::{self, MountTable};
 
 #[test]
+#[ignore = "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)"]
 fn kernel_versions_tsv_every_row() {
     let tsv = realdata_text("proc_version/kernel_versions.tsv");
     let mut rows = 0;
@@ -62,6 +65,7 @@ fn kernel_versions_tsv_every_row() {
 }
 
 #[test]
+#[ignore = "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)"]
 fn kernel_upstream_version_from_the_debian_row_note() {
     // The Debian 12 row's note quotes its version field; the full /proc/version carries it last.
     let line = "Linux version 6.1.0-25-amd64 (debian-kernel@lists.debian.org) (x86_64-linux-gnu-gcc-12 \
@@ -87,6 +91,7 @@ fn tmp(t: &MountTable) -> Option<(u32, String, bool)> {
 }
 
 #[test]
+#[ignore = "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)"]
 fn mountinfo_every_file_parses_without_loss() {
     let dir = realdata("mountinfo");
     let mut files = 0;
@@ -121,6 +126,7 @@ fn mountinfo_every_file_parses_without_loss() {
 }
 
 #[test]
+#[ignore = "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)"]
 fn mountinfo_tmp_readings_from_sources_md() {
     assert_eq!(
         tmp(&table("util-linux_column_mountinfo.txt")),
@@ -159,6 +165,7 @@ fn mountinfo_tmp_readings_from_sources_md() {
 }
 
 #[test]
+#[ignore = "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)"]
 fn mountinfo_escapes_and_odd_fields() {
     let spaces = table("moby-sys_mountInfoWithSpaces.txt");
     assert_eq!(spaces.mounts[0].mount_point, "/mnt/foo bar");
@@ -219,6 +226,7 @@ fn mountinfo_escapes_and_odd_fields() {
 }
 
 #[test]
+#[ignore = "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)"]
 fn mountinfo_overlay_roots_of_containers() {
     for (file, upper) in [
         (
@@ -284,6 +292,7 @@ mod cgroups {
     }
 
     #[test]
+    #[ignore = "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)"]
     fn every_proc_self_cgroup_file() {
         let docker = |id: &str| vec![("docker", id.to_string())];
         let cases: Vec<(&str, Mode, Vec<Container>)> = vec![
@@ -368,6 +377,7 @@ mod cgroups {
     }
 
     #[test]
+    #[ignore = "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)"]
     fn colons_in_paths_and_the_host_path_of_the_0_line() {
         let coreos = lines("runc_coreos_systemd225_v1.txt");
         let cpu = coreos.iter().find(|l| l.hierarchy == 4).unwrap();
@@ -388,6 +398,7 @@ mod cgroups {
     }
 
     #[test]
+    #[ignore = "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)"]
     fn proc_cgroups_tabs_spaces_and_hierarchy_zero() {
         let tabs = cgroup::parse_subsystems(&realdata_text(
             "cgroup/proc_cgroups/harden.yml-11_v1_with-misc.txt",
@@ -407,6 +418,7 @@ mod cgroups {
     }
 
     #[test]
+    #[ignore = "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)"]
     fn freezer_states_and_events() {
         for (file, want) in [
             ("kernel-doc_THAWED.freezer.state", FreezerState::Thawed),
@@ -440,6 +452,7 @@ mod cgroups {
     }
 
     #[test]
+    #[ignore = "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)"]
     fn cgroupns_mount_lines() {
         let t = container_doctor::parse::mountinfo::parse(&realdata_text(
             "cgroup/mountinfo_cgroupns_lines_systemd-17902.txt",
@@ -459,6 +472,7 @@ mod criu {
     use container_doctor::parse::criu::{self, Verdict};
 
     #[test]
+    #[ignore = "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)"]
     fn every_version_file() {
         for (file, want, gitid) in [
             (
@@ -493,6 +507,7 @@ mod criu {
     }
 
     #[test]
+    #[ignore = "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)"]
     fn every_check_file() {
         for (file, want, errors) in [
             ("looks-good_stale-kdat.txt", Verdict::Good, 0),
@@ -534,6 +549,7 @@ mod buildkit {
     }
 
     #[test]
+    #[ignore = "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)"]
     fn new_style_toml() {
         let (root, workers) = toml("buildkitd.toml.docs-new-gc-style.toml");
         assert_eq!(root.as_deref(), Some("/var/lib/buildkit"));
@@ -570,6 +586,7 @@ mod buildkit {
     }
 
     #[test]
+    #[ignore = "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)"]
     fn old_style_toml_and_snippets() {
         let (_, workers) = toml("buildkitd.toml.docs-old-keepBytes-style.toml");
         let oci = &workers[0];
@@ -614,6 +631,7 @@ mod buildkit {
     }
 
     #[test]
+    #[ignore = "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)"]
     fn daemon_json_builder_gc() {
         let gc = buildkit::daemon_json_builder(&realdata_text(
             "buildkit/moby-37846_daemon.json_builder-gc.json",
@@ -632,6 +650,7 @@ mod buildkit {
     }
 
     #[test]
+    #[ignore = "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)"]
     fn du_outputs() {
         let v = buildkit::du_verbose(&realdata_text(
             "buildkit/issue-1385_buildctl-du-v_reclaimable-excerpt.txt",
@@ -674,6 +693,7 @@ mod buildkit {
     }
 
     #[test]
+    #[ignore = "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)"]
     fn default_policy_printed_by_buildctl_debug_workers() {
         // `buildctl debug workers -v` prints the default rules: its sizes are HumanSize (decimal),
         // its durations seconds; they match the defaults BuildKit documents.
@@ -740,6 +760,7 @@ mod dockerfiles {
     }
 
     #[test]
+    #[ignore = "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)"]
     fn minimal_5566_repro_and_its_breakage() {
         let df = dockerfile::parse(&realdata_text(
             "dockerfiles/buildkit-issue-5566_minimal-repro.Dockerfile",
@@ -769,6 +790,7 @@ mod dockerfiles {
     }
 
     #[test]
+    #[ignore = "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)"]
     fn pnpm_example() {
         let df = dockerfile::parse(&realdata_text(
             "dockerfiles/pnpm-docs_example1_prod-deps-and-build.Dockerfile",
@@ -792,6 +814,7 @@ mod dockerfiles {
     }
 
     #[test]
+    #[ignore = "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)"]
     fn buildkit_root_excerpt() {
         let df = dockerfile::parse(&from_excerpt(&realdata_text(
             "dockerfiles/moby-buildkit_root.Dockerfile.excerpt",
@@ -816,6 +839,7 @@ mod dockerfiles {
     }
 
     #[test]
+    #[ignore = "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)"]
     fn lint_excerpt_distinct_ids_and_trailing_slash() {
         let df = dockerfile::parse(&from_excerpt(&realdata_text(
             "dockerfiles/moby-buildkit_hack-dockerfiles-lint.Dockerfile.excerpt",
@@ -847,6 +871,7 @@ mod dockerfiles {
     }
 
     #[test]
+    #[ignore = "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)"]
     fn apt_examples() {
         let df = dockerfile::parse(&realdata_text(
             "dockerfiles/buildkit-docs_reference_cache-apt-sharing-locked.Dockerfile",

@@ -1,6 +1,7 @@
-//! cgroup-version, cgroup-freezer and criu-version with `--root` over trees built from real files.
+//! cgroup-version, cgroup-freezer and criu-version with `--root` over trees built from the fixtures
+//! (and, as corpus tests, from the real-world files).
 
-use crate::common::{Tree, check, realdata_text, status, summary};
+use crate::common::{Tree, check, fixtures, realdata_text, status, summary};
 
 fn stat(pid: u32, comm: &str, state: char) -> String {
     format!(
@@ -9,9 +10,42 @@ fn stat(pid: u32, comm: &str, state: char) -> String {
     )
 }
 
+/// cgroup-version over each mount table: (name, mountinfo, status, how the summary starts).
+fn cgroup_verdicts(cases: Vec<(String, String, &str, &str)>) {
+    for (file, text, want, says) in cases {
+        let tree = Tree::new();
+        tree.file("proc/1/mountinfo", text);
+        let (_, report) = tree.run_json(&["--only", "cgroup-version"]);
+        assert_eq!(status(&report, "cgroup-version"), want, "{file}: {report}");
+        assert!(
+            summary(&report, "cgroup-version").starts_with(says),
+            "{file}: {}",
+            summary(&report, "cgroup-version")
+        );
+        if want == "warn" {
+            assert_eq!(
+                check(&report, "cgroup-version")["fixes"][0]["id"],
+                "cgroup-v2",
+                "{file}"
+            );
+        }
+    }
+}
+
 #[test]
+fn cgroup_version_from_every_fixture_mount_table() {
+    cgroup_verdicts(
+        fixtures::mount_tables()
+            .into_iter()
+            .map(|(name, text, [.., want, says])| (name.to_string(), text, want, says))
+            .collect(),
+    );
+}
+
+#[test]
+#[ignore = "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)"]
 fn cgroup_version_from_every_real_mountinfo() {
-    for (file, want, says) in [
+    let cases = [
         ("util-linux_libmount_mountinfo.txt", "warn", "v1:"),
         (
             "util-linux_column_mountinfo.txt",
@@ -51,49 +85,36 @@ fn cgroup_version_from_every_real_mountinfo() {
             "unknown",
             "no cgroup or cgroup2 mounts",
         ),
-    ] {
-        let tree = Tree::new();
-        tree.file(
-            "proc/1/mountinfo",
-            realdata_text(&format!("mountinfo/{file}")),
-        );
-        let (_, report) = tree.run_json(&["--only", "cgroup-version"]);
-        assert_eq!(status(&report, "cgroup-version"), want, "{file}: {report}");
-        assert!(
-            summary(&report, "cgroup-version").starts_with(says),
-            "{file}: {}",
-            summary(&report, "cgroup-version")
-        );
-        if want == "warn" {
-            assert_eq!(
-                check(&report, "cgroup-version")["fixes"][0]["id"],
-                "cgroup-v2",
-                "{file}"
-            );
-        }
-    }
+    ];
+    cgroup_verdicts(
+        cases
+            .into_iter()
+            .map(|(file, want, says)| {
+                (
+                    file.to_string(),
+                    realdata_text(&format!("mountinfo/{file}")),
+                    want,
+                    says,
+                )
+            })
+            .collect(),
+    );
 }
 
 #[test]
 fn cgroup_version_cross_checks_proc_cgroup_and_names_the_fix_for_the_distro() {
     let tree = Tree::new();
-    tree.file(
-        "proc/1/mountinfo",
-        realdata_text("mountinfo/systemd_rhbug-1554943.mountinfo"),
-    )
-    .file(
-        "proc/1/cgroup",
-        realdata_text("cgroup/proc_self_cgroup/pre-commit_host_hybrid_init-scope.txt"),
-    )
-    .file(
-        "proc/cgroups",
-        realdata_text("cgroup/proc_cgroups/balena-leviathan-99_memory-hierarchy0_spaces.txt"),
-    )
-    .file(
-        "proc/cmdline",
-        "BOOT_IMAGE=/vmlinuz root=/dev/sda1 systemd.unified_cgroup_hierarchy=0 quiet\n",
-    )
-    .file("etc/os-release", "ID=\"rhel\"\nID_LIKE=\"fedora\"\n");
+    tree.file("proc/1/mountinfo", fixtures::host_hybrid_tmp_on_ext4())
+        .file("proc/1/cgroup", fixtures::PROC_CGROUP_HYBRID_INIT)
+        .file(
+            "proc/cgroups",
+            fixtures::PROC_CGROUPS_MEMORY_ON_NO_HIERARCHY,
+        )
+        .file(
+            "proc/cmdline",
+            "BOOT_IMAGE=/vmlinuz root=/dev/sda1 systemd.unified_cgroup_hierarchy=0 quiet\n",
+        )
+        .file("etc/os-release", "ID=\"rhel\"\nID_LIKE=\"fedora\"\n");
     let (_, report) = tree.run_json(&["--only", "cgroup-version"]);
     let ev = check(&report, "cgroup-version")["evidence"].to_string();
     assert!(
@@ -109,47 +130,38 @@ fn cgroup_version_cross_checks_proc_cgroup_and_names_the_fix_for_the_distro() {
     assert!(fix.contains("grubby --update-kernel=ALL"), "{fix}");
 
     // A v1 mount table with a hybrid /proc/1/cgroup: the disagreement is shown.
-    tree.file(
-        "proc/1/mountinfo",
-        realdata_text("mountinfo/util-linux_column_mountinfo.txt"),
-    );
+    tree.file("proc/1/mountinfo", fixtures::host_v1_tmpfs());
     let (_, report) = tree.run_json(&["--only", "cgroup-version"]);
     let ev = check(&report, "cgroup-version")["evidence"].to_string();
     assert!(ev.contains("says hybrid while the mounts say v1"), "{ev}");
 }
 
-/// A v1 host (gentoo's mount table has the freezer at /sys/fs/cgroup/freezer) with one container cgroup.
-fn v1_tree(state_file: &str, task_state: char) -> Tree {
+/// A v1 host (an OpenRC mount table with the freezer at /sys/fs/cgroup/freezer) with one container cgroup.
+fn v1_tree(state: &str, task_state: char) -> Tree {
     let id = "a2ffe0e97ac22657a2a023ad628e9df837c38a03b1ebc904d3f6d644eb1a1a81";
     let cg = format!("sys/fs/cgroup/freezer/docker/{id}");
     let tree = Tree::new();
-    tree.file(
-        "proc/1/mountinfo",
-        realdata_text("mountinfo/moby-sys_gentooMountinfo.txt"),
-    )
-    .file("proc/sys/kernel/osrelease", "5.10.0-28-cloud-amd64\n")
-    .file("sys/fs/cgroup/freezer/freezer.self_freezing", "0\n")
-    .file("sys/fs/cgroup/freezer/docker/freezer.state", "THAWED\n")
-    .file("sys/fs/cgroup/freezer/docker/freezer.self_freezing", "0\n")
-    .file(
-        &format!("{cg}/freezer.state"),
-        realdata_text(&format!("cgroup/freezer_state/{state_file}")),
-    )
-    .file(&format!("{cg}/freezer.self_freezing"), "1\n")
-    .file(&format!("{cg}/cgroup.procs"), "4242\n4243\n")
-    .file("proc/4242/stat", stat(4242, "java", task_state))
-    .file("proc/4242/wchan", "fuse_wait_answer")
-    .file(
-        "proc/4242/stack",
-        "[<0>] fuse_wait_answer+0x3c/0x80\n[<0>] fuse_simple_request+0x17c/0x2a0\n",
-    )
-    .file("proc/4243/stat", stat(4243, "sh", 'S'));
+    tree.file("proc/1/mountinfo", fixtures::host_openrc_v1())
+        .file("proc/sys/kernel/osrelease", "5.10.0-28-cloud-amd64\n")
+        .file("sys/fs/cgroup/freezer/freezer.self_freezing", "0\n")
+        .file("sys/fs/cgroup/freezer/docker/freezer.state", "THAWED\n")
+        .file("sys/fs/cgroup/freezer/docker/freezer.self_freezing", "0\n")
+        .file(&format!("{cg}/freezer.state"), state)
+        .file(&format!("{cg}/freezer.self_freezing"), "1\n")
+        .file(&format!("{cg}/cgroup.procs"), "4242\n4243\n")
+        .file("proc/4242/stat", stat(4242, "java", task_state))
+        .file("proc/4242/wchan", "fuse_wait_answer")
+        .file(
+            "proc/4242/stack",
+            "[<0>] fuse_wait_answer+0x3c/0x80\n[<0>] fuse_simple_request+0x17c/0x2a0\n",
+        )
+        .file("proc/4243/stat", stat(4243, "sh", 'S'));
     tree
 }
 
 #[test]
 fn freezer_v1_stuck_freezing_names_the_d_state_task_and_the_container() {
-    let tree = v1_tree("kernel-doc_FREEZING.freezer.state", 'D');
+    let tree = v1_tree(fixtures::FREEZER_FREEZING, 'D');
     let (out, report) = tree.run_json(&["--only", "cgroup-freezer"]);
     assert_eq!(status(&report, "cgroup-freezer"), "error", "{report}");
     assert_eq!(out.status.code(), Some(1));
@@ -176,12 +188,12 @@ fn freezer_v1_stuck_freezing_names_the_d_state_task_and_the_container() {
 
 #[test]
 fn freezer_v1_frozen_is_a_warning_and_thawed_is_fine() {
-    let tree = v1_tree("kernel-doc_FROZEN.freezer.state", 'S');
+    let tree = v1_tree(fixtures::FREEZER_FROZEN, 'S');
     let (_, report) = tree.run_json(&["--only", "cgroup-freezer"]);
     assert_eq!(status(&report, "cgroup-freezer"), "warn", "{report}");
     assert!(summary(&report, "cgroup-freezer").starts_with("1 cgroup left FROZEN"));
 
-    let tree = v1_tree("kernel-doc_THAWED.freezer.state", 'S');
+    let tree = v1_tree(fixtures::FREEZER_THAWED, 'S');
     let (_, report) = tree.run_json(&["--only", "cgroup-freezer"]);
     assert_eq!(status(&report, "cgroup-freezer"), "ok", "{report}");
     assert_eq!(
@@ -194,25 +206,22 @@ fn freezer_v1_frozen_is_a_warning_and_thawed_is_fine() {
 fn freezer_v2_freeze_requested_but_never_frozen() {
     let scope = "sys/fs/cgroup/ECSTaskad2893519dc5418b9d3f32367b701155.slice/docker-6e511f9bc7a5f685ca8afec96d3978312d6f6184c5f50f3c5ee9bf7ece86d672.scope";
     let tree = Tree::new();
-    tree.file(
-        "proc/1/mountinfo",
-        realdata_text("mountinfo/jenkins_rhel_host_cgroupv2.mountinfo"),
-    )
-    .file(
-        "proc/sys/kernel/osrelease",
-        "5.14.0-284.11.1.el9_2.x86_64\n",
-    )
-    .file(
-        "sys/fs/cgroup/cgroup.controllers",
-        "cpuset cpu io memory pids\n",
-    )
-    .file(&format!("{scope}/cgroup.freeze"), "1\n")
-    .file(
-        &format!("{scope}/cgroup.events"),
-        realdata_text("cgroup/cgroup_events/ecs-logs-collector-68_task-slice.cgroup.events"),
-    )
-    .file(&format!("{scope}/cgroup.procs"), "")
-    .file("sys/fs/cgroup/user.slice/cgroup.freeze", "0\n");
+    tree.file("proc/1/mountinfo", fixtures::host_v2_xfs())
+        .file(
+            "proc/sys/kernel/osrelease",
+            "5.14.0-284.11.1.el9_2.x86_64\n",
+        )
+        .file(
+            "sys/fs/cgroup/cgroup.controllers",
+            "cpuset cpu io memory pids\n",
+        )
+        .file(&format!("{scope}/cgroup.freeze"), "1\n")
+        .file(
+            &format!("{scope}/cgroup.events"),
+            fixtures::CGROUP_EVENTS_POPULATED,
+        )
+        .file(&format!("{scope}/cgroup.procs"), "")
+        .file("sys/fs/cgroup/user.slice/cgroup.freeze", "0\n");
     let (_, report) = tree.run_json(&["--only", "cgroup-freezer,cgroup-version"]);
     assert_eq!(status(&report, "cgroup-version"), "ok");
     assert_eq!(status(&report, "cgroup-freezer"), "error", "{report}");
@@ -243,7 +252,7 @@ fn freezer_v2_freeze_requested_but_never_frozen() {
 
 #[test]
 fn freezer_active_probe_is_not_possible_under_root() {
-    let tree = v1_tree("kernel-doc_THAWED.freezer.state", 'S');
+    let tree = v1_tree(fixtures::FREEZER_THAWED, 'S');
     let (_, report) = tree.run_json(&["--only", "cgroup-freezer", "--active"]);
     assert_eq!(status(&report, "cgroup-freezer"), "unknown", "{report}");
     assert!(
@@ -255,7 +264,7 @@ fn freezer_active_probe_is_not_possible_under_root() {
 
 #[test]
 fn freezer_walk_survives_thousands_of_cgroups_and_garbage() {
-    let tree = v1_tree("kernel-doc_THAWED.freezer.state", 'S');
+    let tree = v1_tree(fixtures::FREEZER_THAWED, 'S');
     for i in 0..3000 {
         tree.file(
             &format!("sys/fs/cgroup/freezer/many/cg{i}/freezer.state"),

@@ -1,7 +1,7 @@
 //! `--format json` validates against the shipped schema, live and over fixture trees that bring
 //! out every status, evidence and every kind of fix step.
 
-use crate::common::{Tree, doctor, realdata_text};
+use crate::common::{Tree, doctor, fixtures};
 use serde_json::Value;
 
 fn validator() -> jsonschema::Validator {
@@ -36,20 +36,17 @@ fn fixture_reports_are_valid() {
     assert_valid(&v, &empty.run_json(&[]).1);
     // Warnings with manual, append-file and exec fixes; an error; zombies.
     let tree = Tree::new();
-    tree.file(
-        "proc/1/mountinfo",
-        realdata_text("mountinfo/systemd_rhbug-1554943.mountinfo"),
-    )
-    .file("proc/sys/kernel/osrelease", "4.4.0-18985-Microsoft\n")
-    .file("proc/uptime", "100.0 100.0\n")
-    .file(
-        "proc/1/stat",
-        "1 (sh) S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-    )
-    .file(
-        "proc/2/stat",
-        "2 (x) Z 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-    );
+    tree.file("proc/1/mountinfo", fixtures::host_hybrid_tmp_on_ext4())
+        .file("proc/sys/kernel/osrelease", "4.4.0-18985-Microsoft\n")
+        .file("proc/uptime", "100.0 100.0\n")
+        .file(
+            "proc/1/stat",
+            "1 (sh) S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+        )
+        .file(
+            "proc/2/stat",
+            "2 (x) Z 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+        );
     let (out, report) = tree.run_json(&[]);
     assert_eq!(out.status.code(), Some(1), "WSL1 is an error");
     assert_valid(&v, &report);

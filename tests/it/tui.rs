@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::{Tree, doctor_path, realdata_text};
+use crate::common::{Tree, doctor_path, fixtures};
 use container_doctor::checks::{self, Check, Options};
 use container_doctor::facts::Facts;
 use container_doctor::host::{Host, Rooted};
@@ -59,10 +59,7 @@ fn mixed_tree() -> Tree {
     tree.file("proc/sys/kernel/osrelease", "3.10.0-1160.el7.x86_64\n")
         .file("proc/sys/kernel/hostname", "build-07\n")
         .file("etc/os-release", "PRETTY_NAME=\"CentOS Linux 7 (Core)\"\n")
-        .file(
-            "proc/1/mountinfo",
-            realdata_text("mountinfo/systemd_rhbug-1554943.mountinfo"),
-        );
+        .file("proc/1/mountinfo", fixtures::host_hybrid_tmp_on_ext4());
     tree
 }
 

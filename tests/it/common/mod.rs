@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: the binary, fixture trees, real-world data.
 
 pub mod dockerd;
+pub mod fixtures;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -8,11 +9,31 @@ use std::process::Output;
 
 use serde_json::Value;
 
-/// ../shared/realdata/REL, beside the repository.
-pub fn realdata(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/realdata")
+/// Why a corpus test is ignored in the default run (each `#[ignore]` repeats it literally).
+pub const NEEDS_CORPUS: &str =
+    "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)";
+
+/// The real-world corpus (files written by other projects, kept outside this repository): the
+/// directory named by `CONTAINER_DOCTOR_CORPUS`, else `../shared` beside the repository when it
+/// exists. The one place that knows where it is; `scripts/test` looks in the same two places.
+pub fn corpus() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("CONTAINER_DOCTOR_CORPUS").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    beside.is_dir().then_some(beside)
+}
+
+/// CORPUS/REL; panics (the test fails) when there is no corpus, naming how to provide one.
+pub fn corpus_path(rel: &str) -> PathBuf {
+    corpus()
+        .unwrap_or_else(|| panic!("{NEEDS_CORPUS}: set CONTAINER_DOCTOR_CORPUS=DIR"))
         .join(rel)
+}
+
+/// CORPUS/realdata/REL.
+pub fn realdata(rel: &str) -> PathBuf {
+    corpus_path("realdata").join(rel)
 }
 
 pub fn realdata_text(rel: &str) -> String {
@@ -29,6 +50,53 @@ pub fn doctor() -> assert_cmd::Command {
 
 pub fn doctor_path() -> PathBuf {
     assert_cmd::cargo::cargo_bin("container-doctor")
+}
+
+/// The doctor in a mount and PID namespace of its own, for tests that scan the whole host: it sees
+/// only its own processes (and so no other mount namespace), and /run is hidden, so an engine on
+/// /var/run/docker.sock is not asked. Without root (no namespaces) it runs as it is.
+pub fn doctor_isolated(args: &[&str]) -> std::process::Command {
+    let mut cmd = if container_doctor::sys::euid() == 0 {
+        let mut c = std::process::Command::new("unshare");
+        c.args([
+            "--mount",
+            "--propagation",
+            "private",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "sh",
+            "-c",
+            "mount -t tmpfs no-engine /run && exec \"$0\" \"$@\"",
+        ])
+        .arg(doctor_path());
+        c
+    } else {
+        std::process::Command::new(doctor_path())
+    };
+    cmd.args(args)
+        .env_remove("NO_COLOR")
+        .env_remove("TMPDIR")
+        .env_remove("DOCKER_HOST");
+    cmd
+}
+
+/// A copy of the doctor in a fresh directory under /var/tmp, for tests that mount over /tmp in a
+/// private namespace: with the checkout (and so the binary) under /tmp, that mount would hide it.
+/// The directory goes when the returned guard is dropped.
+pub fn doctor_outside_tmp() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix("container-doctor-test.")
+        .tempdir_in("/var/tmp")
+        .expect("tempdir in /var/tmp");
+    fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let bin = dir.path().join("container-doctor");
+    fs::copy(doctor_path(), &bin).expect("copy the binary");
+    (dir, bin)
 }
 
 /// A sysroot for `--root`, built file by file.
@@ -122,15 +190,3 @@ pub fn run_as_nobody(args: &[&str], env: &[(&str, &str)]) -> Output {
     }
     cmd.output().expect("setpriv (util-linux)")
 }
-
-/// Two stages running apt on one unlocked cache, built together: the race of moby/buildkit#1662
-/// ("Could not get lock /var/lib/apt/lists/lock"). Findings on lines 4 and 6.
-pub const APT_PARALLEL_DOCKERFILE: &str = "FROM debian:bookworm AS base\n\
-FROM base AS tools\n\
-# the lists and archives of apt, shared with the stage below\n\
-RUN --mount=type=cache,target=/var/cache/apt apt-get update && apt-get install -y make\n\
-FROM base AS libs\n\
-RUN --mount=type=cache,target=/var/cache/apt apt-get update && apt-get install -y libc6-dev\n\
-FROM scratch\n\
-COPY --from=tools / /tools\n\
-COPY --from=libs / /libs\n";
