@@ -3,7 +3,9 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use super::{Applied, Audit, StepOutcome, apply, audit_path, manual_only, preview, refusal};
+use super::{
+    Applied, Audit, StepOutcome, apply, audit_path, manual_only, preview, refusal, verify,
+};
 use crate::checks::{self, Check, Options};
 use crate::escape::escape_control;
 use crate::facts::Facts;
@@ -71,14 +73,39 @@ pub fn run(check: &Check, opts: &Options, flags: &Flags) -> Result<u8, String> {
     let mut audit = Audit::open(audit_path(host.euid()))?;
     let applied = apply(check.id, plan, flags.force, &mut audit);
     report(&applied);
-    let after = checks::run_one(check, &Facts::of(Host::live()), opts);
-    let fixed = after.status <= Status::Ok || after.status < before.status;
+    // The plan is judged by what it targeted; the check's other findings are its own.
+    let live = Host::live();
+    let targets = verify::targets(plan, &live);
+    println!();
+    for t in &targets {
+        let said = match t.done {
+            Some(true) => "done",
+            Some(false) => "NOT done",
+            None => "cannot be read back",
+        };
+        println!("  {said}: {}", t.what);
+    }
+    let after = checks::run_one(check, &Facts::of(live), opts);
+    let fixed = verify::all_done(&targets)
+        .unwrap_or(after.status <= Status::Ok || after.status < before.status);
     println!(
-        "\n{} {}: {}",
-        if fixed { "fixed:" } else { "still failing:" },
+        "\n{} {}",
+        if fixed { "fixed:" } else { "not fixed:" },
+        escape_control(&plan.title)
+    );
+    println!(
+        "{} {} now: {}: {}",
+        after.status.symbol(),
+        check.id,
         after.status.as_str(),
         escape_control(&after.summary)
     );
+    if fixed && after.status > Status::Ok {
+        println!(
+            "  (the check's other findings are separate; `container-doctor fix {}` lists their plans)",
+            check.id
+        );
+    }
     println!(
         "logged to {}",
         escape_control(&audit.path().display().to_string())

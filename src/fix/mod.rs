@@ -5,6 +5,7 @@
 mod audit;
 pub mod command;
 mod steps;
+mod verify;
 
 use crate::model::{FixPlan, Risk, Step};
 

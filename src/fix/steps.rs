@@ -15,6 +15,8 @@ use similar::TextDiff;
 
 use super::StepOutcome;
 use crate::escape::{escape_control, escape_control_lines};
+use crate::facts::{Facts, ns_inode};
+use crate::host::Host;
 use crate::model::{MountNs, Step};
 use crate::parse::mountinfo::escape;
 use crate::parse::proc_stat;
@@ -163,8 +165,9 @@ fn shlex_quote(s: &str) -> String {
 }
 
 /// The start time of `pid` now, from /proc.
+/// The start time of `pid` now, through the live Host like every other read of the system.
 fn start_ticks(pid: u32) -> Option<u64> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let text = Host::live().read_text(&format!("/proc/{pid}/stat")).ok()?;
     proc_stat::parse(&text).map(|s| s.start_ticks)
 }
 
@@ -235,22 +238,30 @@ fn exited(fd: &impl AsFd, within: Duration) -> bool {
     }
 }
 
-/// Files under `dir` that running processes hold open.
+/// Files under `dir` that other processes of our mount namespace hold open: what a mount over
+/// `dir` would hide from them. Not our own (the report we write, the audit log, /proc/self), and
+/// not those of other mount namespaces, which a mount in ours does not touch.
 fn open_files_under(dir: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let Ok(procs) = fs::read_dir("/proc") else {
-        return found;
+    let facts = Facts::of(Host::live());
+    let Ok(procs) = facts.processes() else {
+        return Vec::new();
     };
-    for p in procs.flatten() {
-        let Ok(fds) = fs::read_dir(p.path().join("fd")) else {
+    let own = std::process::id();
+    let our_ns = facts
+        .read_link("/proc/self/ns/mnt")
+        .ok()
+        .and_then(|l| ns_inode(&l));
+    let prefix = format!("{}/", dir.trim_end_matches('/'));
+    let mut found = Vec::new();
+    for p in procs.iter().filter(|p| p.pid != own && p.mnt_ns == our_ns) {
+        let Ok(fds) = facts.list_dir(&format!("/proc/{}/fd", p.pid)) else {
             continue;
         };
-        for fd in fds.flatten() {
-            if let Ok(target) = fs::read_link(fd.path()) {
-                let t = target.to_string_lossy();
-                if t.starts_with(&format!("{}/", dir.trim_end_matches('/'))) {
-                    found.push(format!("{} (pid {})", t, p.file_name().to_string_lossy()));
-                }
+        for fd in fds {
+            if let Ok(target) = facts.read_link(&format!("/proc/{}/fd/{fd}", p.pid))
+                && target.starts_with(&prefix)
+            {
+                found.push(format!("{target} (pid {})", p.pid));
             }
         }
     }
@@ -299,10 +310,6 @@ fn mount_step(
 }
 
 /// The inode of a `mnt:[N]` namespace link.
-fn ns_inode(link: &str) -> Option<u64> {
-    link.strip_prefix("mnt:[")?.strip_suffix(']')?.parse().ok()
-}
-
 /// The mount point of mount `id` in a mountinfo table, as its real bytes (`\040` and the other
 /// octal escapes decoded): a path that is not UTF-8 is unmounted as it is, not as it was shown.
 fn mount_point_bytes(mountinfo: &[u8], id: u32) -> Option<Vec<u8>> {

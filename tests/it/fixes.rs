@@ -76,8 +76,9 @@ fn tmpfs_on_tmp_in_a_private_namespace() {
         t.contains("REMOVED"),
         "the held file is removed from the real /tmp: {t}"
     );
+    assert!(t.contains("fixed: "), "{t}");
     assert!(
-        t.contains("fixed: ok: /tmp is tmpfs (tmpfs, its own mount)"),
+        t.contains("tmp-tmpfs now: ok: /tmp is tmpfs (tmpfs, its own mount)"),
         "{t}"
     );
     assert!(t.contains("NOW=tmpfs"), "{t}");
@@ -316,4 +317,45 @@ fn refusals_and_dry_runs_change_nothing() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_fix_is_judged_by_its_own_target() {
+    if !require_root() {
+        return;
+    }
+    // Two leaked, idle overlays: unmounting one succeeds (exit 0) though the check still warns
+    // about the other; the doctor's own output file under /tmp does not block the tmpfs fix.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    let out = in_namespace(
+        r#"
+        base=$(mktemp -d /var/tmp/doctor-target.XXXXXX); mount -t tmpfs scene "$base"
+        trap 'cd / && umount -R -l "$base" 2>/dev/null; rmdir "$base"' EXIT
+        for n in a b; do
+          mkdir -p "$base/$n/l" "$base/$n/u" "$base/$n/w" "$base/$n/m"
+          mount -t overlay overlay -o "lowerdir=$base/$n/l,upperdir=$base/$n/u,workdir=$base/$n/w" "$base/$n/m"
+        done
+        id=$(awk -v m="$base/a/m" '$5 == m {print $1}' /proc/self/mountinfo)
+        "$D" fix overlay-busy --plan "unmount-$id" --yes; echo "RC=$?"
+        awk -v m="$base/a/m" '$5 == m' /proc/self/mountinfo | wc -l | sed 's/^/A_MOUNTED=/'
+        awk -v m="$base/b/m" '$5 == m' /proc/self/mountinfo | wc -l | sed 's/^/B_MOUNTED=/'
+        # The tmpfs fix, its output into /tmp itself: our own open file is no blocker.
+        mkdir -p /tmp/doctor-own-output.$$
+        "$D" fix tmp-tmpfs --plan tmp-mount-now --yes > /tmp/doctor-own-output.$$/log 2>&1; echo "TMP_RC=$?"
+        echo "NOW=$(stat -f -c %T /tmp)"
+        umount -l /tmp; rm -r /tmp/doctor-own-output.$$
+        "#,
+        &log,
+    );
+    let t = text(&out);
+    assert!(
+        t.contains("A_MOUNTED=0") && t.contains("B_MOUNTED=1"),
+        "{t}"
+    );
+    assert!(t.contains("RC=0"), "{t}");
+    assert!(t.contains("done: ") && t.contains("/a/m unmounted"), "{t}");
+    assert!(t.contains("fixed: Unmount"), "{t}");
+    assert!(t.contains("overlay-busy now: warn"), "{t}");
+    assert!(t.contains("TMP_RC=0") && t.contains("NOW=tmpfs"), "{t}");
 }
