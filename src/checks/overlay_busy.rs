@@ -77,13 +77,14 @@ fn run(host: &Facts, _: &Options) -> Outcome {
     };
     let clashes = shared_dirs(&scan.overlays);
     if scan.overlays.is_empty() && scan.detached.is_empty() {
-        // No overlay in any table read; unread namespaces may still have some.
-        return match (&scan.blind, scan.unread_namespaces + scan.ns_unreadable) {
-            (_, 0) => Outcome::new(Status::Ok, "no overlay mounts"),
-            _ => Outcome::unknown(format!(
-                "no overlay mounts in the tables read, but {}",
-                scan.holders_unknown().unwrap_or_default()
-            )),
+        // No overlay in any table read; namespaces not read may still have some.
+        return match scan.holders_unknown() {
+            Some(why) if scan.blind.is_some() || scan.unread_namespaces + scan.ns_unreadable > 0 => {
+                Outcome::unknown(format!(
+                    "no overlay mounts in the mount table(s) read; other mount namespaces unknown: {why}"
+                ))
+            }
+            _ => Outcome::new(Status::Ok, "no overlay mounts"),
         };
     }
     let (owners, attribution) = attribute(host, &scan);
@@ -362,8 +363,8 @@ fn run(host: &Facts, _: &Options) -> Outcome {
     }
     if let Some(why) = &unknown_holders {
         out.push("holders", format!("not all known: {why}"));
-        if n.unknown > 0 && out.status == Status::Unknown {
-            out.summary = format!("{} — {why}", out.summary);
+        if out.status == Status::Unknown {
+            out.summary = format!("holders unknown: {why} ({})", out.summary);
         }
     }
     out

@@ -176,7 +176,7 @@ pub fn scan(facts: &Facts) -> Result<Scan, String> {
                 .mount_table()
                 .map_err(|e| format!("cannot read the mount table: {e}"))?;
             s.blind
-                .get_or_insert_with(|| format!("holders unknown: {why}"));
+                .get_or_insert_with(|| why.to_string());
             vec![(None, table.clone())]
         }
     };
