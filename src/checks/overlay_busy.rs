@@ -613,6 +613,7 @@ fn stop_holders_plan(
             ),
         });
     }
+    plan.steps.extend(submount_steps(o));
     plan.steps.push(Step::Unmount {
         path: o.mount.mount_point.clone(),
         lazy: false,
@@ -622,6 +623,16 @@ fn stop_holders_plan(
 
 fn unmount_plan(o: &Overlay, lazy: bool) -> FixPlan {
     let point = escape(&o.mount.mount_point);
+    // A lazy unmount detaches the whole tree; a plain one needs the submounts gone first.
+    let mut steps: Vec<Step> = if lazy {
+        Vec::new()
+    } else {
+        submount_steps(o)
+    };
+    steps.push(Step::Unmount {
+        path: o.mount.mount_point.clone(),
+        lazy,
+    });
     FixPlan {
         // The mount id tells the plans of several mounts apart.
         id: format!(
@@ -633,14 +644,28 @@ fn unmount_plan(o: &Overlay, lazy: bool) -> FixPlan {
             format!(
                 "Detach {point} now (lazy unmount): holders keep the layers busy until they let go"
             )
-        } else {
+        } else if o.submounts.is_empty() {
             format!("Unmount {point}")
+        } else {
+            format!(
+                "Unmount the {} mount{} inside {point}, then {point}",
+                o.submounts.len(),
+                plural(o.submounts.len())
+            )
         },
         risk: Risk::Disruptive,
         needs_root: true,
-        steps: vec![Step::Unmount {
-            path: o.mount.mount_point.clone(),
-            lazy,
-        }],
+        steps,
     }
+}
+
+/// Unmounts of the mounts inside an overlay, deepest first.
+fn submount_steps(o: &Overlay) -> Vec<Step> {
+    o.submounts
+        .iter()
+        .map(|m| Step::Unmount {
+            path: m.mount_point.clone(),
+            lazy: false,
+        })
+        .collect()
 }
