@@ -71,10 +71,23 @@ pub fn run(check: &Check, opts: &Options, flags: &Flags) -> Result<u8, String> {
     let applied = apply(check.id, plan, flags.force, &mut audit);
     report(&applied);
     let after = checks::run_one(check, &Facts::of(Host::live()), opts);
-    let fixed = after.status <= Status::Ok || after.status < before.status;
+    // A step left to a person (the wait a thaw cannot end, say) means the cause is still there,
+    // whatever the check now sees.
+    let left = applied
+        .steps
+        .iter()
+        .filter(|(_, o)| matches!(o, StepOutcome::LeftToYou(_)))
+        .count();
+    let fixed = left == 0 && (after.status <= Status::Ok || after.status < before.status);
     println!(
         "\n{} {}: {}",
-        if fixed { "fixed:" } else { "still failing:" },
+        if fixed {
+            "fixed:".to_string()
+        } else if left > 0 {
+            format!("not fixed yet ({left} step{} left to you):", checks::plural(left))
+        } else {
+            "still failing:".to_string()
+        },
         after.status.as_str(),
         after.summary
     );
