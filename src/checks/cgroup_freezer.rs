@@ -275,7 +275,11 @@ fn describe(host: &Host, f: &Frozen, mut out: Outcome) -> (Outcome, Vec<String>)
                 Err(HostError::PermissionDenied(_)) => line += ", stack: needs root",
                 Err(_) => {}
             }
-            blocked.push(wait);
+            // Frozen tasks show D too (TASK_FROZEN): only in a cgroup stuck FREEZING is a D
+            // task what the freeze waits for.
+            if f.state == FreezerState::Freezing {
+                blocked.push(wait);
+            }
         }
         out = out.evidence(format!("/proc/{pid}/stat"), line);
     }

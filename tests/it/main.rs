@@ -9,6 +9,7 @@ mod docker_buildkit;
 mod docker_overlay;
 mod engines_overlay;
 mod fixes;
+mod freezer_engines;
 mod hung_filesystem;
 mod in_container;
 mod live;
