@@ -360,7 +360,11 @@ fn thaw_plan(f: &Frozen, conmons: &[Conmon], blocked: &[String]) -> FixPlan {
                 blocked.join("; ")
             ),
         });
-        format!("{title} (does not fix the cause: {} task{} blocked in D state)", blocked.len(), plural(blocked.len()))
+        format!(
+            "{title} (does not fix the cause: {} task{} blocked in D state)",
+            blocked.len(),
+            plural(blocked.len())
+        )
     };
     FixPlan {
         id,

@@ -79,7 +79,9 @@ fn run(host: &Facts, _: &Options) -> Outcome {
     if scan.overlays.is_empty() && scan.detached.is_empty() {
         // No overlay in any table read; namespaces not read may still have some.
         return match scan.holders_unknown() {
-            Some(why) if scan.blind.is_some() || scan.unread_namespaces + scan.ns_unreadable > 0 => {
+            Some(why)
+                if scan.blind.is_some() || scan.unread_namespaces + scan.ns_unreadable > 0 =>
+            {
                 Outcome::unknown(format!(
                     "no overlay mounts in the mount table(s) read; other mount namespaces unknown: {why}"
                 ))
@@ -335,7 +337,10 @@ fn run(host: &Facts, _: &Options) -> Outcome {
     for (k, what) in [
         (n.busy, "leaked and busy"),
         (n.idle, "leaked and idle"),
-        (n.elsewhere, "leaked here, still mounted in another namespace"),
+        (
+            n.elsewhere,
+            "leaked here, still mounted in another namespace",
+        ),
         (n.engine_left, "left mounted by their engine"),
         (n.unknown, "unknown (holders or owner unknown)"),
     ] {
@@ -389,18 +394,32 @@ fn engine_plan(c: &Container) -> Option<FixPlan> {
             let mut argv = vec!["podman".to_string()];
             argv.extend(c.storage_args());
             argv.extend(["umount".into(), c.id.clone()]);
-            (argv, Risk::Disruptive, format!("Unmount podman container {} ({id}) with podman", c.name))
+            (
+                argv,
+                Risk::Disruptive,
+                format!("Unmount podman container {} ({id}) with podman", c.name),
+            )
         }
         Engine::Buildah => {
             let mut argv = vec!["buildah".to_string()];
             argv.extend(c.storage_args());
             argv.extend(["umount".into(), c.id.clone()]);
-            (argv, Risk::Disruptive, format!("Unmount Buildah working container {} ({id}) with buildah", c.name))
+            (
+                argv,
+                Risk::Disruptive,
+                format!(
+                    "Unmount Buildah working container {} ({id}) with buildah",
+                    c.name
+                ),
+            )
         }
         Engine::Docker => (
             vec!["docker".into(), "rm".into(), c.id.clone()],
             Risk::Destructive,
-            format!("Remove the stopped docker container {} ({id}); docker releases its mount", c.name),
+            format!(
+                "Remove the stopped docker container {} ({id}); docker releases its mount",
+                c.name
+            ),
         ),
         Engine::CriO | Engine::Storage => return None,
     };
@@ -624,11 +643,7 @@ fn stop_holders_plan(
 fn unmount_plan(o: &Overlay, lazy: bool) -> FixPlan {
     let point = escape(&o.mount.mount_point);
     // A lazy unmount detaches the whole tree; a plain one needs the submounts gone first.
-    let mut steps: Vec<Step> = if lazy {
-        Vec::new()
-    } else {
-        submount_steps(o)
-    };
+    let mut steps: Vec<Step> = if lazy { Vec::new() } else { submount_steps(o) };
     steps.push(Step::Unmount {
         path: o.mount.mount_point.clone(),
         lazy,

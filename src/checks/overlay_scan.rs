@@ -5,8 +5,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::fsmagic;
 use crate::facts::Facts;
+use crate::fsmagic;
 use crate::host::{Host, HostError};
 use crate::parse::mountinfo::{self, Mount, MountTable};
 use crate::parse::overlay::{self, Layers, Owner};
@@ -113,7 +113,11 @@ impl Scan {
             parts.push(format!(
                 "{} process{} could not be read",
                 self.unreadable + self.procs_unreadable,
-                if self.unreadable + self.procs_unreadable == 1 { "" } else { "es" }
+                if self.unreadable + self.procs_unreadable == 1 {
+                    ""
+                } else {
+                    "es"
+                }
             ));
         }
         if self.ns_unreadable > 0 {
@@ -140,9 +144,8 @@ impl Scan {
 pub fn scan(facts: &Facts) -> Result<Scan, String> {
     let mut s = Scan::default();
     if facts.is_live() && facts.euid() != 0 {
-        s.blind = Some(
-            "needs root: other processes' open files, cwd and mappings are unreadable".into(),
-        );
+        s.blind =
+            Some("needs root: other processes' open files, cwd and mappings are unreadable".into());
     }
     let tables: Vec<(Option<u64>, MountTable)> = match facts.processes() {
         Ok(procs) => {
@@ -175,8 +178,7 @@ pub fn scan(facts: &Facts) -> Result<Scan, String> {
             let table = facts
                 .mount_table()
                 .map_err(|e| format!("cannot read the mount table: {e}"))?;
-            s.blind
-                .get_or_insert_with(|| why.to_string());
+            s.blind.get_or_insert_with(|| why.to_string());
             vec![(None, table.clone())]
         }
     };

@@ -277,7 +277,11 @@ pub fn storage_container(
 
 /// `podman --root ROOT ps --all --format json`: id → state. Live only, bounded by the command
 /// timeout. The runroot comes from libpod's database when not given.
-fn podman_ps(host: &Host, root: &str, runroot: Option<&str>) -> Result<HashMap<String, String>, String> {
+fn podman_ps(
+    host: &Host,
+    root: &str,
+    runroot: Option<&str>,
+) -> Result<HashMap<String, String>, String> {
     let mut argv = vec!["podman", "--root", root];
     if let Some(r) = runroot {
         argv.extend(["--runroot", r]);
@@ -288,10 +292,7 @@ fn podman_ps(host: &Host, root: &str, runroot: Option<&str>) -> Result<HashMap<S
         .run(&argv, DEFAULT_TIMEOUT)
         .map_err(|e| format!("{shown}: {e}"))?;
     if !out.success() {
-        return Err(format!(
-            "{shown}: {}",
-            super::first_line(&out.stderr, 120)
-        ));
+        return Err(format!("{shown}: {}", super::first_line(&out.stderr, 120)));
     }
     let list: Value =
         serde_json::from_str(&out.stdout).map_err(|e| format!("{shown}: not JSON: {e}"))?;

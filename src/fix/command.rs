@@ -84,7 +84,10 @@ pub fn run(check: &Check, opts: &Options, flags: &Flags) -> Result<u8, String> {
         if fixed {
             "fixed:".to_string()
         } else if left > 0 {
-            format!("not fixed yet ({left} step{} left to you):", checks::plural(left))
+            format!(
+                "not fixed yet ({left} step{} left to you):",
+                checks::plural(left)
+            )
         } else {
             "still failing:".to_string()
         },

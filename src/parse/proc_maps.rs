@@ -47,7 +47,10 @@ pub fn mappings(text: &str) -> Vec<Mapping> {
             continue;
         };
         let Some(dev) = dev.split_once(':').and_then(|(a, b)| {
-            Some((u32::from_str_radix(a, 16).ok()?, u32::from_str_radix(b, 16).ok()?))
+            Some((
+                u32::from_str_radix(a, 16).ok()?,
+                u32::from_str_radix(b, 16).ok()?,
+            ))
         }) else {
             continue;
         };

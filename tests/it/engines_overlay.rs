@@ -59,9 +59,11 @@ fn report(stdout: &str, stderr: &str) -> Value {
         .find("REPORT\n")
         .unwrap_or_else(|| panic!("no report: {stdout}\n{stderr}"))
         + 7;
-    let end = stdout[start..].find("\nEND").map(|e| start + e).unwrap_or(stdout.len());
-    serde_json::from_str(&stdout[start..end])
-        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"))
+    let end = stdout[start..]
+        .find("\nEND")
+        .map(|e| start + e)
+        .unwrap_or(stdout.len());
+    serde_json::from_str(&stdout[start..end]).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"))
 }
 
 fn value<'a>(stdout: &'a str, key: &str) -> &'a str {
@@ -152,7 +154,11 @@ fn a_submount_is_the_blocker_and_a_mapping_on_it_holds_nothing() {
         .iter()
         .filter_map(|s| s["path"].as_str())
         .collect();
-    assert_eq!(paths, vec![format!("{mount}/sub").as_str(), mount], "{plan}");
+    assert_eq!(
+        paths,
+        vec![format!("{mount}/sub").as_str(), mount],
+        "{plan}"
+    );
 }
 
 const DETACHED_SCENE: &str = r#"
@@ -268,7 +274,8 @@ fn podman_and_buildah_containers_are_known_with_their_state() {
     let wc = evidence_of(&r, wc_mnt);
     assert!(
         wc.iter()
-            .any(|l| l.starts_with("buildah container doctor-wc (") && l.contains("Buildah working container")),
+            .any(|l| l.starts_with("buildah container doctor-wc (")
+                && l.contains("Buildah working container")),
         "{wc:?}\n{r:#}"
     );
     assert!(plans_naming(&r, wc_mnt).is_empty(), "{r:#}");
@@ -276,9 +283,8 @@ fn podman_and_buildah_containers_are_known_with_their_state() {
     // The stopped but mounted Podman container: released by podman itself, through argv.
     let stopped = evidence_of(&r, stopped_mnt);
     assert!(
-        stopped
-            .iter()
-            .any(|l| l.contains("doctor-stopped") && l.contains("not running but its root is still mounted")),
+        stopped.iter().any(|l| l.contains("doctor-stopped")
+            && l.contains("not running but its root is still mounted")),
         "{stopped:?}\n{r:#}"
     );
     let plans = plans_naming(&r, stopped_id);
@@ -292,14 +298,16 @@ fn podman_and_buildah_containers_are_known_with_their_state() {
     assert_eq!(argv[0], "podman");
     assert_eq!(&argv[1..3], &["--root", root]);
     assert_eq!(&argv[argv.len() - 2..], &["umount", stopped_id]);
-    assert!(plans_naming(&r, stopped_mnt).is_empty(), "no raw unmount: {r:#}");
+    assert!(
+        plans_naming(&r, stopped_mnt).is_empty(),
+        "no raw unmount: {r:#}"
+    );
     // Nothing of the engines is called leaked and busy, and no process is to be stopped.
     let ev = check(&r, "overlay-busy")["evidence"].to_string();
     assert!(!ev.contains("doctor-run ( leaked"), "{ev}");
     for f in check(&r, "overlay-busy")["fixes"].as_array().unwrap() {
         assert!(
-            !f["id"].as_str().unwrap().starts_with("stop-holders")
-                || !f.to_string().contains(root),
+            !f["id"].as_str().unwrap().starts_with("stop-holders") || !f.to_string().contains(root),
             "{f}"
         );
     }
@@ -344,7 +352,10 @@ fn a_socket_that_refuses_us_leaves_the_owner_unknown() {
     assert_eq!(check(&r, "overlay-busy")["fixes"], serde_json::json!([]));
     // buildkit-usage: permission is not absence.
     assert_eq!(status(&r, "buildkit-usage"), "unknown", "{r:#}");
-    let s = check(&r, "buildkit-usage")["summary"].as_str().unwrap().to_string();
+    let s = check(&r, "buildkit-usage")["summary"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(s.contains("permission denied on"), "{s}");
     assert!(s.contains("docker.sock"), "{s}");
 }

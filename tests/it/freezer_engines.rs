@@ -12,7 +12,10 @@ fn run_scene(script: &str) -> (String, Value) {
     let out = Command::new("bash")
         .args(["-c", script, "scene"])
         .arg(doctor_path())
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/common/hung_fuse.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/it/common/hung_fuse.py"
+        ))
         .output()
         .expect("bash");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -21,7 +24,8 @@ fn run_scene(script: &str) -> (String, Value) {
         .unwrap_or_else(|| panic!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr)))
         + 7;
     let end = stdout[start..].find("\nEND").map(|e| start + e).unwrap();
-    let report = serde_json::from_str(&stdout[start..end]).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let report =
+        serde_json::from_str(&stdout[start..end]).unwrap_or_else(|e| panic!("{e}: {stdout}"));
     (stdout, report)
 }
 
@@ -142,7 +146,10 @@ fn a_paused_podman_container_is_unpaused_through_podman() {
     let plans = plans_for(&report, id);
     assert_eq!(plans.len(), 1, "{report:#}");
     let plan = plans[0];
-    assert!(plan["id"].as_str().unwrap().starts_with("unpause:"), "{plan}");
+    assert!(
+        plan["id"].as_str().unwrap().starts_with("unpause:"),
+        "{plan}"
+    );
     let steps = plan["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 1, "{plan}");
     let argv: Vec<&str> = steps[0]["argv"]

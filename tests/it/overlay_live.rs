@@ -220,7 +220,13 @@ fn holders_in_a_private_namespace_match_fuser_plus_what_fuser_cannot_see() {
     let plans_for = |path: &str| -> Vec<String> {
         fixes
             .iter()
-            .filter(|f| f["steps"].as_array().unwrap().iter().any(|s| s["path"] == path))
+            .filter(|f| {
+                f["steps"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|s| s["path"] == path)
+            })
             .map(|f| f["id"].as_str().unwrap().to_string())
             .collect()
     };
@@ -288,7 +294,11 @@ fn container_roots_in_real_mount_tables_are_in_use_not_leaked() {
             realdata_text(&format!("mountinfo/{file}")),
         );
         let (_, report) = tree.run_json(&["--only", "overlay-busy"]);
-        assert_eq!(status(&report, "overlay-busy"), "unknown", "{file}: {report}");
+        assert_eq!(
+            status(&report, "overlay-busy"),
+            "unknown",
+            "{file}: {report}"
+        );
         let s = summary(&report, "overlay-busy");
         assert!(
             s.starts_with("no overlay mounts in the mount table(s) read; other mount namespaces unknown: no readable /proc/PID/stat"),
@@ -311,8 +321,16 @@ fn shared_upper_dirs_are_an_error() {
     assert_eq!(status(&report, "overlay-busy"), "error", "{report}");
     assert_eq!(out.status.code(), Some(1));
     let c = check(&report, "overlay-busy");
-    assert!(c["evidence"].to_string().contains("used by 2 mounts: /a, /b"));
-    assert_eq!(c["fixes"], serde_json::json!([]), "holders unknown: nothing to stop or unmount");
+    assert!(
+        c["evidence"]
+            .to_string()
+            .contains("used by 2 mounts: /a, /b")
+    );
+    assert_eq!(
+        c["fixes"],
+        serde_json::json!([]),
+        "holders unknown: nothing to stop or unmount"
+    );
 }
 
 #[test]
