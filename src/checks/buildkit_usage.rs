@@ -37,6 +37,13 @@ struct Builder {
     used_from: String,
     /// Docker's embedded builder before the reserved/max/min options: the old default cap.
     legacy_default: bool,
+    /// The engine's socket refused us or did not answer: nothing can be judged.
+    refused: Option<String>,
+    /// Docker Engine version (major, minor), when the engine said.
+    docker_version: Option<(u32, u32)>,
+    /// daemon.json's `builder.gc.enabled`, when set (any letter case: Go's encoding/json
+    /// matches keys case-insensitively).
+    gc_enabled_key: Option<bool>,
     restart: Vec<String>,
     prune: fn(i64) -> Vec<String>,
 }
@@ -79,7 +86,16 @@ fn run(host: &Facts, _: &Options) -> Outcome {
 fn docker_builder(host: &Host) -> Option<Builder> {
     let df = host.docker(DockerCall::SystemDf);
     let state_exists = host.stat(DOCKER_BUILDKIT_STATE).is_ok_and(|m| m.is_dir);
-    if df.is_err() && !state_exists {
+    // Permission is not absence: a socket that refuses us (not root, not in the docker group) or
+    // an engine that does not answer leaves the builder unknown, never "no engine".
+    let refused = match &df {
+        Err(HostError::PermissionDenied(socket)) => Some(format!("permission denied on {socket}")),
+        Err(e @ (HostError::Timeout(..) | HostError::Io(_))) => {
+            Some(format!("the Docker engine did not answer: {e}"))
+        }
+        _ => None,
+    };
+    if df.is_err() && !state_exists && refused.is_none() {
         return None;
     }
     let config = match host.read_text(DAEMON_JSON) {
@@ -89,15 +105,24 @@ fn docker_builder(host: &Host) -> Option<Builder> {
         Err(HostError::NotFound(_)) => Ok(None),
         Err(e) => Err(e.to_string()),
     };
+    let gc_enabled_key = host
+        .read_text(DAEMON_JSON)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| {
+            let gc = get_ci(get_ci(&v, "builder")?, "gc")?;
+            get_ci(gc, "enabled")?.as_bool()
+        });
     let version = host.docker(DockerCall::Version).ok().and_then(|v| {
         v.get("Version")
             .and_then(|v| v.as_str())
             .map(str::to_string)
     });
-    let major: u32 = version
-        .as_deref()
-        .and_then(|v| v.split('.').next()?.parse().ok())
-        .unwrap_or(0);
+    let docker_version = version.as_deref().and_then(|v| {
+        let mut parts = v.trim_start_matches('v').split(['.', '-', '+', '~']);
+        Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+    });
+    let major: u32 = docker_version.map(|v| v.0).unwrap_or(0);
     let (records, used, used_from) = match &df {
         Ok(v) => {
             let r = buildkit::docker_df_records(v);
@@ -123,6 +148,9 @@ fn docker_builder(host: &Host) -> Option<Builder> {
         used_from,
         // The reserved/max/min defaults reached Docker with BuildKit 0.17 (Engine 28).
         legacy_default: major < 28,
+        refused,
+        docker_version,
+        gc_enabled_key,
         restart: restart_argv(host, "docker"),
         prune: |keep| {
             vec![
@@ -169,8 +197,18 @@ fn buildkitd(host: &Host) -> Option<Builder> {
             .unwrap_or(default_state);
         let config =
             parsed.map(|(_, workers)| workers.into_iter().next().map(|w| (toml_path.clone(), w)));
-        let (records, used, used_from) = match host.run(&["buildctl", "du", "-v"], DEFAULT_TIMEOUT)
-        {
+        let du = host.run(&["buildctl", "du", "-v"], DEFAULT_TIMEOUT);
+        // buildctl: "dial unix /run/buildkit/buildkitd.sock: connect: permission denied".
+        let refused = du.as_ref().ok().filter(|o| !o.success()).and_then(|o| {
+            let at = o.stderr.find("connect: permission denied")?;
+            let before = &o.stderr[..at];
+            let socket = before
+                .rfind("dial unix ")
+                .map(|i| before[i + 10..].trim_end_matches([':', ' ']).to_string())
+                .unwrap_or_else(|| "buildkitd's socket".into());
+            Some(format!("permission denied on {socket}"))
+        });
+        let (records, used, used_from) = match du {
             Ok(o) if o.success() => {
                 let r = buildkit::du_verbose(&o.stdout);
                 let total =
@@ -198,6 +236,9 @@ fn buildkitd(host: &Host) -> Option<Builder> {
             used,
             used_from,
             legacy_default: false,
+            refused,
+            docker_version: None,
+            gc_enabled_key: None,
             restart: restart_argv(host, "buildkit"),
             prune: |keep| {
                 // buildctl takes --keep-storage in MB (10⁶ bytes).
@@ -340,6 +381,10 @@ fn describe_rule(r: &Rule) -> String {
 }
 
 fn judge(host: &Host, b: &Builder, out: &mut Outcome) -> (Status, String) {
+    if let Some(why) = &b.refused {
+        out.push(b.name, why.clone());
+        return (Status::Unknown, why.clone());
+    }
     let gc = match &b.config {
         Ok(c) => c.as_ref().map(|(_, g)| g),
         Err(e) => {
@@ -410,6 +455,28 @@ fn judge(host: &Host, b: &Builder, out: &mut Outcome) -> (Status, String) {
     if gc.is_some_and(|g| !g.enabled) {
         status = Status::Warn;
         notes.push("GC is disabled".to_string());
+    } else if let Some(off) = docker_gc_off(b) {
+        // Docker 18.09–28.1: builder GC runs only with `builder.gc.enabled: true`
+        // (moby@v20.10.27 builder/builder-next/controller.go `if conf.GC.Enabled`); on by
+        // default from 28.2.0 (moby/moby#49899, closing #49826).
+        status = Status::Warn;
+        notes.push(off);
+        out.push_fix(enable_gc_plan(host));
+    }
+    if let (Some((major, _)), Some(g)) = (b.docker_version, gc)
+        && major < 28
+    {
+        // Docker before 28.0 knows only keepStorage/defaultKeepStorage (moby@v27.5.1
+        // daemon/config/builder.go); a rule without keepStorage stops dockerd at start:
+        // "could not get builder GC policy: invalid size: ''" (units.RAMInBytes(\"\")).
+        if g.enabled
+            && let Some(i) = g.rules.iter().position(|r| r.reserved.is_none())
+        {
+            status = Status::Error;
+            notes.push(format!(
+                "builder.gc.policy[{i}] has no keepStorage: Docker {major}.x refuses to start with it (\"could not get builder GC policy: invalid size: ''\"); the reservedSpace/maxUsedSpace/minFreeSpace keys need Docker 28.0+"
+            ));
+        }
     }
     if let Some(l) = limit.bytes
         && used > l
@@ -454,8 +521,26 @@ fn judge(host: &Host, b: &Builder, out: &mut Outcome) -> (Status, String) {
         }
         records_evidence(records, out);
     }
+    // Old keys are deprecated only for engines that read the new ones: Docker 28.0+ (moby PR
+    // #48720) and buildkitd 0.17+; on older Docker the old keys are the only ones it reads.
+    let reads_new_keys = b.name == "buildkitd" || b.docker_version.is_some_and(|(m, _)| m >= 28);
     if let Some(g) = gc
         && !g.deprecated.is_empty()
+        && !reads_new_keys
+    {
+        out.push(
+            "renamed keys",
+            match b.docker_version {
+                Some((m, n)) => format!(
+                    "keepStorage/defaultKeepStorage kept: Docker {m}.{n} reads only these (the new names need Docker 28.0+)"
+                ),
+                None => "keepStorage/defaultKeepStorage not flagged: the engine's version is unknown, and Docker before 28.0 reads only these".into(),
+            },
+        );
+    }
+    if let Some(g) = gc
+        && !g.deprecated.is_empty()
+        && reads_new_keys
     {
         status = status.max(Status::Warn);
         let list: Vec<String> = g
@@ -474,6 +559,71 @@ fn judge(host: &Host, b: &Builder, out: &mut Outcome) -> (Status, String) {
         summary = format!("{summary}; {}", notes.join("; "));
     }
     (status, summary)
+}
+
+/// Why nothing bounds Docker's build cache, when builder GC is off by this engine's default.
+fn docker_gc_off(b: &Builder) -> Option<String> {
+    let (major, minor) = b.docker_version?;
+    let on_by_default = (major, minor) >= (28, 2);
+    match b.gc_enabled_key {
+        Some(true) => None,
+        Some(false) => Some("builder GC is disabled (builder.gc.enabled: false)".into()),
+        None if on_by_default => None,
+        None => Some(format!(
+            "nothing bounds this cache: Docker {major}.{minor} runs builder GC only with \"builder\": {{\"gc\": {{\"enabled\": true}}}} in daemon.json (on by default from 28.2)"
+        )),
+    }
+}
+
+/// daemon.json with `builder.gc.enabled: true`, edited as JSON (other keys kept as they are).
+fn enable_gc_plan(host: &Host) -> FixPlan {
+    let mut v: serde_json::Value = host
+        .read_text(DAEMON_JSON)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_else(|| serde_json::json!({}));
+    if !v.is_object() {
+        v = serde_json::json!({});
+    }
+    let builder = v
+        .as_object_mut()
+        .map(|o| o.entry("builder").or_insert_with(|| serde_json::json!({})));
+    if let Some(b) = builder
+        && let Some(b) = b.as_object_mut()
+    {
+        let gc = b.entry("gc").or_insert_with(|| serde_json::json!({}));
+        if let Some(gc) = gc.as_object_mut() {
+            gc.insert("enabled".into(), serde_json::Value::Bool(true));
+        }
+    }
+    let content = serde_json::to_string_pretty(&v).unwrap_or_default() + "\n";
+    FixPlan {
+        id: "enable-builder-gc".into(),
+        title: format!("Turn on Docker's builder GC in {DAEMON_JSON} (then restart dockerd)"),
+        risk: Risk::Disruptive,
+        needs_root: true,
+        steps: vec![
+            Step::WriteFile {
+                path: DAEMON_JSON.into(),
+                content,
+            },
+            Step::Manual {
+                instruction:
+                    "restart dockerd (e.g. systemctl restart docker) so it reads the new setting"
+                        .into(),
+            },
+        ],
+    }
+}
+
+/// A JSON object's member by key, any letter case, as Go's encoding/json matches them.
+fn get_ci<'a>(v: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
+    let o = v.as_object()?;
+    o.get(key).or_else(|| {
+        o.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
 }
 
 /// Usage by record type and the largest records.

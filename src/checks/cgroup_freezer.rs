@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::{Check, Options};
 use crate::facts::Facts;
+use crate::facts::engines::Conmon;
 use crate::host::{FreezerVersion, Host, HostError};
 use crate::model::{FixPlan, Outcome, Risk, Status, Step, Unit, Visual};
 use crate::parse::cgroup::{self, FreezerState};
@@ -143,9 +144,11 @@ fn run(host: &Facts, opts: &Options) -> Outcome {
     }
     // Stuck ones first: they are the errors.
     found.sort_by_key(|f| f.state != FreezerState::Freezing);
+    let conmons = host.conmons();
     for f in &found {
-        out = describe(host, f, out);
-        out = out.fix(thaw_plan(f));
+        let blocked;
+        (out, blocked) = describe(host, f, out);
+        out = out.fix(thaw_plan(f, conmons, &blocked));
     }
     if opts.active {
         out = active_probe(host, v1.as_deref(), v2.as_deref(), out);
@@ -219,7 +222,9 @@ fn froze_itself(host: &Host, version: FreezerVersion, dir: &str) -> bool {
 }
 
 /// The cgroup, its container, and its tasks; for tasks in D state, where they sleep in the kernel.
-fn describe(host: &Host, f: &Frozen, mut out: Outcome) -> Outcome {
+/// Returns the D-state tasks as "pid (comm) waiting in WCHAN": thawing does not wake them.
+fn describe(host: &Host, f: &Frozen, mut out: Outcome) -> (Outcome, Vec<String>) {
+    let mut blocked = Vec::new();
     let state = match f.state {
         FreezerState::Freezing => "FREEZING (stuck)",
         FreezerState::Frozen => "FROZEN",
@@ -250,8 +255,10 @@ fn describe(host: &Host, f: &Frozen, mut out: Outcome) -> Outcome {
         };
         let mut line = format!("pid {pid} ({}) state {}", stat.comm, stat.state);
         if stat.state == 'D' {
+            let mut wait = format!("pid {pid} ({})", stat.comm);
             if let Ok(wchan) = host.read_text(&format!("/proc/{pid}/wchan")) {
                 line += &format!(", waiting in {}", wchan.trim());
+                wait += &format!(" waiting in {}", wchan.trim());
             }
             match host.read_text(&format!("/proc/{pid}/stack")) {
                 Ok(stack) => {
@@ -262,10 +269,16 @@ fn describe(host: &Host, f: &Frozen, mut out: Outcome) -> Outcome {
                         .collect();
                     if !frames.is_empty() {
                         line += &format!(", stack {}", frames.join(" < "));
+                        wait += &format!(" ({})", frames.join(" < "));
                     }
                 }
                 Err(HostError::PermissionDenied(_)) => line += ", stack: needs root",
                 Err(_) => {}
+            }
+            // Frozen tasks show D too (TASK_FROZEN): only in a cgroup stuck FREEZING is a D
+            // task what the freeze waits for.
+            if f.state == FreezerState::Freezing {
+                blocked.push(wait);
             }
         }
         out = out.evidence(format!("/proc/{pid}/stat"), line);
@@ -276,24 +289,89 @@ fn describe(host: &Host, f: &Frozen, mut out: Outcome) -> Outcome {
             format!("… and {} more tasks", pids.len() - TASKS_SHOWN),
         );
     }
-    out
+    if !blocked.is_empty() {
+        out = out.evidence(
+            escape(&f.path),
+            format!(
+                "{} task{} in D state (uninterruptible, e.g. blocked on a hung FUSE or NFS server): \
+                 thawing does not wake {}, the wait it is in must end first",
+                blocked.len(),
+                plural(blocked.len()),
+                if blocked.len() == 1 { "it" } else { "them" }
+            ),
+        );
+    }
+    (out, blocked)
 }
 
-fn thaw_plan(f: &Frozen) -> FixPlan {
+/// Thawing: through the engine for its own paused container (writing THAWED behind its back
+/// leaves it saying Paused and `unpause` failing); else the control file. With tasks in D state
+/// the plan says that thawing does not end their wait, and ends with that for a person to do.
+fn thaw_plan(f: &Frozen, conmons: &[Conmon], blocked: &[String]) -> FixPlan {
     let (file, value) = match f.version {
         FreezerVersion::V1 => ("freezer.state", "THAWED"),
         FreezerVersion::V2 => ("cgroup.freeze", "0"),
     };
+    let engine = cgroup::container_of(&f.path).and_then(|(engine, id)| match engine {
+        "docker" => Some((
+            vec!["docker".to_string(), "unpause".into(), id.clone()],
+            format!("docker container {}", short(&id)),
+        )),
+        "podman" => {
+            // Podman with its own storage: the root and runroot its conmon was started with.
+            let mut argv = vec!["podman".to_string()];
+            if let Some(m) = conmons.iter().find(|m| m.cid == id) {
+                if let Some(r) = &m.storage_root {
+                    argv.extend(["--root".into(), r.clone()]);
+                }
+                if let Some(r) = &m.runroot {
+                    argv.extend(["--runroot".into(), r.clone()]);
+                }
+            }
+            argv.extend(["unpause".into(), id.clone()]);
+            Some((argv, format!("podman container {}", short(&id))))
+        }
+        _ => None,
+    });
+    let (id, title, mut steps) = match engine {
+        Some((argv, what)) => (
+            format!("unpause:{}", f.path),
+            format!("Unpause {what} through its engine"),
+            vec![Step::Exec { argv }],
+        ),
+        None => (
+            // The cgroup's path tells the plans of several frozen cgroups apart.
+            format!("thaw:{}", f.path),
+            format!("Thaw {}", escape(&f.path)),
+            vec![Step::WriteFile {
+                path: format!("{}/{file}", f.path),
+                content: value.into(),
+            }],
+        ),
+    };
+    let title = if blocked.is_empty() {
+        title
+    } else {
+        steps.push(Step::Manual {
+            instruction: format!(
+                "thawing does not end an uninterruptible wait: {} — end that wait (restart or abort \
+                 the hung FUSE/NFS server, e.g. `echo 1 > /sys/fs/fuse/connections/N/abort`), \
+                 then check again",
+                blocked.join("; ")
+            ),
+        });
+        format!(
+            "{title} (does not fix the cause: {} task{} blocked in D state)",
+            blocked.len(),
+            plural(blocked.len())
+        )
+    };
     FixPlan {
-        // The cgroup's path tells the plans of several frozen cgroups apart.
-        id: format!("thaw:{}", f.path),
-        title: format!("Thaw {}", escape(&f.path)),
+        id,
+        title,
         risk: Risk::Disruptive,
         needs_root: true,
-        steps: vec![Step::WriteFile {
-            path: format!("{}/{file}", f.path),
-            content: value.into(),
-        }],
+        steps,
     }
 }
 

@@ -5,13 +5,11 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
-
 use super::{Check, Options};
 use crate::facts::Facts;
-use crate::host::{DockerCall, Host, HostError};
+use crate::facts::engines::{self, Container, Engine};
+use crate::host::HostError;
 use crate::model::{FixPlan, MountNs, Outcome, Risk, Status, Step, Table};
-use crate::parse::docker;
 use crate::parse::mountinfo::escape;
 use crate::parse::overlay::Owner;
 
@@ -22,28 +20,6 @@ use super::plural;
 const OK_SHOWN: usize = 10;
 /// Holders shown per mount.
 const HOLDERS_SHOWN: usize = 8;
-
-/// The container an overlay belongs to.
-struct Owned {
-    engine: &'static str,
-    id: String,
-    name: String,
-    /// `running`, `exited`, …; empty when the store does not say.
-    state: String,
-}
-
-impl Owned {
-    fn describe(&self) -> String {
-        // By characters: an id from the engine is not trusted to be ASCII.
-        let id: String = self.id.chars().take(12).collect();
-        let state = if self.state.is_empty() {
-            "state unknown".into()
-        } else {
-            self.state.clone()
-        };
-        format!("{} container {} ({id}, {state})", self.engine, self.name)
-    }
-}
 
 pub const CHECK: Check = Check {
     id: "overlay-busy",
@@ -56,103 +32,235 @@ pub const CHECK: Check = Check {
     run,
 };
 
+/// Who owns an overlay, as far as can be told.
+enum Owned {
+    /// An engine's container, with the state that engine (or conmon) gives.
+    Container(Container),
+    /// The engine that would know could not be asked: the owner is unknown.
+    Unknown(String),
+}
+
+impl Owned {
+    fn describe(&self) -> String {
+        match self {
+            Owned::Container(c) => {
+                let id: String = c.id.chars().take(12).collect();
+                let state = match (&c.state, c.engine) {
+                    (Some(s), Engine::Buildah) if s == "storage" => {
+                        "Buildah working container".to_string()
+                    }
+                    (Some(s), _) => s.clone(),
+                    (None, _) => "state unknown".into(),
+                };
+                format!("{} container {} ({id}, {state})", c.engine.name(), c.name)
+            }
+            Owned::Unknown(why) => format!("owner unknown: {why}"),
+        }
+    }
+}
+
+/// How each overlay was judged, counted for the summary.
+#[derive(Default)]
+struct Counts {
+    live: usize,
+    busy: usize,
+    idle: usize,
+    elsewhere: usize,
+    engine_left: usize,
+    unknown: usize,
+}
+
 fn run(host: &Facts, _: &Options) -> Outcome {
     let scan = match overlay_scan::scan(host) {
         Ok(s) => s,
         Err(reason) => return Outcome::unknown(reason),
     };
+    let clashes = shared_dirs(&scan.overlays);
     if scan.overlays.is_empty() && scan.detached.is_empty() {
-        return Outcome::new(Status::Ok, "no overlay mounts");
+        // No overlay in any table read; namespaces not read may still have some.
+        return match scan.holders_unknown() {
+            Some(why)
+                if scan.blind.is_some() || scan.unread_namespaces + scan.ns_unreadable > 0 =>
+            {
+                Outcome::unknown(format!(
+                    "no overlay mounts in the mount table(s) read; other mount namespaces unknown: {why}"
+                ))
+            }
+            _ => Outcome::new(Status::Ok, "no overlay mounts"),
+        };
     }
     let (owners, attribution) = attribute(host, &scan);
+    let unknown_holders = scan.holders_unknown();
     let mut out = Outcome::new(Status::Ok, String::new());
     let mut rows: Vec<Vec<String>> = Vec::new();
     // Where each row's fixes start in `out.fixes`: a row's fixes are those added until the next.
     let mut fixes_from: Vec<usize> = Vec::new();
-    let mut live = 0;
-    let mut busy = 0;
-    let mut idle = 0;
-    let mut unsure = 0;
+    let mut n = Counts::default();
     let mut ok_lines = 0;
 
     for o in &scan.overlays {
         let dev = o.dev();
         let owned = owners.get(&o.mount.mount_point);
-        let holds = scan.holds.get(&dev).map(Vec::as_slice).unwrap_or(&[]);
-        let as_root = holds.iter().any(|h| h.how == How::Root);
-        let running =
-            owned.is_some_and(|c| matches!(c.state.as_str(), "running" | "paused" | "restarting"));
+        let holds_all = scan.holds.get(&dev).map(Vec::as_slice).unwrap_or(&[]);
+        // Only holders in the mount's own namespace make `umount` here fail; a process in another
+        // namespace holds that namespace's copy.
+        let (local, remote): (Vec<_>, Vec<_>) = holds_all.iter().cloned().partition(|h| {
+            let ns = scan.procs.get(&h.pid).and_then(|p| p.ns);
+            ns.is_none() || ns == o.ns.or(scan.host_ns)
+        });
+        let as_root = holds_all.iter().any(|h| h.how == How::Root);
         let other_ns: Vec<u64> = scan
             .mounted_in
             .get(&dev)
             .map(|v| {
                 v.iter()
                     .copied()
-                    .filter(|ns| Some(*ns) != scan.host_ns && Some(*ns) != o.ns)
+                    .filter(|ns| Some(*ns) != o.ns.or(scan.host_ns))
                     .collect()
             })
             .unwrap_or_default();
         let place = where_(o, &scan);
-        let who = owned
-            .map(Owned::describe)
-            .unwrap_or_else(|| format!("{}, no container", o.owner.name()));
         fixes_from.push(out.fixes.len());
         rows.push(vec![
             place.clone(),
             o.owner.name().to_string(),
             owned.map(Owned::describe).unwrap_or_else(|| "—".into()),
-            holders_cell(&scan, holds, &other_ns),
+            holders_cell(&scan, holds_all, &other_ns),
         ]);
+        let who = owned
+            .map(Owned::describe)
+            .unwrap_or_else(|| format!("{}, no container", o.owner.name()));
         // A namespace's "/" is its root filesystem: in use for as long as the namespace lives.
         let ns_root = o.mount.mount_point == "/";
-        if running || ((as_root || ns_root) && owned.is_none()) {
-            live += 1;
+        let engine_in_use = matches!(owned, Some(Owned::Container(c)) if c.in_use());
+        if engine_in_use || ((as_root || ns_root) && !matches!(owned, Some(Owned::Container(_)))) {
+            n.live += 1;
             if ok_lines < OK_SHOWN {
                 ok_lines += 1;
-                if running {
-                    out.push(
+                match owned {
+                    Some(Owned::Container(c)) if engine_in_use => out.push(
                         place,
-                        format!("{who}; {} holder{}", holds.len(), plural(holds.len())),
-                    );
-                } else {
-                    // No container to vouch for it: show who uses it.
-                    out.push(
-                        place,
-                        format!("{}, in use as a root filesystem", o.owner.name()),
-                    );
-                    out = holders_evidence(&scan, holds, &other_ns, out);
+                        format!(
+                            "{who} (from {}); {}",
+                            c.source,
+                            holders_count(holds_all.len(), &unknown_holders)
+                        ),
+                    ),
+                    _ => {
+                        out.push(
+                            place,
+                            format!("{}, in use as a root filesystem", o.owner.name()),
+                        );
+                        out = holders_evidence(&scan, holds_all, &other_ns, out);
+                    }
                 }
             }
             continue;
         }
-        if holds.is_empty() && other_ns.is_empty() {
-            // A process we could not read may hold it: idle is only said when all were read.
-            // A plain unmount stays safe either way: the kernel refuses it while busy.
-            if scan.unreadable > 0 {
-                unsure += 1;
+        if let Some(Owned::Unknown(_)) = owned {
+            n.unknown += 1;
+            out.push(
+                place,
+                format!("{who}: not judged, no stop or unmount is offered"),
+            );
+            out = holders_evidence(&scan, holds_all, &other_ns, out);
+            continue;
+        }
+        if let Some(Owned::Container(c)) = owned {
+            if c.state.is_none() {
+                n.unknown += 1;
                 out.push(
                     place,
                     format!(
-                        "{who}; leaked; no holder among the processes that could be read ({} could not)",
-                        scan.unreadable
+                        "{who}: its engine's state is unknown ({}); not judged, no stop or unmount is offered",
+                        c.source
                     ),
                 );
-            } else {
-                idle += 1;
-                out.push(place, format!("{who}; leaked: nothing holds it"));
+                out = holders_evidence(&scan, holds_all, &other_ns, out);
+                continue;
             }
+            // An engine's container that does not run, with its root still mounted: the engine's
+            // own command releases it, so its records stay consistent.
+            n.engine_left += 1;
+            out.push(
+                place,
+                format!(
+                    "{who} (from {}): not running but its root is still mounted",
+                    c.source
+                ),
+            );
+            out = holders_evidence(&scan, holds_all, &other_ns, out);
+            if let Some(plan) = engine_plan(c) {
+                out = out.fix(plan);
+            }
+            continue;
+        }
+        // No container: a leak. What makes `umount` here fail is a local holder or a submount.
+        let blockers = !local.is_empty() || !o.submounts.is_empty();
+        if blockers {
+            n.busy += 1;
+            out.push(
+                place,
+                format!("{who}; leaked and busy: this is what makes umount say \"target is busy\""),
+            );
+            out = holders_evidence(&scan, &local, &[], out);
+            for sub in &o.submounts {
+                out.push(
+                    format!("submount {}", escape(&sub.mount_point)),
+                    format!(
+                        "{} mounted inside it: umount fails until this is unmounted",
+                        sub.fstype
+                    ),
+                );
+            }
+            if !remote.is_empty() || !other_ns.is_empty() {
+                out = holders_evidence(&scan, &remote, &other_ns, out);
+            }
+            match &unknown_holders {
+                Some(why) => out.push(
+                    place_label(o),
+                    format!("no stop or unmount is offered: not every holder is known ({why})"),
+                ),
+                None => {
+                    if !local.is_empty() {
+                        out = out.fix(stop_holders_plan(o, &scan, &local, &other_ns));
+                    } else {
+                        out = out.fix(unmount_plan(o, &scan, false));
+                    }
+                    out = out.fix(unmount_plan(o, &scan, true));
+                }
+            }
+            continue;
+        }
+        if let Some(why) = &unknown_holders {
+            n.unknown += 1;
+            out.push(
+                place,
+                format!("{who}; holders unknown ({why}): not judged, no unmount is offered"),
+            );
+            if !remote.is_empty() || !other_ns.is_empty() {
+                out = holders_evidence(&scan, &remote, &other_ns, out);
+            }
+            continue;
+        }
+        if !other_ns.is_empty() || !remote.is_empty() {
+            // umount here succeeds; the layers stay in use through the other namespaces' copies.
+            n.elsewhere += 1;
+            out.push(
+                place,
+                format!(
+                    "{who}; leaked, not busy here: still mounted in {} other mount namespace{}, which keep its layers in use",
+                    other_ns.len(),
+                    plural(other_ns.len())
+                ),
+            );
+            out = holders_evidence(&scan, &remote, &other_ns, out);
             out = out.fix(unmount_plan(o, &scan, false));
             continue;
         }
-        busy += 1;
-        out.push(
-            place,
-            format!("{who}; leaked and busy: this is what makes umount say \"target is busy\""),
-        );
-        out = holders_evidence(&scan, holds, &other_ns, out);
-        out = out
-            .fix(stop_holders_plan(o, &scan, holds, &other_ns))
-            .fix(unmount_plan(o, &scan, true));
+        n.idle += 1;
+        out.push(place, format!("{who}; leaked: nothing holds it"));
+        out = out.fix(unmount_plan(o, &scan, false));
     }
     for dev in &scan.detached {
         let holds = scan.holds.get(dev).map(Vec::as_slice).unwrap_or(&[]);
@@ -163,26 +271,29 @@ fn run(host: &Facts, _: &Options) -> Outcome {
             "—".into(),
             holders_cell(&scan, holds, &[]),
         ]);
-
-        busy += 1;
-        let holds = scan.holds.get(dev).map(Vec::as_slice).unwrap_or(&[]);
+        n.busy += 1;
+        let only_mapped = holds.iter().all(|h| matches!(h.how, How::Mmap(_)));
         out.push(
             format!("overlay {}:{}", dev.0, dev.1),
-            "detached (lazily unmounted, as `docker rm` does) but still held: its layers stay in use".to_string(),
+            format!(
+                "detached (lazily unmounted, as `docker rm` does) but still held{}: its layers stay in use, and a new mount of its upper dir gets \"upperdir is in-use\"",
+                if only_mapped { " by a memory mapping only (no open file)" } else { "" }
+            ),
         );
         out = holders_evidence(&scan, holds, &[], out);
-        let mut plan = signal_plan(
-            format!(
-                "Stop the processes holding the detached overlay {}:{}",
-                dev.0, dev.1
-            ),
-            &scan,
-            holds,
-        );
-        plan.id = format!("stop-holders-{}-{}", dev.0, dev.1);
-        out = out.fix(plan);
+        if unknown_holders.is_none() {
+            let mut plan = signal_plan(
+                format!(
+                    "Stop the processes holding the detached overlay {}:{}",
+                    dev.0, dev.1
+                ),
+                &scan,
+                holds,
+            );
+            plan.id = format!("stop-holders-{}-{}", dev.0, dev.1);
+            out = out.fix(plan);
+        }
     }
-    let clashes = shared_dirs(&scan.overlays);
     for (kind, dir, points) in &clashes {
         out.push(
             format!("{kind} {}", escape(dir)),
@@ -210,22 +321,32 @@ fn run(host: &Facts, _: &Options) -> Outcome {
     out.count(
         "overlay_busy_mounts",
         "Leaked overlay mounts that something still holds.",
-        busy as f64,
+        n.busy as f64,
     );
     out.count(
         "overlay_leaked_mounts",
         "Overlay mounts without a running container.",
-        (busy + idle + unsure) as f64,
+        (n.busy + n.idle + n.elsewhere + n.engine_left) as f64,
     );
-    let mut parts = vec![format!("{live} in use")];
-    if busy > 0 {
-        parts.push(format!("{busy} leaked and busy"));
-    }
-    if idle > 0 {
-        parts.push(format!("{idle} leaked and idle"));
-    }
-    if unsure > 0 {
-        parts.push(format!("{unsure} leaked, holders unknown"));
+    out.count(
+        "overlay_unknown_mounts",
+        "Overlay mounts whose holders or owner could not be known.",
+        n.unknown as f64,
+    );
+    let mut parts = vec![format!("{} in use", n.live)];
+    for (k, what) in [
+        (n.busy, "leaked and busy"),
+        (n.idle, "leaked and idle"),
+        (
+            n.elsewhere,
+            "leaked here, still mounted in another namespace",
+        ),
+        (n.engine_left, "left mounted by their engine"),
+        (n.unknown, "unknown (holders or owner unknown)"),
+    ] {
+        if k > 0 {
+            parts.push(format!("{k} {what}"));
+        }
     }
     out.summary = format!(
         "{total} overlay mount{}: {}",
@@ -235,30 +356,80 @@ fn run(host: &Facts, _: &Options) -> Outcome {
     out.status = if !clashes.is_empty() {
         out.summary += "; two mounts share an upper or work dir (overlayfs: upperdir is in-use)";
         Status::Error
-    } else if busy + idle + unsure > 0 {
+    } else if n.busy + n.idle + n.elsewhere + n.engine_left > 0 {
         Status::Warn
+    } else if n.unknown > 0 {
+        Status::Unknown
     } else {
         Status::Ok
     };
     if let Some(note) = attribution {
         out.push("container attribution", note);
     }
-    if host.is_live() && host.euid() != 0 {
-        out.status = Status::Unknown;
-        out.summary = format!(
-            "needs root: other processes' open files are unreadable ({})",
-            out.summary
-        );
-    } else if scan.unreadable > 0 {
-        out.push(
-            "/proc",
-            format!(
-                "{} process(es) could not be fully read (PID 1 may be protected)",
-                scan.unreadable
-            ),
-        );
+    if let Some(why) = &unknown_holders {
+        out.push("holders", format!("not all known: {why}"));
+        if out.status == Status::Unknown {
+            out.summary = format!("holders unknown: {why} ({})", out.summary);
+        }
     }
     out
+}
+
+fn holders_count(n: usize, unknown: &Option<String>) -> String {
+    match unknown {
+        Some(_) => "holders unknown".into(),
+        None => format!("{n} holder{}", plural(n)),
+    }
+}
+
+fn place_label(o: &Overlay) -> String {
+    escape(&o.mount.mount_point)
+}
+
+/// The engine's own command for its container's leftover mount, run through argv.
+fn engine_plan(c: &Container) -> Option<FixPlan> {
+    let id: String = c.id.chars().take(12).collect();
+    let (argv, risk, title) = match c.engine {
+        Engine::Podman => {
+            let mut argv = vec!["podman".to_string()];
+            argv.extend(c.storage_args());
+            argv.extend(["umount".into(), c.id.clone()]);
+            (
+                argv,
+                Risk::Disruptive,
+                format!("Unmount podman container {} ({id}) with podman", c.name),
+            )
+        }
+        Engine::Buildah => {
+            let mut argv = vec!["buildah".to_string()];
+            argv.extend(c.storage_args());
+            argv.extend(["umount".into(), c.id.clone()]);
+            (
+                argv,
+                Risk::Disruptive,
+                format!(
+                    "Unmount Buildah working container {} ({id}) with buildah",
+                    c.name
+                ),
+            )
+        }
+        Engine::Docker => (
+            vec!["docker".into(), "rm".into(), c.id.clone()],
+            Risk::Destructive,
+            format!(
+                "Remove the stopped docker container {} ({id}); docker releases its mount",
+                c.name
+            ),
+        ),
+        Engine::CriO | Engine::Storage => return None,
+    };
+    Some(FixPlan {
+        id: format!("{}-release-{id}", c.engine.name()),
+        title,
+        risk,
+        needs_root: true,
+        steps: vec![Step::Exec { argv }],
+    })
 }
 
 fn where_(o: &Overlay, scan: &Scan) -> String {
@@ -335,76 +506,60 @@ fn holders_evidence(
     out
 }
 
-/// Mount point → container, from the Docker engine and from containers/storage's own records.
-fn attribute(host: &Host, scan: &Scan) -> (HashMap<String, Owned>, Option<String>) {
+/// Mount point → owner, from the Docker engine and from containers/storage's own records with
+/// the state from conmon or `podman ps`. An engine that refuses us (not root, not in its group)
+/// or does not answer leaves its overlays' owner unknown: "no container" would be a guess.
+fn attribute(facts: &Facts, scan: &Scan) -> (HashMap<String, Owned>, Option<String>) {
     let mut owners = HashMap::new();
     let mut note = None;
     if scan.overlays.iter().any(|o| o.owner == Owner::Docker) {
-        match docker_merged_dirs(host) {
-            Ok(m) => owners.extend(m),
-            Err(e) => note = Some(format!("Docker containers unknown: {e}")),
+        match facts.docker_containers() {
+            Ok(list) => {
+                for d in list {
+                    if let Some(dir) = &d.merged {
+                        owners.insert(dir.clone(), Owned::Container(d.container.clone()));
+                    }
+                }
+            }
+            // No engine at all: its overlays are judged as anyone's (leaked when unheld).
+            Err(HostError::NotFound(_)) => {
+                note = Some("no Docker engine answering: docker overlays have no container".into())
+            }
+            Err(e) => {
+                let why = format!("the Docker engine could not be asked ({e})");
+                note = Some(format!("Docker containers unknown: {e}"));
+                for o in scan.overlays.iter().filter(|o| o.owner == Owner::Docker) {
+                    owners.insert(o.mount.mount_point.clone(), Owned::Unknown(why.clone()));
+                }
+            }
         }
     }
+    let conmons = facts.conmons();
+    let mut podman_states = HashMap::new();
     for o in scan
         .overlays
         .iter()
         .filter(|o| matches!(o.owner, Owner::ContainersStorage { .. }))
     {
-        if let Some(c) = storage_container(host, o) {
-            owners.insert(o.mount.mount_point.clone(), c);
+        let Some((root, layer)) = storage_layer(o) else {
+            continue;
+        };
+        if let Some(c) =
+            engines::storage_container(facts, conmons, &mut podman_states, &root, &layer)
+        {
+            owners.insert(o.mount.mount_point.clone(), Owned::Container(c));
         }
     }
     (owners, note)
 }
 
-fn docker_merged_dirs(host: &Host) -> Result<HashMap<String, Owned>, HostError> {
-    let list = host.docker(DockerCall::Containers)?;
-    let mut map = HashMap::new();
-    for c in docker::containers(&list) {
-        let inspect = match host.docker(DockerCall::Inspect(c.id.clone())) {
-            Ok(v) => v,
-            // Removed between the list and the inspect: nothing mounted for it any more.
-            Err(_) => continue,
-        };
-        if let Some(dir) = docker::merged_dir(&inspect) {
-            map.insert(
-                dir,
-                Owned {
-                    engine: "docker",
-                    id: c.id,
-                    name: c.name,
-                    state: c.state,
-                },
-            );
-        }
-    }
-    Ok(map)
-}
-
-/// containers/storage keeps `overlay-containers/containers.json` next to `overlay/`; a container's
-/// `layer` is the overlay directory its root is mounted from.
-fn storage_container(host: &Host, o: &Overlay) -> Option<Owned> {
+/// containers/storage keeps `overlay-containers/containers.json` next to `overlay/`; a
+/// container's `layer` is the overlay directory its root is mounted from.
+fn storage_layer(o: &Overlay) -> Option<(String, String)> {
     let upper = o.layers.upper.as_deref()?;
     let (root, rest) = upper.split_once("/overlay/")?;
     let layer = rest.split('/').next()?;
-    let text = host
-        .read_text(&format!("{root}/overlay-containers/containers.json"))
-        .ok()?;
-    let list: Value = serde_json::from_str(&text).ok()?;
-    let c = list
-        .as_array()?
-        .iter()
-        .find(|c| c.get("layer").and_then(Value::as_str) == Some(layer))?;
-    Some(Owned {
-        engine: "containers/storage",
-        id: c.get("id")?.as_str()?.to_string(),
-        name: c
-            .pointer("/names/0")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
-        state: String::new(),
-    })
+    Some((root.to_string(), layer.to_string()))
 }
 
 /// Upper and work directories used by more than one mount: overlayfs refuses the second mount
@@ -477,6 +632,7 @@ fn stop_holders_plan(
             ),
         });
     }
+    plan.steps.extend(submount_steps(o, scan));
     plan.steps.push(Step::Unmount {
         path: o.mount.mount_point.clone(),
         lazy: false,
@@ -488,6 +644,18 @@ fn stop_holders_plan(
 
 fn unmount_plan(o: &Overlay, scan: &Scan, lazy: bool) -> FixPlan {
     let point = escape(&o.mount.mount_point);
+    // A lazy unmount detaches the whole tree; a plain one needs the submounts gone first.
+    let mut steps: Vec<Step> = if lazy {
+        Vec::new()
+    } else {
+        submount_steps(o, scan)
+    };
+    steps.push(Step::Unmount {
+        path: o.mount.mount_point.clone(),
+        lazy,
+        mount_id: Some(o.mount.id),
+        namespace: namespace_of(o, scan),
+    });
     FixPlan {
         // The mount id tells the plans of several mounts apart.
         id: format!(
@@ -499,17 +667,18 @@ fn unmount_plan(o: &Overlay, scan: &Scan, lazy: bool) -> FixPlan {
             format!(
                 "Detach {point} now (lazy unmount): holders keep the layers busy until they let go"
             )
-        } else {
+        } else if o.submounts.is_empty() {
             format!("Unmount {point}")
+        } else {
+            format!(
+                "Unmount the {} mount{} inside {point}, then {point}",
+                o.submounts.len(),
+                plural(o.submounts.len())
+            )
         },
         risk: Risk::Disruptive,
         needs_root: true,
-        steps: vec![Step::Unmount {
-            path: o.mount.mount_point.clone(),
-            lazy,
-            mount_id: Some(o.mount.id),
-            namespace: namespace_of(o, scan),
-        }],
+        steps,
     }
 }
 
@@ -526,4 +695,17 @@ fn namespace_of(o: &Overlay, scan: &Scan) -> Option<MountNs> {
         pid: p.pid,
         start_ticks: p.start_ticks,
     })
+}
+
+/// Unmounts of the mounts inside an overlay, deepest first, in the overlay's namespace.
+fn submount_steps(o: &Overlay, scan: &Scan) -> Vec<Step> {
+    o.submounts
+        .iter()
+        .map(|m| Step::Unmount {
+            path: m.mount_point.clone(),
+            lazy: false,
+            mount_id: Some(m.id),
+            namespace: namespace_of(o, scan),
+        })
+        .collect()
 }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use crate::facts::Facts;
 use crate::fsmagic;
 use crate::host::{Host, HostError};
-use crate::parse::mountinfo::{self, Mount};
+use crate::parse::mountinfo::{self, Mount, MountTable};
 use crate::parse::overlay::{self, Layers, Owner};
 use crate::parse::proc_maps;
 
@@ -62,6 +62,9 @@ pub struct Overlay {
     pub mount: Mount,
     pub layers: Layers,
     pub owner: Owner,
+    /// Mounts on top of it or inside it in its namespace, deepest first: each makes a plain
+    /// `umount` of the overlay fail ("target is busy") until it is unmounted.
+    pub submounts: Vec<Mount>,
 }
 
 impl Overlay {
@@ -90,35 +93,101 @@ pub struct Scan {
     pub unreadable: usize,
     /// Mount namespaces whose table no process would show us.
     pub unread_namespaces: usize,
+    /// Why no holder at all could be looked for (no process table: a `--root` tree without
+    /// /proc/PID, or not root); mount tables alone were judged.
+    pub blind: Option<String>,
+    /// Processes whose stat or mount namespace could not be read.
+    pub procs_unreadable: usize,
+    pub ns_unreadable: usize,
+}
+
+impl Scan {
+    /// Why "nothing holds it" cannot be said: no holders were looked for, or some processes or
+    /// namespaces could not be read. With counts.
+    pub fn holders_unknown(&self) -> Option<String> {
+        if let Some(b) = &self.blind {
+            return Some(b.clone());
+        }
+        let mut parts = Vec::new();
+        if self.unreadable + self.procs_unreadable > 0 {
+            parts.push(format!(
+                "{} process{} could not be read",
+                self.unreadable + self.procs_unreadable,
+                if self.unreadable + self.procs_unreadable == 1 {
+                    ""
+                } else {
+                    "es"
+                }
+            ));
+        }
+        if self.ns_unreadable > 0 {
+            parts.push(format!(
+                "{} process{} without a readable mount namespace",
+                self.ns_unreadable,
+                if self.ns_unreadable == 1 { "" } else { "es" }
+            ));
+        }
+        if self.unread_namespaces > 0 {
+            parts.push(format!(
+                "{} mount namespace{} unreadable",
+                self.unread_namespaces,
+                if self.unread_namespaces == 1 { "" } else { "s" }
+            ));
+        }
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
 }
 
 /// One pass: the processes and mount tables come from the fact layer, the holders are read here.
+/// Without a process table (a `--root` tree of files, or a non-root run) the mount tables are
+/// still read and judged; holders are then unknown, and `blind` says why.
 pub fn scan(facts: &Facts) -> Result<Scan, String> {
     let mut s = Scan::default();
-    let procs = facts.processes()?;
-    for p in procs.iter() {
-        s.procs.insert(
-            p.pid,
-            Proc {
-                pid: p.pid,
-                comm: p.comm.clone(),
-                start_ticks: p.start_ticks,
-                ns: p.mnt_ns,
-            },
-        );
-        if let Some(ns) = p.mnt_ns {
-            s.namespaces.entry(ns).or_default().push(p.pid);
-        }
+    if facts.is_live() && facts.euid() != 0 {
+        s.blind =
+            Some("needs root: other processes' open files, cwd and mappings are unreadable".into());
     }
-    let spaces = facts.namespaces()?;
-    s.host_ns = spaces.host_ns;
-    s.unread_namespaces = spaces.unread;
+    let tables: Vec<(Option<u64>, MountTable)> = match facts.processes() {
+        Ok(procs) => {
+            for p in procs.iter() {
+                s.procs.insert(
+                    p.pid,
+                    Proc {
+                        pid: p.pid,
+                        comm: p.comm.clone(),
+                        start_ticks: p.start_ticks,
+                        ns: p.mnt_ns,
+                    },
+                );
+                if let Some(ns) = p.mnt_ns {
+                    s.namespaces.entry(ns).or_default().push(p.pid);
+                }
+            }
+            s.procs_unreadable = procs.completeness.unreadable;
+            s.ns_unreadable = procs.completeness.ns_unreadable;
+            let spaces = facts.namespaces()?;
+            s.host_ns = spaces.host_ns;
+            s.unread_namespaces = spaces.unread;
+            spaces
+                .tables
+                .iter()
+                .map(|t| (t.ns, t.table.clone()))
+                .collect()
+        }
+        Err(why) => {
+            let table = facts
+                .mount_table()
+                .map_err(|e| format!("cannot read the mount table: {e}"))?;
+            s.blind.get_or_insert_with(|| why.to_string());
+            vec![(None, table.clone())]
+        }
+    };
     let mut seen: HashSet<Dev> = HashSet::new();
-    for t in &spaces.tables {
-        let ns = t.ns;
+    for (ns, table) in &tables {
+        let ns = *ns;
         s.listed
-            .extend(t.table.mounts.iter().map(|m| (m.major, m.minor)));
-        for m in t.table.mounts.iter().filter(|m| overlay::is_overlay(m)) {
+            .extend(table.mounts.iter().map(|m| (m.major, m.minor)));
+        for m in table.mounts.iter().filter(|m| overlay::is_overlay(m)) {
             let dev = (m.major, m.minor);
             if let Some(ns) = ns {
                 let list = s.mounted_in.entry(dev).or_default();
@@ -135,23 +204,45 @@ pub fn scan(facts: &Facts) -> Result<Scan, String> {
                     mount: m.clone(),
                     layers,
                     owner,
+                    submounts: submounts(table, m),
                 });
             }
         }
     }
-    find_holders(facts, &mut s);
+    if s.blind.is_none() {
+        find_holders(facts, &mut s, &tables);
+    }
     Ok(s)
 }
 
-fn find_holders(host: &Host, s: &mut Scan) {
+/// The mounts below `m` in its table (children, grandchildren, …), deepest first: the order in
+/// which they must be unmounted before `m` can be.
+fn submounts(table: &MountTable, m: &Mount) -> Vec<Mount> {
+    let mut found: Vec<(usize, Mount)> = Vec::new();
+    let mut frontier = vec![(m.id, 0usize)];
+    while let Some((id, depth)) = frontier.pop() {
+        for child in table.mounts.iter().filter(|c| c.parent == id && c.id != id) {
+            if found.iter().any(|(_, f)| f.id == child.id) || found.len() > 1000 {
+                continue;
+            }
+            found.push((depth + 1, child.clone()));
+            frontier.push((child.id, depth + 1));
+        }
+    }
+    found.sort_by_key(|(d, _)| std::cmp::Reverse(*d));
+    found.into_iter().map(|(_, m)| m).collect()
+}
+
+fn find_holders(host: &Host, s: &mut Scan, tables: &[(Option<u64>, MountTable)]) {
     let mounted: HashSet<Dev> = s.overlays.iter().map(Overlay::dev).collect();
-    // Mount points per namespace, to place mapped files by path.
+    // Every mount point per namespace (the last mount at a point wins, as the kernel shows it),
+    // to place mapped files by path: a file on a submount of an overlay is not the overlay's.
     let mut points: HashMap<Option<u64>, HashMap<String, Dev>> = HashMap::new();
-    for o in &s.overlays {
-        points
-            .entry(o.ns)
-            .or_default()
-            .insert(o.mount.mount_point.clone(), o.dev());
+    for (ns, table) in tables {
+        let map = points.entry(*ns).or_default();
+        for m in &table.mounts {
+            map.insert(m.mount_point.clone(), (m.major, m.minor));
+        }
     }
     let no_points = HashMap::new();
     let host_points = points.get(&s.host_ns).unwrap_or(&no_points);
@@ -203,17 +294,38 @@ fn find_holders(host: &Host, s: &mut Scan) {
             Err(HostError::PermissionDenied(_)) => denied = true,
             Err(_) => {}
         }
-        if let Ok(maps) = host.read_text(&format!("{base}/maps")) {
-            let own = points.get(&p.ns).unwrap_or(&no_points);
-            for file in proc_maps::mapped_files(&maps) {
-                let place = match (deepest(own, &file), deepest(host_points, &file)) {
-                    (Some(a), Some(b)) => Some(if a.0 >= b.0 { a } else { b }),
-                    (a, b) => a.or(b),
-                };
-                if let Some((_, dev)) = place {
-                    holds.push((dev, How::Mmap(file)));
+        match host.read_text(&format!("{base}/maps")) {
+            Ok(maps) => {
+                let own = points.get(&p.ns).unwrap_or(&no_points);
+                for m in proc_maps::mappings(&maps) {
+                    // Kernels that show the overlay's own device name it directly; a device
+                    // mounted nowhere is a detached overlay when statfs of the mapping says so.
+                    if mounted.contains(&m.dev) {
+                        holds.push((m.dev, How::Mmap(m.path)));
+                        continue;
+                    }
+                    if m.dev.0 == 0 && !s.listed.contains(&m.dev) {
+                        let entry = format!("{base}/map_files/{}", m.range);
+                        if is_overlay(m.dev, &entry) {
+                            holds.push((m.dev, How::Mmap(m.path)));
+                        }
+                        continue;
+                    }
+                    // Older kernels show the layer's device: place the file by path, on the
+                    // deepest mount at or above it, and count it only if that is an overlay.
+                    let place = match (deepest(own, &m.path), deepest(host_points, &m.path)) {
+                        (Some(a), Some(b)) => Some(if a.0 >= b.0 { a } else { b }),
+                        (a, b) => a.or(b),
+                    };
+                    if let Some((_, dev)) = place
+                        && mounted.contains(&dev)
+                    {
+                        holds.push((dev, How::Mmap(m.path)));
+                    }
                 }
             }
+            Err(HostError::PermissionDenied(_)) => denied = true,
+            Err(_) => {}
         }
         if denied {
             s.unreadable += 1;

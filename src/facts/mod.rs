@@ -4,6 +4,7 @@
 //! facts into *unknown* the same way everywhere.
 
 mod cgroups;
+pub mod engines;
 mod mounts;
 mod os_release;
 mod processes;
@@ -32,6 +33,8 @@ pub struct Facts {
     processes: OnceLock<Result<ProcessTable, String>>,
     cgroups: OnceLock<Result<CgroupLayout, String>>,
     tools: Mutex<HashMap<String, Option<Tool>>>,
+    conmons: OnceLock<Vec<engines::Conmon>>,
+    docker: OnceLock<Result<Vec<engines::DockerContainer>, HostError>>,
 }
 
 impl std::ops::Deref for Facts {
@@ -53,6 +56,8 @@ impl Facts {
             processes: OnceLock::new(),
             cgroups: OnceLock::new(),
             tools: Mutex::new(HashMap::new()),
+            conmons: OnceLock::new(),
+            docker: OnceLock::new(),
         }
     }
 
@@ -111,6 +116,19 @@ impl Facts {
             .get_or_init(|| cgroups::read(&self.host, self.mount_table()))
             .as_ref()
             .map_err(String::as_str)
+    }
+
+    /// conmon processes: one per running Podman or CRI-O container, with its storage.
+    pub fn conmons(&self) -> &[engines::Conmon] {
+        self.conmons.get_or_init(|| engines::conmons(self))
+    }
+
+    /// Docker's containers with their state and merged directories, from the Engine API.
+    pub fn docker_containers(&self) -> Result<&[engines::DockerContainer], &HostError> {
+        self.docker
+            .get_or_init(|| engines::docker_containers(&self.host))
+            .as_ref()
+            .map(Vec::as_slice)
     }
 
     /// Where `name` is installed (first executable on $PATH, then the usual sbin and bin

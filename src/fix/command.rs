@@ -86,13 +86,27 @@ pub fn run(check: &Check, opts: &Options, flags: &Flags) -> Result<u8, String> {
         println!("  {said}: {}", t.what);
     }
     let after = checks::run_one(check, &Facts::of(live), opts);
-    let fixed = verify::all_done(&targets)
-        .unwrap_or(after.status <= Status::Ok || after.status < before.status);
-    println!(
-        "\n{} {}",
-        if fixed { "fixed:" } else { "not fixed:" },
-        escape_control(&plan.title)
-    );
+    // A step left to a person (the wait a thaw cannot end, say) means the cause is still there,
+    // whatever the targets and the check now say.
+    let left = applied
+        .steps
+        .iter()
+        .filter(|(_, o)| matches!(o, StepOutcome::LeftToYou(_)))
+        .count();
+    let fixed = left == 0
+        && verify::all_done(&targets)
+            .unwrap_or(after.status <= Status::Ok || after.status < before.status);
+    let verdict = if fixed {
+        "fixed:".to_string()
+    } else if left > 0 {
+        format!(
+            "not fixed yet ({left} step{} left to you):",
+            if left == 1 { "" } else { "s" }
+        )
+    } else {
+        "not fixed:".to_string()
+    };
+    println!("\n{verdict} {}", escape_control(&plan.title));
     println!(
         "{} {} now: {}: {}",
         after.status.symbol(),

@@ -1,0 +1,343 @@
+//! Containers as their engines know them, with the source that decided each state: the Docker
+//! Engine API; containers/storage's own records (Podman, Buildah, CRI-O share them); conmon
+//! processes (one per running Podman or CRI-O container); and `podman ps` bounded by the command
+//! timeout. Podman 4.x keeps its state in BoltDB (libpod/bolt_state.db), from 4.8 optionally in
+//! SQLite (libpod/db.sql); reading BoltDB needs a reader we do not have, so `podman ps` stands in,
+//! live only.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::Facts;
+use crate::host::{DEFAULT_TIMEOUT, DockerCall, Host, HostError};
+use crate::parse::docker;
+
+/// Which engine a container belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Docker,
+    Podman,
+    Buildah,
+    CriO,
+    /// A containers/storage container no engine marker names.
+    Storage,
+}
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Docker => "docker",
+            Engine::Podman => "podman",
+            Engine::Buildah => "buildah",
+            Engine::CriO => "cri-o",
+            Engine::Storage => "containers/storage",
+        }
+    }
+}
+
+/// A container and what its engine says of it.
+#[derive(Debug, Clone)]
+pub struct Container {
+    pub engine: Engine,
+    pub id: String,
+    pub name: String,
+    /// `running`, `paused`, `exited`, `storage` (a Buildah working container), …; `None` when no
+    /// source could say.
+    pub state: Option<String>,
+    /// Which source decided the state (or why none could).
+    pub source: String,
+    /// containers/storage: its graph root and runroot, when known (for the engine's own commands).
+    pub storage_root: Option<String>,
+    pub runroot: Option<String>,
+}
+
+impl Container {
+    /// Whether the engine uses it now: a process runs in it, or it is paused, or a build holds it.
+    pub fn in_use(&self) -> bool {
+        matches!(
+            self.state.as_deref(),
+            Some("running" | "paused" | "restarting" | "stopping" | "removing" | "storage")
+        )
+    }
+
+    /// The engine's global options naming a non-default storage, for its own commands.
+    pub fn storage_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if let Some(r) = &self.storage_root {
+            args.extend(["--root".to_string(), r.clone()]);
+        }
+        if let Some(r) = &self.runroot {
+            args.extend(["--runroot".to_string(), r.clone()]);
+        }
+        args
+    }
+}
+
+/// A conmon process: the monitor of one running Podman or CRI-O container.
+#[derive(Debug, Clone)]
+pub struct Conmon {
+    pub pid: u32,
+    pub cid: String,
+    pub name: Option<String>,
+    /// From its `--exit-command-arg --root DIR` (Podman), when given.
+    pub storage_root: Option<String>,
+    pub runroot: Option<String>,
+    /// Started by Podman (its exit command is `podman … container cleanup`).
+    pub podman: bool,
+}
+
+/// Reads conmon command lines from the process table. Requires the table; an unreadable cmdline
+/// is skipped (the caller already knows the table's completeness).
+pub fn conmons(facts: &Facts) -> Vec<Conmon> {
+    let Ok(procs) = facts.processes() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for p in procs.iter().filter(|p| p.comm == "conmon") {
+        let Ok(raw) = facts.read(&format!("/proc/{}/cmdline", p.pid)) else {
+            continue;
+        };
+        let args: Vec<String> = raw
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if let Some(c) = parse_conmon(p.pid, &args) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// conmon's argv: `-c ID` / `--cid ID`, `-n NAME` / `--name NAME`, and Podman's exit command
+/// `--exit-command /usr/bin/podman --exit-command-arg --root --exit-command-arg DIR …`.
+pub fn parse_conmon(pid: u32, args: &[String]) -> Option<Conmon> {
+    let mut cid = None;
+    let mut name = None;
+    let mut exit: Vec<&str> = Vec::new();
+    let mut podman = false;
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        let next = args.get(i + 1).map(String::as_str);
+        match a {
+            "-c" | "--cid" => cid = next.map(str::to_string),
+            "-n" | "--name" => name = next.map(str::to_string),
+            "--exit-command" => podman = next.is_some_and(|c| c.ends_with("/podman")),
+            "--exit-command-arg" => {
+                if let Some(n) = next {
+                    exit.push(n);
+                }
+            }
+            _ => {
+                if let Some(v) = a.strip_prefix("--cid=") {
+                    cid = Some(v.to_string());
+                }
+            }
+        }
+        i += 1;
+    }
+    let after = |flag: &str| {
+        exit.iter()
+            .position(|a| *a == flag)
+            .and_then(|i| exit.get(i + 1))
+            .map(|s| s.to_string())
+    };
+    Some(Conmon {
+        pid,
+        cid: cid.filter(|c| !c.is_empty())?,
+        name,
+        storage_root: after("--root"),
+        runroot: after("--runroot"),
+        podman,
+    })
+}
+
+/// A Docker container and the merged directory of its root filesystem.
+#[derive(Debug, Clone)]
+pub struct DockerContainer {
+    pub container: Container,
+    pub merged: Option<String>,
+}
+
+/// Every Docker container with its state, from the Engine API.
+pub fn docker_containers(host: &Host) -> Result<Vec<DockerContainer>, HostError> {
+    let list = host.docker(DockerCall::Containers)?;
+    let mut out = Vec::new();
+    for c in docker::containers(&list) {
+        // Removed between the list and the inspect: nothing mounted for it any more.
+        let Ok(inspect) = host.docker(DockerCall::Inspect(c.id.clone())) else {
+            continue;
+        };
+        out.push(DockerContainer {
+            merged: docker::merged_dir(&inspect),
+            container: Container {
+                engine: Engine::Docker,
+                id: c.id,
+                name: c.name,
+                state: Some(c.state).filter(|s| !s.is_empty()),
+                source: "Docker Engine API".into(),
+                storage_root: None,
+                runroot: None,
+            },
+        });
+    }
+    Ok(out)
+}
+
+/// The containers/storage container whose layer is `layer`, under graph root `root`, with its
+/// engine (Buildah's `buildah.json`, CRI-O's pod metadata, else Podman when libpod's database
+/// is there) and its state from conmon, else `podman ps`.
+pub fn storage_container(
+    facts: &Facts,
+    conmons: &[Conmon],
+    podman_states: &mut HashMap<String, Result<HashMap<String, String>, String>>,
+    root: &str,
+    layer: &str,
+) -> Option<Container> {
+    let text = facts
+        .read_text(&format!("{root}/overlay-containers/containers.json"))
+        .ok()?;
+    let list: Value = serde_json::from_str(&text).ok()?;
+    let c = list
+        .as_array()?
+        .iter()
+        .find(|c| c.get("layer").and_then(Value::as_str) == Some(layer))?;
+    let id = c.get("id")?.as_str()?.to_string();
+    let name = c
+        .pointer("/names/0")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let metadata: Value = c
+        .get("metadata")
+        .and_then(Value::as_str)
+        .and_then(|m| serde_json::from_str(m).ok())
+        .unwrap_or(Value::Null);
+    let buildah = facts
+        .stat(&format!(
+            "{root}/overlay-containers/{id}/userdata/buildah.json"
+        ))
+        .is_ok();
+    let libpod = ["bolt_state.db", "db.sql"]
+        .iter()
+        .any(|db| facts.stat(&format!("{root}/libpod/{db}")).is_ok());
+    let engine = if buildah {
+        Engine::Buildah
+    } else if metadata.get("pod-id").is_some() || metadata.get("pod-name").is_some() {
+        Engine::CriO
+    } else if libpod {
+        Engine::Podman
+    } else {
+        Engine::Storage
+    };
+    let conmon = conmons.iter().find(|m| m.cid == id);
+    let mut container = Container {
+        engine,
+        id: id.clone(),
+        name,
+        state: None,
+        source: String::new(),
+        storage_root: Some(root.to_string()),
+        runroot: conmon.and_then(|m| m.runroot.clone()),
+    };
+    if engine == Engine::Buildah {
+        // A Buildah working container never runs; its mount is Buildah's (`buildah mount`, or a
+        // `buildah run` in progress) until `buildah umount`.
+        container.state = Some("storage".into());
+        container.source = format!("{root}/overlay-containers/{id}/userdata/buildah.json");
+        return Some(container);
+    }
+    if engine == Engine::Podman || engine == Engine::Storage {
+        let states = podman_states
+            .entry(root.to_string())
+            .or_insert_with(|| podman_ps(facts, root, conmon.and_then(|m| m.runroot.as_deref())));
+        match states {
+            Ok(s) if s.contains_key(&id) => {
+                container.engine = Engine::Podman;
+                container.state = s.get(&id).cloned();
+                container.source = format!("podman --root {root} ps --all");
+                return Some(container);
+            }
+            Ok(_) => {}
+            Err(e) => container.source = e.clone(),
+        }
+    }
+    if let Some(m) = conmon {
+        container.state = Some("running".into());
+        container.source = format!("conmon pid {} monitors it", m.pid);
+        if m.podman {
+            container.engine = Engine::Podman;
+        }
+    } else if container.source.is_empty() {
+        container.source = "no conmon process and no engine listing for it".into();
+    }
+    Some(container)
+}
+
+/// `podman --root ROOT ps --all --format json`: id → state. Live only, bounded by the command
+/// timeout. The runroot comes from libpod's database when not given.
+fn podman_ps(
+    host: &Host,
+    root: &str,
+    runroot: Option<&str>,
+) -> Result<HashMap<String, String>, String> {
+    let mut argv = vec!["podman", "--root", root];
+    if let Some(r) = runroot {
+        argv.extend(["--runroot", r]);
+    }
+    argv.extend(["ps", "--all", "--format", "json"]);
+    let shown = argv.join(" ");
+    let out = host
+        .run(&argv, DEFAULT_TIMEOUT)
+        .map_err(|e| format!("{shown}: {e}"))?;
+    if !out.success() {
+        return Err(format!("{shown}: {}", super::first_line(&out.stderr, 120)));
+    }
+    let list: Value =
+        serde_json::from_str(&out.stdout).map_err(|e| format!("{shown}: not JSON: {e}"))?;
+    Ok(list
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| {
+                    Some((
+                        c.get("Id")?.as_str()?.to_string(),
+                        c.get("State")?.as_str()?.to_lowercase(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conmon_of_podman_with_its_storage() {
+        // As `ps` showed it for a rootful `podman --root … --runroot … run -d` (Podman 4.3).
+        let argv: Vec<String> = "/usr/bin/conmon --api-version 1 -c 84a0 -u 84a0 -r /usr/bin/runc \
+             -n web --exit-dir /run/libpod/exits --exit-command /usr/bin/podman \
+             --exit-command-arg --root --exit-command-arg /tmp/p/root --exit-command-arg --runroot \
+             --exit-command-arg /tmp/p/run --exit-command-arg container --exit-command-arg cleanup"
+            .split(' ')
+            .map(String::from)
+            .collect();
+        let c = parse_conmon(7, &argv).unwrap();
+        assert_eq!(c.cid, "84a0");
+        assert_eq!(c.name.as_deref(), Some("web"));
+        assert_eq!(c.storage_root.as_deref(), Some("/tmp/p/root"));
+        assert_eq!(c.runroot.as_deref(), Some("/tmp/p/run"));
+        assert!(c.podman);
+        // CRI-O's conmon: no Podman exit command.
+        let crio: Vec<String> = "conmon -b /run/x -c abc --exit-dir /var/run/crio/exits"
+            .split(' ')
+            .map(String::from)
+            .collect();
+        let c = parse_conmon(8, &crio).unwrap();
+        assert!(!c.podman && c.storage_root.is_none());
+        assert!(parse_conmon(9, &["conmon".into()]).is_none());
+    }
+}
