@@ -7,17 +7,20 @@ use std::collections::BTreeMap;
 
 use super::{Check, Options};
 use crate::facts::Facts;
-use crate::host::{DEFAULT_TIMEOUT, DirSize, DiskStat, DockerCall, Host, HostError};
+use crate::host::{DEFAULT_TIMEOUT, DOCKER_SOCKET, DirSize, DiskStat, DockerCall, Host, HostError};
 use crate::model::{FixPlan, Outcome, Risk, Status, Step, Unit, Visual};
 use crate::parse::buildkit::{
     self, DiskSpace, GcConfig, Record, Rule, human_binary, human_decimal,
 };
+use crate::parse::docker::{self as docker_args, DaemonArgs, DaemonFlags};
 
 /// Where standalone buildkitd keeps its config and state (rootful; rootless comes from $HOME).
 const BUILDKITD_TOML: &str = "/etc/buildkit/buildkitd.toml";
 const BUILDKIT_STATE: &str = "/var/lib/buildkit";
 const DAEMON_JSON: &str = "/etc/docker/daemon.json";
-const DOCKER_BUILDKIT_STATE: &str = "/var/lib/docker/buildkit";
+const DOCKER_DATA_ROOT: &str = "/var/lib/docker";
+/// Where buildkitd listens, and so where buildctl asks, unless BUILDKIT_HOST says otherwise.
+const BUILDKITD_SOCKET: &str = "/run/buildkit/buildkitd.sock";
 /// Records listed as evidence.
 const LARGEST: usize = 10;
 /// A cache this large with nothing reclaimable is worth a warning even under its limit.
@@ -28,6 +31,10 @@ struct Builder {
     name: &'static str,
     /// Its state directory (the disk its percentages refer to).
     state: String,
+    /// The config file the daemon reads (the default one unless its command line names another).
+    config_path: String,
+    /// How the config file and state were found (the daemon's command line, the engine's answer).
+    located: Vec<(String, String)>,
     /// Where its GC settings come from, or why they are unreadable.
     config: Result<Option<(String, GcConfig)>, String>,
     /// Usage records, when the builder could list them.
@@ -83,9 +90,84 @@ fn run(host: &Facts, _: &Options) -> Outcome {
     out
 }
 
-fn docker_builder(host: &Host) -> Option<Builder> {
+/// The running daemon named `comm` that answers on `socket`, and what its command line says.
+/// Several engines may run side by side (each with its own socket): the one the doctor talks to
+/// is the one whose settings count.
+fn daemon_on(
+    host: &Facts,
+    comm: &str,
+    flags: &DaemonFlags,
+    socket: &str,
+    default_socket: &str,
+) -> Option<(u32, DaemonArgs)> {
+    let procs = host.processes().ok()?;
+    procs.iter().filter(|p| p.comm == comm).find_map(|p| {
+        let raw = host.read(&format!("/proc/{}/cmdline", p.pid)).ok()?;
+        let argv: Vec<String> = raw
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let args = docker_args::daemon_args(&argv, flags);
+        docker_args::listens_on(&args.hosts, socket, default_socket).then_some((p.pid, args))
+    })
+}
+
+/// The socket behind `variable` (DOCKER_HOST, BUILDKIT_HOST) when it names a unix socket.
+fn socket_from_env(host: &Host, variable: &str, default: &str) -> String {
+    match host.env(variable) {
+        Ok(Some(h)) if h.starts_with("unix://") => h.trim_start_matches("unix://").to_string(),
+        _ => default.to_string(),
+    }
+}
+
+/// dockerd's config file and data root: its command line (`--config-file`, `--data-root`), the
+/// engine's own word (`/info` `DockerRootDir`), daemon.json's `data-root`, then the defaults.
+fn docker_locations(host: &Facts, out: &mut Vec<(String, String)>) -> (String, String) {
+    let socket = socket_from_env(host, "DOCKER_HOST", DOCKER_SOCKET);
+    let daemon = daemon_on(
+        host,
+        "dockerd",
+        &docker_args::DOCKERD,
+        &socket,
+        DOCKER_SOCKET,
+    );
+    if let Some((pid, a)) = &daemon {
+        out.push((
+            format!("/proc/{pid}/cmdline"),
+            format!(
+                "dockerd answering on {socket}: --config-file {}, --data-root {}",
+                a.config_file.as_deref().unwrap_or("(default)"),
+                a.data_root.as_deref().unwrap_or("(default)")
+            ),
+        ));
+    }
+    let args = daemon.map(|(_, a)| a).unwrap_or_default();
+    let config = args.config_file.unwrap_or_else(|| DAEMON_JSON.to_string());
+    let info_root = host
+        .docker(DockerCall::Info)
+        .ok()
+        .and_then(|v| v.get("DockerRootDir")?.as_str().map(str::to_string));
+    if let Some(r) = &info_root {
+        out.push(("GET /info".into(), format!("DockerRootDir {r}")));
+    }
+    let json_root = || {
+        let v: serde_json::Value = serde_json::from_str(&host.read_text(&config).ok()?).ok()?;
+        get_ci(&v, "data-root")?.as_str().map(str::to_string)
+    };
+    let root = info_root
+        .or(args.data_root)
+        .or_else(json_root)
+        .unwrap_or_else(|| DOCKER_DATA_ROOT.to_string());
+    (config, root)
+}
+
+fn docker_builder(host: &Facts) -> Option<Builder> {
     let df = host.docker(DockerCall::SystemDf);
-    let state_exists = host.stat(DOCKER_BUILDKIT_STATE).is_ok_and(|m| m.is_dir);
+    let mut located = Vec::new();
+    let (config_path, data_root) = docker_locations(host, &mut located);
+    let buildkit_state = format!("{}/buildkit", data_root.trim_end_matches('/'));
+    let state_exists = host.stat(&buildkit_state).is_ok_and(|m| m.is_dir);
     // Permission is not absence: a socket that refuses us (not root, not in the docker group) or
     // an engine that does not answer leaves the builder unknown, never "no engine".
     let refused = match &df {
@@ -98,15 +180,15 @@ fn docker_builder(host: &Host) -> Option<Builder> {
     if df.is_err() && !state_exists && refused.is_none() {
         return None;
     }
-    let config = match host.read_text(DAEMON_JSON) {
+    let config = match host.read_text(&config_path) {
         Ok(text) => buildkit::daemon_json_builder(&text)
-            .map(|c| c.map(|c| (DAEMON_JSON.to_string(), c)))
-            .map_err(|e| format!("{DAEMON_JSON}: {e}")),
+            .map(|c| c.map(|c| (config_path.clone(), c)))
+            .map_err(|e| format!("{config_path}: {e}")),
         Err(HostError::NotFound(_)) => Ok(None),
         Err(e) => Err(e.to_string()),
     };
     let gc_enabled_key = host
-        .read_text(DAEMON_JSON)
+        .read_text(&config_path)
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .and_then(|v| {
@@ -135,13 +217,15 @@ fn docker_builder(host: &Host) -> Option<Builder> {
             )
         }
         Err(e) => {
-            let (used, from) = dir_usage(host, DOCKER_BUILDKIT_STATE, e);
+            let (used, from) = dir_usage(host, &buildkit_state, e);
             (None, used, from)
         }
     };
     Some(Builder {
         name: "docker builder",
-        state: "/var/lib/docker".into(),
+        state: data_root,
+        config_path,
+        located,
         config,
         records,
         used,
@@ -164,7 +248,28 @@ fn docker_builder(host: &Host) -> Option<Builder> {
     })
 }
 
-fn buildkitd(host: &Host) -> Option<Builder> {
+fn buildkitd(host: &Facts) -> Option<Builder> {
+    // The running buildkitd that buildctl reaches: its --config and --root come first.
+    let socket = socket_from_env(host, "BUILDKIT_HOST", BUILDKITD_SOCKET);
+    let daemon = daemon_on(
+        host,
+        "buildkitd",
+        &docker_args::BUILDKITD,
+        &socket,
+        BUILDKITD_SOCKET,
+    );
+    let mut located = Vec::new();
+    if let Some((pid, a)) = &daemon {
+        located.push((
+            format!("/proc/{pid}/cmdline"),
+            format!(
+                "buildkitd answering on {socket}: --config {}, --root {}",
+                a.config_file.as_deref().unwrap_or("(default)"),
+                a.data_root.as_deref().unwrap_or("(default)")
+            ),
+        ));
+    }
+    let args = daemon.map(|(_, a)| a).unwrap_or_default();
     // Rootless buildkitd reads $XDG_CONFIG_HOME (or ~/.config) and keeps state in ~/.local/share.
     let home = host.env("HOME").ok().flatten();
     let xdg = host
@@ -172,8 +277,19 @@ fn buildkitd(host: &Host) -> Option<Builder> {
         .ok()
         .flatten()
         .or_else(|| home.as_ref().map(|h| format!("{h}/.config")));
-    let mut candidates = vec![(BUILDKITD_TOML.to_string(), BUILDKIT_STATE.to_string())];
-    if let (Some(x), Some(h)) = (&xdg, &home) {
+    let default_root = args
+        .data_root
+        .clone()
+        .unwrap_or_else(|| BUILDKIT_STATE.to_string());
+    let mut candidates = vec![(
+        args.config_file
+            .clone()
+            .unwrap_or_else(|| BUILDKITD_TOML.to_string()),
+        default_root,
+    )];
+    if args.config_file.is_none()
+        && let (Some(x), Some(h)) = (&xdg, &home)
+    {
         candidates.push((
             format!("{x}/buildkit/buildkitd.toml"),
             format!("{h}/.local/share/buildkit"),
@@ -190,10 +306,11 @@ fn buildkitd(host: &Host) -> Option<Builder> {
             Err(HostError::NotFound(_)) => Ok((None, Vec::new())),
             Err(e) => Err(e.to_string()),
         };
-        let state = parsed
-            .as_ref()
-            .ok()
-            .and_then(|(root, _)| root.clone())
+        // --root on the command line overrides the file's `root`.
+        let state = args
+            .data_root
+            .clone()
+            .or_else(|| parsed.as_ref().ok().and_then(|(root, _)| root.clone()))
             .unwrap_or(default_state);
         let config =
             parsed.map(|(_, workers)| workers.into_iter().next().map(|w| (toml_path.clone(), w)));
@@ -231,6 +348,8 @@ fn buildkitd(host: &Host) -> Option<Builder> {
         return Some(Builder {
             name: "buildkitd",
             state,
+            config_path: toml_path.clone(),
+            located,
             config,
             records,
             used,
@@ -381,6 +500,9 @@ fn describe_rule(r: &Rule) -> String {
 }
 
 fn judge(host: &Host, b: &Builder, out: &mut Outcome) -> (Status, String) {
+    for (source, excerpt) in &b.located {
+        out.push(source.clone(), excerpt.clone());
+    }
     if let Some(why) = &b.refused {
         out.push(b.name, why.clone());
         return (Status::Unknown, why.clone());
@@ -461,7 +583,7 @@ fn judge(host: &Host, b: &Builder, out: &mut Outcome) -> (Status, String) {
         // default from 28.2.0 (moby/moby#49899, closing #49826).
         status = Status::Warn;
         notes.push(off);
-        out.push_fix(enable_gc_plan(host));
+        out.push_fix(enable_gc_plan(host, &b.config_path));
     }
     if let (Some((major, _)), Some(g)) = (b.docker_version, gc)
         && major < 28
@@ -575,10 +697,10 @@ fn docker_gc_off(b: &Builder) -> Option<String> {
     }
 }
 
-/// daemon.json with `builder.gc.enabled: true`, edited as JSON (other keys kept as they are).
-fn enable_gc_plan(host: &Host) -> FixPlan {
+/// The engine's daemon.json with `builder.gc.enabled: true`, edited as JSON (other keys kept).
+fn enable_gc_plan(host: &Host, path: &str) -> FixPlan {
     let mut v: serde_json::Value = host
-        .read_text(DAEMON_JSON)
+        .read_text(path)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_else(|| serde_json::json!({}));
@@ -599,12 +721,12 @@ fn enable_gc_plan(host: &Host) -> FixPlan {
     let content = serde_json::to_string_pretty(&v).unwrap_or_default() + "\n";
     FixPlan {
         id: "enable-builder-gc".into(),
-        title: format!("Turn on Docker's builder GC in {DAEMON_JSON} (then restart dockerd)"),
+        title: format!("Turn on Docker's builder GC in {path} (then restart dockerd)"),
         risk: Risk::Disruptive,
         needs_root: true,
         steps: vec![
             Step::WriteFile {
-                path: DAEMON_JSON.into(),
+                path: path.into(),
                 content,
             },
             Step::Manual {
@@ -748,5 +870,177 @@ fn rename_plan(path: &str, text: &str, g: &GcConfig) -> FixPlan {
             path: path.to_string(),
             content: new,
         }],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::{Answer, Request, Script};
+    use serde_json::json;
+
+    pub(super) const STAT: &str = "42 (dockerd) S 1 42 42 0 -1 4194560 1000 0 0 0 10 5 0 0 20 0 12 0 3000 1000000 500 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0";
+
+    /// Docker 20.10 answering on the default socket with an empty build cache.
+    fn engine(cmdline: &str) -> Script {
+        Script::new()
+            .file("/proc/42/stat", STAT)
+            .file("/proc/42/cmdline", &cmdline.replace(' ', "\0"))
+            .answer(
+                Request::Docker(DockerCall::SystemDf),
+                Ok(Answer::Json(json!({"BuildCache": []}))),
+            )
+            .answer(
+                Request::Docker(DockerCall::Version),
+                Ok(Answer::Json(json!({"Version": "20.10.24+dfsg1"}))),
+            )
+    }
+
+    fn run(script: Script) -> Outcome {
+        (CHECK.run)(&Facts::of(script.host()), &Options::default())
+    }
+
+    fn evidence(o: &Outcome) -> String {
+        o.evidence
+            .iter()
+            .map(|e| format!("{}: {}\n", e.source, e.excerpt))
+            .collect()
+    }
+
+    const ENABLED: &str = r#"{"builder": {"gc": {"enabled": true}}}"#;
+
+    #[test]
+    fn the_daemons_config_file_decides_not_the_default_one() {
+        // /etc/docker/daemon.json turns GC on, but the running dockerd reads another file.
+        let o = run(
+            engine("/usr/bin/dockerd -H fd:// --config-file /srv/d/daemon.json")
+                .file("/etc/docker/daemon.json", ENABLED)
+                .file("/srv/d/daemon.json", "{}"),
+        );
+        assert_eq!(o.status, Status::Warn, "{}", evidence(&o));
+        assert!(
+            o.summary.contains("nothing bounds this cache"),
+            "{}",
+            o.summary
+        );
+        let fix = o
+            .fixes
+            .iter()
+            .find(|f| f.id == "enable-builder-gc")
+            .unwrap();
+        assert!(
+            matches!(&fix.steps[0], Step::WriteFile { path, .. } if path == "/srv/d/daemon.json"),
+            "{fix:?}"
+        );
+        assert!(evidence(&o).contains("/proc/42/cmdline: dockerd answering on /var/run/docker.sock: --config-file /srv/d/daemon.json"));
+
+        let o = run(
+            engine("/usr/bin/dockerd -H fd:// --config-file=/srv/d/daemon.json")
+                .file("/srv/d/daemon.json", ENABLED),
+        );
+        assert_eq!(o.status, Status::Ok, "{}\n{}", o.summary, evidence(&o));
+    }
+
+    #[test]
+    fn a_daemon_on_another_socket_is_not_the_one_asked() {
+        let o = run(
+            engine("dockerd -H unix:///tmp/other.sock --config-file /srv/d/daemon.json")
+                .file("/srv/d/daemon.json", ENABLED),
+        );
+        assert_eq!(o.status, Status::Warn, "{}", evidence(&o));
+        assert!(
+            !evidence(&o).contains("/proc/42/cmdline"),
+            "{}",
+            evidence(&o)
+        );
+    }
+
+    #[test]
+    fn the_data_root_comes_from_the_engine_then_the_command_line() {
+        let o = run(engine("dockerd --data-root /srv/flag")
+            .file("/etc/docker/daemon.json", ENABLED)
+            .answer(
+                Request::Docker(DockerCall::Info),
+                Ok(Answer::Json(json!({"DockerRootDir": "/srv/engine"}))),
+            )
+            .answer(
+                Request::DiskStat("/srv/engine".into()),
+                Ok(Answer::DiskStat(DiskStat {
+                    total: 100_000_000_000,
+                    free: 5_000_000_000,
+                    available: 5_000_000_000,
+                })),
+            ));
+        // 95% full: judged on the engine's data root, which only /info names.
+        assert_eq!(o.status, Status::Error, "{}", evidence(&o));
+        assert!(evidence(&o).contains("GET /info: DockerRootDir /srv/engine"));
+
+        // No engine answering: the command line's data root is where the cache is measured.
+        let o = run(Script::new()
+            .file("/proc/42/stat", STAT)
+            .file("/proc/42/cmdline", "dockerd\0--data-root\0/srv/flag\0")
+            .answer(
+                Request::Stat("/srv/flag/buildkit".into()),
+                Ok(Answer::Meta(crate::host::Meta {
+                    is_dir: true,
+                    is_file: false,
+                    mode: 0o700,
+                    size: 0,
+                    dev: (8, 1),
+                })),
+            )
+            .answer(
+                Request::DirSize("/srv/flag/buildkit".into()),
+                Ok(Answer::DirSize(DirSize {
+                    bytes: 1234,
+                    entries: 3,
+                    truncated: false,
+                })),
+            ));
+        assert!(
+            evidence(&o).contains("size of /srv/flag/buildkit"),
+            "{}",
+            evidence(&o)
+        );
+    }
+}
+
+#[cfg(test)]
+mod buildkitd_tests {
+    use super::*;
+    use crate::host::{Answer, Request, Script};
+
+    #[test]
+    fn buildkitds_config_and_root_come_from_its_command_line() {
+        let stat = super::tests::STAT.replace("(dockerd)", "(buildkitd)");
+        let o = (CHECK.run)(
+            &Facts::of(
+                Script::new()
+                    .file("/proc/42/stat", &stat)
+                    .file(
+                        "/proc/42/cmdline",
+                        "buildkitd\0--config\0/srv/bk.toml\0--root=/srv/bk\0",
+                    )
+                    .file("/srv/bk.toml", "[worker.oci]\ngc = false\n")
+                    .answer(
+                        Request::DirSize("/srv/bk".into()),
+                        Ok(Answer::DirSize(DirSize {
+                            bytes: 1234,
+                            entries: 3,
+                            truncated: false,
+                        })),
+                    )
+                    .host(),
+            ),
+            &Options::default(),
+        );
+        let ev: String = o
+            .evidence
+            .iter()
+            .map(|e| format!("{}: {}\n", e.source, e.excerpt))
+            .collect();
+        assert!(ev.contains("/srv/bk.toml: worker.oci"), "{ev}");
+        assert!(ev.contains("size of /srv/bk "), "{ev}");
+        assert!(o.summary.contains("GC is disabled"), "{}", o.summary);
     }
 }

@@ -29,6 +29,8 @@ pub enum DockerCall {
     SystemDf,
     /// `GET /version`
     Version,
+    /// `GET /info`: the engine's own data root (`DockerRootDir`), whatever its flags said.
+    Info,
 }
 
 impl DockerCall {
@@ -39,6 +41,7 @@ impl DockerCall {
             DockerCall::Inspect(id) => format!("/containers/{id}/json"),
             DockerCall::SystemDf => "/system/df".into(),
             DockerCall::Version => "/version".into(),
+            DockerCall::Info => "/info".into(),
         }
     }
 }

@@ -73,3 +73,163 @@ mod tests {
         assert_eq!(merged_dir(&serde_json::json!([])), None);
     }
 }
+
+/// What a daemon's command line says about where it listens, reads its config and keeps its data
+/// (dockerd: `--host/-H`, `--config-file`, `--data-root` and its old alias `--graph/-g`;
+/// buildkitd: `--addr`, `--config`, `--root`). Flags are read as Go's pflag reads them:
+/// `--flag value`, `--flag=value`, `-H value`, `-H=value`, `-Hvalue`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DaemonArgs {
+    /// Every address it listens on (`unix:///run/x.sock`, `fd://`, `tcp://…`).
+    pub hosts: Vec<String>,
+    pub config_file: Option<String>,
+    pub data_root: Option<String>,
+}
+
+/// Which flag names a daemon uses for what.
+pub struct DaemonFlags {
+    pub host: (&'static str, Option<char>),
+    pub config: &'static str,
+    pub root: &'static [(&'static str, Option<char>)],
+}
+
+pub const DOCKERD: DaemonFlags = DaemonFlags {
+    host: ("host", Some('H')),
+    config: "config-file",
+    root: &[("data-root", None), ("graph", Some('g'))],
+};
+
+pub const BUILDKITD: DaemonFlags = DaemonFlags {
+    host: ("addr", None),
+    config: "config",
+    root: &[("root", None)],
+};
+
+/// Reads a daemon's argv (`/proc/PID/cmdline` split on NUL) with its flag names.
+pub fn daemon_args(argv: &[String], flags: &DaemonFlags) -> DaemonArgs {
+    let mut out = DaemonArgs::default();
+    let mut i = 1;
+    while i < argv.len() {
+        let a = argv[i].as_str();
+        i += 1;
+        if a == "--" {
+            break;
+        }
+        // (long name or short letter, inline value)
+        let (name, short, inline) = if let Some(long) = a.strip_prefix("--") {
+            match long.split_once('=') {
+                Some((n, v)) => (n, None, Some(v.to_string())),
+                None => (long, None, None),
+            }
+        } else if let Some(s) = a.strip_prefix('-') {
+            let mut chars = s.chars();
+            let Some(c) = chars.next() else { continue };
+            let rest = chars.as_str();
+            let v = rest.strip_prefix('=').unwrap_or(rest);
+            ("", Some(c), (!v.is_empty()).then(|| v.to_string()))
+        } else {
+            continue;
+        };
+        let is = |(long, letter): (&str, Option<char>)| {
+            (short.is_none() && name == long) || (short.is_some() && short == letter)
+        };
+        let wanted =
+            is(flags.host) || is((flags.config, None)) || flags.root.iter().any(|r| is(*r));
+        if !wanted {
+            continue;
+        }
+        let value = match inline {
+            Some(v) => v,
+            None => match argv.get(i) {
+                Some(v) => {
+                    i += 1;
+                    v.clone()
+                }
+                None => break,
+            },
+        };
+        if is(flags.host) {
+            out.hosts.push(value);
+        } else if is((flags.config, None)) {
+            out.config_file = Some(value);
+        } else {
+            out.data_root = Some(value);
+        }
+    }
+    out
+}
+
+/// Whether a daemon listening on `hosts` answers on the unix socket `socket`. A daemon given no
+/// address, or started by systemd's socket activation (`fd://`), listens on `default`;
+/// `/var/run` is `/run` on every current distribution.
+pub fn listens_on(hosts: &[String], socket: &str, default: &str) -> bool {
+    let norm = |p: &str| {
+        let p = p.trim_start_matches("unix://");
+        p.strip_prefix("/var/run/")
+            .map(|rest| format!("/run/{rest}"))
+            .unwrap_or_else(|| p.to_string())
+    };
+    let want = norm(socket);
+    if hosts.is_empty() {
+        return norm(default) == want;
+    }
+    hosts.iter().any(|h| {
+        if h.starts_with("fd://") {
+            norm(default) == want
+        } else {
+            h.starts_with("unix://") && norm(h) == want
+        }
+    })
+}
+
+#[cfg(test)]
+mod daemon_tests {
+    use super::*;
+
+    fn argv(s: &str) -> Vec<String> {
+        s.split(' ').map(str::to_string).collect()
+    }
+
+    #[test]
+    fn dockerd_flags_in_every_spelling() {
+        let a = daemon_args(
+            &argv(
+                "/usr/bin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock --config-file=/srv/d.json --data-root /data/docker -Hunix:///tmp/x.sock",
+            ),
+            &DOCKERD,
+        );
+        assert_eq!(a.hosts, vec!["fd://", "unix:///tmp/x.sock"]);
+        assert_eq!(a.config_file.as_deref(), Some("/srv/d.json"));
+        assert_eq!(a.data_root.as_deref(), Some("/data/docker"));
+        let g = daemon_args(&argv("dockerd -g /old --host=unix:///a.sock"), &DOCKERD);
+        assert_eq!(g.data_root.as_deref(), Some("/old"));
+        assert_eq!(g.hosts, vec!["unix:///a.sock"]);
+        assert_eq!(
+            daemon_args(&argv("dockerd"), &DOCKERD),
+            DaemonArgs::default()
+        );
+    }
+
+    #[test]
+    fn buildkitd_flags() {
+        let a = daemon_args(
+            &argv(
+                "buildkitd --addr unix:///run/bk.sock --config /etc/bk.toml --root=/srv/bk --debug",
+            ),
+            &BUILDKITD,
+        );
+        assert_eq!(a.hosts, vec!["unix:///run/bk.sock"]);
+        assert_eq!(a.config_file.as_deref(), Some("/etc/bk.toml"));
+        assert_eq!(a.data_root.as_deref(), Some("/srv/bk"));
+    }
+
+    #[test]
+    fn which_daemon_answers_on_a_socket() {
+        let d = "/var/run/docker.sock";
+        assert!(listens_on(&[], "/var/run/docker.sock", d));
+        assert!(listens_on(&["fd://".into()], "/run/docker.sock", d));
+        assert!(!listens_on(&["unix:///tmp/a.sock".into()], d, d));
+        assert!(listens_on(&["unix:///tmp/a.sock".into()], "/tmp/a.sock", d));
+        assert!(!listens_on(&["tcp://0.0.0.0:2375".into()], d, d));
+    }
+}

@@ -145,3 +145,58 @@ fn a_real_build_cache_and_its_limit() {
         "{ev}"
     );
 }
+
+/// Issue #16 item 9: the running dockerd's own `--config-file` and data root decide, not
+/// /etc/docker/daemon.json and /var/lib/docker. Docker 20.10 runs builder GC only with
+/// `builder.gc.enabled: true` (moby@v20.10.27 builder/builder-next/controller.go), so the
+/// "nothing bounds this cache" warning follows the engine's own file.
+#[test]
+fn the_engines_own_config_file_and_data_root_decide() {
+    if !require_root() {
+        return;
+    }
+    for (daemon_json, warned) in [
+        ("{}", true),
+        (r#"{"builder": {"gc": {"enabled": true}}}"#, false),
+    ] {
+        let engine = Dockerd::start_with_config(daemon_json);
+        let out = doctor()
+            .env("DOCKER_HOST", engine.docker_host())
+            .args([
+                "--format",
+                "json",
+                "--only",
+                "buildkit-usage",
+                "--timeout",
+                "120",
+            ])
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let c = check(&report, "buildkit-usage");
+        let ev = c["evidence"].to_string();
+        let dir = engine.dir.path();
+        assert!(
+            ev.contains(&format!(
+                "--config-file {}",
+                dir.join("daemon.json").display()
+            )),
+            "{ev}"
+        );
+        assert!(
+            ev.contains(&format!("DockerRootDir {}", dir.join("docker").display())),
+            "{ev}"
+        );
+        let summary = c["summary"].as_str().unwrap();
+        assert_eq!(
+            summary.contains("nothing bounds this cache"),
+            warned,
+            "{daemon_json}: {summary}"
+        );
+        assert_eq!(
+            status(&report, "buildkit-usage"),
+            if warned { "warn" } else { "ok" },
+            "{c:#}"
+        );
+    }
+}
