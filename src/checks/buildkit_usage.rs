@@ -600,12 +600,27 @@ fn judge(host: &Host, b: &Builder, out: &mut Outcome) -> (Status, String) {
             ));
         }
     }
+    let freeable = b.records.as_deref().map(Freeable::of);
     if let Some(l) = limit.bytes
         && used > l
     {
         status = Status::Warn;
         notes.push(format!("over the limit by {}", human_decimal(used - l)));
-        out.push_fix(prune_plan(b, l));
+        match &freeable {
+            // Never offer a prune that frees nothing: say what holds the cache instead.
+            Some(f) if f.bytes == 0 => notes.push(format!("a prune frees nothing: {}", f.why())),
+            Some(f) => {
+                if f.bytes < used - l {
+                    notes.push(format!(
+                        "a prune frees at most {} ({})",
+                        human_decimal(f.bytes),
+                        f.why()
+                    ));
+                }
+                out.push_fix(prune_plan(b, l));
+            }
+            None => out.push_fix(prune_plan(b, l)),
+        }
     }
     if limit.bytes.is_none() && gc.is_some_and(|g| !g.rules.is_empty()) {
         status = status.max(Status::Warn);
@@ -621,25 +636,22 @@ fn judge(host: &Host, b: &Builder, out: &mut Outcome) -> (Status, String) {
         }
     }
     if let Some(records) = &b.records {
-        let reclaimable: i64 = records
-            .iter()
-            .filter(|r| r.reclaimable)
-            .map(|r| r.size)
-            .sum();
-        if used >= STUCK_BYTES && reclaimable == 0 && !records.is_empty() {
+        let f = Freeable::of(records);
+        if used >= STUCK_BYTES && f.bytes == 0 && !records.is_empty() {
             status = status.max(Status::Warn);
-            notes.push("nothing is reclaimable: every record is in use, GC cannot help; restarting the daemon releases them".into());
-            for r in records
-                .iter()
-                .filter(|r| r.in_use || !r.reclaimable)
-                .take(5)
-            {
+            notes.push(format!(
+                "nothing is reclaimable, GC cannot help: {}",
+                f.why()
+            ));
+            for r in records.iter().filter(|r| r.in_use).take(5) {
                 out.push(
                     format!("in use: {}", r.id),
                     format!("{} {} {}", r.kind, human_decimal(r.size), r.description),
                 );
             }
-            out.push_fix(restart_plan(b));
+            if f.in_use.0 > 0 {
+                out.push_fix(restart_plan(b));
+            }
         }
         records_evidence(records, out);
     }
@@ -681,6 +693,81 @@ fn judge(host: &Host, b: &Builder, out: &mut Outcome) -> (Status, String) {
         summary = format!("{summary}; {}", notes.join("; "));
     }
     (status, summary)
+}
+
+/// What a prune (without `--all`) can free, and what keeps the rest.
+struct Freeable {
+    bytes: i64,
+    /// Records held by a build or by the daemon: count, bytes.
+    in_use: (usize, i64),
+    /// In-use records reported as 0 B: Docker reports a cache mount held by a running build so.
+    in_use_unsized: usize,
+    /// Records shared with images: `builder prune` leaves them to the images.
+    shared: (usize, i64),
+    /// Neither in use nor shared, yet not reclaimable by the builder's own word.
+    kept: usize,
+}
+
+impl Freeable {
+    fn of(records: &[Record]) -> Freeable {
+        let mut f = Freeable {
+            bytes: 0,
+            in_use: (0, 0),
+            in_use_unsized: 0,
+            shared: (0, 0),
+            kept: 0,
+        };
+        for r in records {
+            if r.frees() {
+                f.bytes += r.size;
+            } else if r.in_use {
+                f.in_use.0 += 1;
+                f.in_use.1 += r.size;
+                f.in_use_unsized += usize::from(r.size == 0);
+            } else if r.shared {
+                f.shared.0 += 1;
+                f.shared.1 += r.size;
+            } else {
+                f.kept += 1;
+            }
+        }
+        f
+    }
+
+    fn why(&self) -> String {
+        let mut parts = Vec::new();
+        if self.in_use.0 > 0 {
+            parts.push(format!(
+                "{} record(s) in use ({}) — held by a running build, or by a daemon that never released them",
+                self.in_use.0,
+                human_decimal(self.in_use.1)
+            ));
+        }
+        if self.in_use_unsized > 0 {
+            parts.push(format!(
+                "{} of them reported as 0 B: the engine does not size a cache mount while a build holds it",
+                self.in_use_unsized
+            ));
+        }
+        if self.shared.0 > 0 {
+            parts.push(format!(
+                "{} record(s) shared with images ({}): `builder prune` leaves them, removing the images frees them",
+                self.shared.0,
+                human_decimal(self.shared.1)
+            ));
+        }
+        if self.kept > 0 {
+            parts.push(format!(
+                "{} record(s) the builder marks not reclaimable",
+                self.kept
+            ));
+        }
+        if parts.is_empty() {
+            "the cache has no records".into()
+        } else {
+            parts.join("; ")
+        }
+    }
 }
 
 /// Why nothing bounds Docker's build cache, when builder GC is off by this engine's default.
@@ -791,10 +878,12 @@ fn records_evidence(records: &[Record], out: &mut Outcome) {
     let mut largest: Vec<&Record> = records.iter().collect();
     largest.sort_by_key(|r| std::cmp::Reverse(r.size));
     for r in largest.into_iter().take(LARGEST) {
-        let flags = match (r.in_use, r.reclaimable) {
-            (true, _) => "in use",
-            (false, false) => "not reclaimable",
-            (false, true) => "reclaimable",
+        let flags = match (r.in_use, r.shared, r.reclaimable) {
+            (true, _, _) if r.size == 0 => "in use (size not reported while held)",
+            (true, _, _) => "in use",
+            (false, true, _) => "shared with images",
+            (false, false, false) => "not reclaimable",
+            (false, false, true) => "reclaimable",
         };
         out.push(
             format!("record {}", &r.id[..r.id.len().min(25)]),
@@ -1042,5 +1131,98 @@ mod buildkitd_tests {
         assert!(ev.contains("/srv/bk.toml: worker.oci"), "{ev}");
         assert!(ev.contains("size of /srv/bk "), "{ev}");
         assert!(o.summary.contains("GC is disabled"), "{}", o.summary);
+    }
+}
+
+/// #16 item 11: what a prune can free decides whether one is offered.
+#[cfg(test)]
+mod reclaim_tests {
+    use super::*;
+    use crate::host::{Answer, Request, Script};
+    use serde_json::json;
+
+    /// Docker 20.10 with a 1 MB limit and these `/system/df` build-cache items (API 1.41 shape).
+    fn docker(items: serde_json::Value) -> Outcome {
+        let script = Script::new()
+            .file(
+                "/etc/docker/daemon.json",
+                r#"{"builder": {"gc": {"enabled": true, "defaultKeepStorage": "1MB"}}}"#,
+            )
+            .answer(
+                Request::Docker(DockerCall::SystemDf),
+                Ok(Answer::Json(json!({ "BuildCache": items }))),
+            )
+            .answer(
+                Request::Docker(DockerCall::Version),
+                Ok(Answer::Json(json!({"Version": "20.10.24"}))),
+            );
+        (CHECK.run)(&Facts::of(script.host()), &Options::default())
+    }
+
+    fn item(id: &str, kind: &str, size: i64, in_use: bool, shared: bool) -> serde_json::Value {
+        json!({"ID": id, "Parent": "", "Type": kind, "Description": "mount / from exec /bin/sh -c sleep 600",
+               "InUse": in_use, "Shared": shared, "Size": size, "CreatedAt": "2026-12-01T12:00:00Z",
+               "LastUsedAt": null, "UsageCount": 1})
+    }
+
+    #[test]
+    fn a_prune_that_frees_nothing_is_not_offered() {
+        // A build holds its cache mount (reported as 0 B) and the rest is an image's layers.
+        let o = docker(json!([
+            item("held", "exec.cachemount", 0, true, false),
+            item("layer", "regular", 3_000_000, false, true),
+            item("base", "regular", 2_000_000, false, false),
+            item("held2", "regular", 4_000_000, true, false),
+        ]));
+        // 6 MB counted (shared excluded, as docker system df does), 2 MB of it freeable.
+        assert!(
+            o.summary.contains("a prune frees at most 2 MB"),
+            "{}",
+            o.summary
+        );
+        assert!(o.fixes.iter().any(|f| f.id == "prune-build-cache"));
+
+        let o = docker(json!([
+            item("held", "exec.cachemount", 0, true, false),
+            item("layer", "regular", 3_000_000, false, true),
+            item("held2", "regular", 4_000_000, true, false),
+        ]));
+        assert_eq!(o.status, Status::Warn);
+        assert!(o.summary.contains("a prune frees nothing"), "{}", o.summary);
+        assert!(o.summary.contains("2 record(s) in use"), "{}", o.summary);
+        assert!(
+            o.summary.contains("1 of them reported as 0 B"),
+            "{}",
+            o.summary
+        );
+        assert!(
+            o.summary.contains("1 record(s) shared with images"),
+            "{}",
+            o.summary
+        );
+        assert!(
+            !o.fixes.iter().any(|f| f.id == "prune-build-cache"),
+            "{:?}",
+            o.fixes
+        );
+        let ev: String = o
+            .evidence
+            .iter()
+            .map(|e| e.excerpt.clone() + "\n")
+            .collect();
+        assert!(ev.contains("in use (size not reported while held)"), "{ev}");
+        assert!(ev.contains("regular 3 MB, shared with images"), "{ev}");
+    }
+
+    /// `buildctl du -v` says `Reclaimable: true` for shared records (it counts only InUse);
+    /// they are still not what a prune frees.
+    #[test]
+    fn buildctl_reclaimable_shared_records_are_not_freed() {
+        let du = "ID:\t\tabc\nCreated at:\t2026-12-01 12:00:00 +0000 UTC\nMutable:\tfalse\nReclaimable:\ttrue\nShared:\t\ttrue\nSize:\t\t2.50GB\nType:\t\tregular\n\nID:\t\tdef\nMutable:\ttrue\nReclaimable:\tfalse\nShared:\t\tfalse\nSize:\t\t0B\nType:\t\texec.cachemount\n\n";
+        let records = buildkit::du_verbose(du);
+        let f = Freeable::of(&records);
+        assert_eq!(f.bytes, 0);
+        assert_eq!(f.shared, (1, 2_500_000_000));
+        assert_eq!(f.kept, 1);
     }
 }

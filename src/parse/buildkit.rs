@@ -397,6 +397,16 @@ pub struct Record {
     pub description: String,
 }
 
+impl Record {
+    /// Whether `builder prune` / `buildctl prune` (without `--all`) can delete it: not held by a
+    /// build (BuildKit never deletes a record with live references) and not shared with an image
+    /// (the engine's prune skips those; buildctl's own `Reclaimable` counts them, the engine's
+    /// does not — moby daemon/internal/builder-next/builder.go, buildkit cache/manager.go).
+    pub fn frees(&self) -> bool {
+        self.reclaimable && !self.in_use && !self.shared
+    }
+}
+
 /// The build-cache records of Docker's `/system/df`: `BuildCache` up to API 1.51,
 /// `BuildCacheUsage.Items` after.
 pub fn docker_df_records(df: &Value) -> Vec<Record> {
@@ -407,6 +417,7 @@ pub fn docker_df_records(df: &Value) -> Vec<Record> {
             a.iter()
                 .filter_map(|r| {
                     let in_use = r.get("InUse").and_then(Value::as_bool).unwrap_or(false);
+                    let shared = r.get("Shared").and_then(Value::as_bool).unwrap_or(false);
                     Some(Record {
                         id: r.get("ID")?.as_str()?.to_string(),
                         kind: r
@@ -416,8 +427,9 @@ pub fn docker_df_records(df: &Value) -> Vec<Record> {
                             .to_string(),
                         size: r.get("Size").and_then(Value::as_i64).unwrap_or(0),
                         in_use,
-                        shared: r.get("Shared").and_then(Value::as_bool).unwrap_or(false),
-                        reclaimable: !in_use,
+                        shared,
+                        // As the engine counts it (API 1.52 `Reclaimable`): not in use, not shared.
+                        reclaimable: !in_use && !shared,
                         description: r
                             .get("Description")
                             .and_then(Value::as_str)
