@@ -686,7 +686,13 @@ fn judge(host: &Host, b: &Builder, out: &mut Outcome) -> (Status, String) {
         if let Ok(Some((path, _))) = &b.config
             && let Ok(text) = host.read_text(path)
         {
-            out.push_fix(rename_plan(path, &text, g));
+            match rename_plan(path, &text, g) {
+                Some(plan) => out.push_fix(plan),
+                None => out.push(
+                    path.clone(),
+                    "the keys cannot be renamed structurally: rename them by hand".to_string(),
+                ),
+            }
         }
     }
     if !notes.is_empty() {
@@ -935,22 +941,17 @@ fn restart_plan(b: &Builder) -> FixPlan {
     }
 }
 
-/// Rewrites old GC keys to their new spelling, line by line (shown as a diff before it happens).
-fn rename_plan(path: &str, text: &str, g: &GcConfig) -> FixPlan {
-    let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
-    for (_, old, replacement) in &g.deprecated {
-        for quote in ["", "\""] {
-            let key = format!("{quote}{old}{quote}");
-            for l in lines.iter_mut() {
-                let t = l.trim_start();
-                if t.starts_with(&key) && t[key.len()..].trim_start().starts_with(['=', ':']) {
-                    *l = l.replacen(&key, &format!("{quote}{replacement}{quote}"), 1);
-                }
-            }
-        }
+/// Rewrites old GC keys to their new spelling in the parsed file (TOML with its comments kept,
+/// JSON member order kept), shown as a diff before it happens; a file that cannot be edited
+/// structurally gets no plan rather than a mangled one.
+fn rename_plan(path: &str, text: &str, g: &GcConfig) -> Option<FixPlan> {
+    let new = if path.ends_with(".json") {
+        buildkit::rename_json_keys(text, &g.deprecated)
+    } else {
+        buildkit::rename_toml_keys(text, &g.deprecated)
     }
-    let new = lines.join("\n");
-    FixPlan {
+    .ok()?;
+    Some(FixPlan {
         id: "rename-deprecated-gc-keys".into(),
         title: format!("Rename deprecated GC keys in {path}"),
         risk: Risk::Safe,
@@ -959,7 +960,7 @@ fn rename_plan(path: &str, text: &str, g: &GcConfig) -> FixPlan {
             path: path.to_string(),
             content: new,
         }],
-    }
+    })
 }
 
 #[cfg(test)]

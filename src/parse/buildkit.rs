@@ -671,3 +671,217 @@ mod tests {
         assert_eq!(human_binary(512 << 20), "512.0 MiB");
     }
 }
+
+/// Renames deprecated GC keys (`(at, old, new)` as [`GcConfig::deprecated`] lists them) in a
+/// buildkitd.toml, structurally: standard and inline tables, arrays of tables and inline arrays
+/// alike, keeping comments, formatting and key order (toml_edit). When the new key is already
+/// there, it wins (BuildKit reads it first), so the old one is removed.
+pub fn rename_toml_keys(
+    text: &str,
+    renames: &[(String, String, String)],
+) -> Result<String, String> {
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e: toml_edit::TomlError| format!("not TOML: {e}"))?;
+    for (at, old, new) in renames {
+        let mut cur = Cur::T(doc.as_table_mut());
+        for seg in at.split('.') {
+            let (name, index) = split_index(seg);
+            let next = match cur {
+                Cur::T(t) => t.get_mut(name).and_then(|i| descend(i, index)),
+                Cur::I(t) => t.get_mut(name).and_then(|v| descend_value(v, index)),
+            }
+            .ok_or_else(|| format!("{at}: not found"))?;
+            cur = next;
+        }
+        match cur {
+            Cur::T(t) => {
+                let order: Vec<String> = t.iter().map(|(k, _)| k.to_string()).collect();
+                let Some(decor) = t.key(old).map(|k| k.leaf_decor().clone()) else {
+                    continue;
+                };
+                let Some(item) = t.remove(old) else { continue };
+                if !t.contains_key(new) {
+                    t.insert_formatted(
+                        &toml_edit::Key::new(new.as_str()).with_leaf_decor(decor),
+                        item,
+                    );
+                }
+                let pos = |k: &str| {
+                    order
+                        .iter()
+                        .position(|o| o == if k == new { old } else { k })
+                };
+                t.sort_values_by(|a, _, b, _| pos(a.get()).cmp(&pos(b.get())));
+            }
+            Cur::I(t) => {
+                let order: Vec<String> = t.iter().map(|(k, _)| k.to_string()).collect();
+                let Some(decor) = t.key(old).map(|k| k.leaf_decor().clone()) else {
+                    continue;
+                };
+                let Some(value) = t.remove(old) else { continue };
+                if !t.contains_key(new) {
+                    t.insert_formatted(
+                        &toml_edit::Key::new(new.as_str()).with_leaf_decor(decor),
+                        value,
+                    );
+                }
+                let pos = |k: &str| {
+                    order
+                        .iter()
+                        .position(|o| o == if k == new { old } else { k })
+                };
+                t.sort_values_by(|a, _, b, _| pos(a.get()).cmp(&pos(b.get())));
+            }
+        }
+    }
+    Ok(doc.to_string())
+}
+
+/// A table on the way down a TOML path: a `[section]` or an inline `{ … }`.
+enum Cur<'a> {
+    T(&'a mut toml_edit::Table),
+    I(&'a mut toml_edit::InlineTable),
+}
+
+/// `gcpolicy[2]` → ("gcpolicy", Some(2)).
+fn split_index(seg: &str) -> (&str, Option<usize>) {
+    match seg.strip_suffix(']').and_then(|s| s.split_once('[')) {
+        Some((name, i)) => (name, i.parse().ok()),
+        None => (seg, None),
+    }
+}
+
+fn descend(item: &mut toml_edit::Item, index: Option<usize>) -> Option<Cur<'_>> {
+    use toml_edit::Item;
+    match (item, index) {
+        (Item::Table(t), None) => Some(Cur::T(t)),
+        (Item::ArrayOfTables(a), Some(i)) => a.get_mut(i).map(Cur::T),
+        (Item::Value(v), i) => descend_value(v, i),
+        _ => None,
+    }
+}
+
+fn descend_value(v: &mut toml_edit::Value, index: Option<usize>) -> Option<Cur<'_>> {
+    use toml_edit::Value;
+    match (v, index) {
+        (Value::InlineTable(t), None) => Some(Cur::I(t)),
+        (Value::Array(a), Some(i)) => match a.get_mut(i)? {
+            Value::InlineTable(t) => Some(Cur::I(t)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The same for daemon.json, whose keys Go matches in any letter case; members keep their order.
+pub fn rename_json_keys(
+    text: &str,
+    renames: &[(String, String, String)],
+) -> Result<String, String> {
+    let mut v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    for (at, old, new) in renames {
+        let mut cur = &mut v;
+        for seg in at.split('.') {
+            let (name, index) = split_index(seg);
+            let o = cur
+                .as_object_mut()
+                .ok_or_else(|| format!("{at}: not an object"))?;
+            let key = o
+                .keys()
+                .find(|k| k.eq_ignore_ascii_case(name))
+                .cloned()
+                .ok_or_else(|| format!("{at}: not found"))?;
+            cur = o.get_mut(&key).ok_or_else(|| format!("{at}: not found"))?;
+            if let Some(i) = index {
+                cur = cur.get_mut(i).ok_or_else(|| format!("{at}: not found"))?;
+            }
+        }
+        let Some(o) = cur.as_object_mut() else {
+            continue;
+        };
+        let has_new = o.keys().any(|k| k.eq_ignore_ascii_case(new));
+        let old_keys: Vec<String> = o
+            .keys()
+            .filter(|k| k.eq_ignore_ascii_case(old))
+            .cloned()
+            .collect();
+        let entries: Vec<(String, Value)> = std::mem::take(o).into_iter().collect();
+        let mut renamed = false;
+        for (k, val) in entries {
+            if old_keys.contains(&k) {
+                if !has_new && !renamed {
+                    o.insert(new.clone(), val);
+                    renamed = true;
+                }
+            } else {
+                o.insert(k, val);
+            }
+        }
+    }
+    Ok(serde_json::to_string_pretty(&v).unwrap_or_default() + "\n")
+}
+
+#[cfg(test)]
+mod rename_tests {
+    use super::*;
+
+    fn renames(text: &str) -> Vec<(String, String, String)> {
+        buildkitd_toml(text)
+            .unwrap()
+            .1
+            .into_iter()
+            .flat_map(|g| g.deprecated)
+            .collect()
+    }
+
+    #[test]
+    fn toml_inline_tables_and_comments() {
+        let text = "# buildkitd\n[worker.oci]\n  # the cap\n  gckeepstorage = \"5GB\" # old name\n  gc = true\n  gcpolicy = [ { keepBytes = \"1GB\", filters = [\"type==source.local\"] }, {all = true, keepBytes = 1000} ]\n";
+        let r = renames(text);
+        assert_eq!(r.len(), 3, "{r:?}");
+        let new = rename_toml_keys(text, &r).unwrap();
+        assert_eq!(
+            new,
+            "# buildkitd\n[worker.oci]\n  # the cap\n  reservedSpace = \"5GB\" # old name\n  gc = true\n  gcpolicy = [ { reservedSpace = \"1GB\", filters = [\"type==source.local\"] }, {all = true, reservedSpace = 1000} ]\n"
+        );
+        assert!(renames(&new).is_empty(), "a second run finds nothing");
+        assert_eq!(rename_toml_keys(&new, &renames(&new)).unwrap(), new);
+    }
+
+    #[test]
+    fn toml_array_of_tables_and_inline_worker() {
+        let text = "worker = { oci = { gckeepstorage = 1000, reservedSpace = 2000 } }\n";
+        let new = rename_toml_keys(text, &renames(text)).unwrap();
+        assert_eq!(new, "worker = { oci = { reservedSpace = 2000 } }\n");
+        let text = "[worker.oci]\n[[worker.oci.gcpolicy]]\n  keepBytes = 1\n  all = true\n";
+        let new = rename_toml_keys(text, &renames(text)).unwrap();
+        assert_eq!(
+            new,
+            "[worker.oci]\n[[worker.oci.gcpolicy]]\n  reservedSpace = 1\n  all = true\n"
+        );
+    }
+
+    #[test]
+    fn json_keys_in_place() {
+        let text = r#"{"debug": true, "builder": {"gc": {"enabled": true, "defaultKeepStorage": "20GB", "policy": [{"keepStorage": "10GB", "all": true}]}}}"#;
+        let r = daemon_json_builder(text).unwrap().unwrap().deprecated;
+        let new = rename_json_keys(text, &r).unwrap();
+        let v: Value = serde_json::from_str(&new).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"debug": true, "builder": {"gc": {"enabled": true, "defaultReservedSpace": "20GB", "policy": [{"reservedSpace": "10GB", "all": true}]}}})
+        );
+        assert!(
+            new.find("defaultReservedSpace") < new.find("policy"),
+            "order kept"
+        );
+        assert!(
+            daemon_json_builder(&new)
+                .unwrap()
+                .unwrap()
+                .deprecated
+                .is_empty()
+        );
+    }
+}
