@@ -49,10 +49,37 @@ fn run(host: &Facts, opts: &Options) -> Outcome {
     };
     let v1 = layout.freezer().map(|h| h.mount_point.clone());
     // cgroup.freeze exists from 5.2 on, in every non-root cgroup of a cgroup2 hierarchy.
+    let kernel = host.kernel();
+    if v1.is_none()
+        && layout.unified.is_some()
+        && let Err(why) = kernel
+    {
+        // Without the kernel's version, "no freezer" would be a guess.
+        return Outcome::unknown(format!(
+            "cgroup2 is mounted but the kernel version is unknown ({why}): cgroup.freeze needs 5.2"
+        ));
+    }
     let v2 = layout
         .unified
         .clone()
-        .filter(|_| host.kernel().is_ok_and(|k| k.at_least(5, 2)));
+        .filter(|_| kernel.is_ok_and(|k| k.at_least(5, 2)));
+    // A hierarchy named by the mount table but absent from what we can read (a --root tree
+    // without /sys) says nothing about frozen cgroups.
+    let missing: Vec<&String> = [&v1, &v2]
+        .into_iter()
+        .flatten()
+        .filter(|root| !host.stat(root).is_ok_and(|m| m.is_dir))
+        .collect();
+    if !missing.is_empty() {
+        return Outcome::unknown(format!(
+            "the freezer hierarchy {} is in the mount table but cannot be read here (no /sys in this tree?)",
+            missing
+                .iter()
+                .map(|m| escape(m))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ));
+    }
 
     let mut walk = Walk {
         host,
@@ -458,5 +485,73 @@ fn short(id: &str) -> &str {
         &id[..12]
     } else {
         id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::{Answer, Meta, Request, Script};
+
+    const V1_FREEZER: &str =
+        "31 1 0:27 / /sys/fs/cgroup/freezer rw,nosuid - cgroup cgroup rw,freezer\n";
+    const V2: &str = "30 1 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n";
+
+    fn run(script: Script) -> Outcome {
+        (CHECK.run)(&Facts::of(script.host()), &Options::default())
+    }
+
+    fn dir(script: Script, path: &str) -> Script {
+        script.answer(
+            Request::Stat(path.into()),
+            Ok(Answer::Meta(Meta {
+                is_dir: true,
+                is_file: false,
+                mode: 0o755,
+                size: 0,
+                dev: (0, 27),
+            })),
+        )
+    }
+
+    #[test]
+    fn a_hierarchy_that_is_not_there_is_unknown() {
+        // A --root tree with a mount table but no /sys.
+        let o = run(Script::new().file("/proc/1/mountinfo", V1_FREEZER));
+        assert_eq!(o.status, Status::Unknown, "{}", o.summary);
+        assert!(
+            o.summary.contains("/sys/fs/cgroup/freezer"),
+            "{}",
+            o.summary
+        );
+        assert!(!o.summary.contains("walked"), "{}", o.summary);
+        // The same tree with the hierarchy present is walked.
+        let o = run(dir(
+            Script::new().file("/proc/1/mountinfo", V1_FREEZER),
+            "/sys/fs/cgroup/freezer",
+        ));
+        assert_eq!(o.status, Status::Ok, "{}", o.summary);
+    }
+
+    #[test]
+    fn an_unknown_kernel_is_not_no_freezer() {
+        let o = run(dir(
+            Script::new().file("/proc/1/mountinfo", V2),
+            "/sys/fs/cgroup",
+        ));
+        assert_eq!(o.status, Status::Unknown, "{}", o.summary);
+        assert!(
+            o.summary.contains("kernel version is unknown"),
+            "{}",
+            o.summary
+        );
+        let o = run(dir(
+            Script::new()
+                .file("/proc/1/mountinfo", V2)
+                .file("/proc/sys/kernel/osrelease", "4.19.0-26-amd64\n"),
+            "/sys/fs/cgroup",
+        ));
+        assert_eq!(o.status, Status::Warn, "{}", o.summary);
+        assert!(o.summary.starts_with("no freezer"), "{}", o.summary);
     }
 }

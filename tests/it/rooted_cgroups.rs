@@ -378,3 +378,36 @@ fn criu_under_root_is_found_but_not_run() {
     assert_eq!(status(&report, "criu-version"), "error", "{report}");
     assert!(summary(&report, "criu-version").starts_with("CRIU 3.19 cannot start"));
 }
+
+/// Issue #15 item 1: a tree with a mount table but no /sys (a k8s node's /proc copied for a bug
+/// report) cannot say "none frozen"; nor can a cgroup2 tree whose kernel version is unknown say
+/// "no freezer".
+#[test]
+fn freezer_without_sys_or_kernel_is_unknown() {
+    let tree = Tree::new();
+    tree.file(
+        "proc/1/mountinfo",
+        "25 1 0:23 / / rw - ext4 /dev/sda1 rw\n31 25 0:27 / /sys/fs/cgroup/freezer rw,nosuid - cgroup cgroup rw,freezer\n",
+    )
+    .file("proc/sys/kernel/osrelease", "5.10.0-28-amd64\n");
+    let (_, report) = tree.run_json(&["--only", "cgroup-freezer", "--timeout", "120"]);
+    assert_eq!(status(&report, "cgroup-freezer"), "unknown", "{report}");
+    let s = summary(&report, "cgroup-freezer");
+    assert!(
+        s.contains("/sys/fs/cgroup/freezer") && !s.contains("walked"),
+        "{s}"
+    );
+
+    let tree = Tree::new();
+    tree.file(
+        "proc/1/mountinfo",
+        "25 1 0:23 / / rw - ext4 /dev/sda1 rw\n30 25 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n",
+    )
+    .file("sys/fs/cgroup/cgroup.controllers", "cpu memory\n");
+    let (_, report) = tree.run_json(&["--only", "cgroup-freezer", "--timeout", "120"]);
+    assert_eq!(status(&report, "cgroup-freezer"), "unknown", "{report}");
+    assert!(
+        summary(&report, "cgroup-freezer").contains("kernel version is unknown"),
+        "{report}"
+    );
+}
