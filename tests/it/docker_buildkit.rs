@@ -200,3 +200,82 @@ fn the_engines_own_config_file_and_data_root_decide() {
         );
     }
 }
+
+/// Issue #16 item 11: a build held running (a `sleep` in a RUN with a cache mount) holds its
+/// cache mount in use; the doctor lists it as in use and offers no prune for it.
+#[test]
+fn a_cache_mount_held_by_a_running_build_is_in_use() {
+    if !require_root() {
+        return;
+    }
+    let engine = Dockerd::start_with_config(r#"{"builder": {"gc": {"enabled": true}}}"#);
+    engine.import_busybox("doctor-busybox:test");
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM doctor-busybox:test\nRUN --mount=type=cache,target=/c dd if=/dev/zero of=/c/blob bs=1k count=1024 && touch /c/ready && sleep 120\n",
+    )
+    .unwrap();
+    let mut build = Command::new("/usr/bin/docker")
+        .env("DOCKER_HOST", engine.docker_host())
+        .env("DOCKER_BUILDKIT", "1")
+        .args(["build", "--network", "none", "-q", "--no-cache"])
+        .arg(ctx.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Ask until the engine lists the held cache mount (the build needs a moment to start).
+    let start = std::time::Instant::now();
+    let held = loop {
+        let out = doctor()
+            .env("DOCKER_HOST", engine.docker_host())
+            .args([
+                "--format",
+                "json",
+                "--only",
+                "buildkit-usage",
+                "--timeout",
+                "120",
+            ])
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let c = check(&report, "buildkit-usage").clone();
+        let ev = c["evidence"].to_string();
+        if ev.contains("exec.cachemount") && ev.contains("in use") {
+            break c;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(120),
+            "no cache mount in use: {c:#}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    let _ = build.kill();
+    let _ = build.wait();
+    let records: Vec<String> = held["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["source"].as_str().unwrap().starts_with("record "))
+        .map(|e| e["excerpt"].as_str().unwrap().to_string())
+        .collect();
+    let mount = records
+        .iter()
+        .find(|r| r.starts_with("exec.cachemount"))
+        .unwrap_or_else(|| panic!("{records:?}"));
+    // Docker 20.10 reports a held cache mount as 0 B: marked, not counted as nothing.
+    assert!(
+        mount.contains("0 B, in use (size not reported while held)"),
+        "{mount}"
+    );
+    assert!(
+        !held["fixes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["id"] == "prune-build-cache"),
+        "{held:#}"
+    );
+}
