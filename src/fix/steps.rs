@@ -161,12 +161,12 @@ fn shlex_quote(s: &str) -> String {
 }
 
 /// The start time of `pid` now, from /proc.
-fn start_ticks(pid: u32) -> Option<u64> {
+pub(super) fn start_ticks(pid: u32) -> Option<u64> {
     let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     proc_stat::parse(&text).map(|s| s.start_ticks)
 }
 
-fn signal_named(name: &str) -> Option<Signal> {
+pub(super) fn signal_named(name: &str) -> Option<Signal> {
     match name {
         "TERM" => Some(Signal::TERM),
         "KILL" => Some(Signal::KILL),
@@ -234,7 +234,7 @@ fn exited(fd: &impl AsFd, within: Duration) -> bool {
 }
 
 /// Files under `dir` that running processes hold open.
-fn open_files_under(dir: &str) -> Vec<String> {
+pub(super) fn open_files_under(dir: &str) -> Vec<String> {
     let mut found = Vec::new();
     let Ok(procs) = fs::read_dir("/proc") else {
         return found;

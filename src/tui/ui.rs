@@ -315,7 +315,11 @@ fn draw_pictures(f: &mut Frame, app: &App, r: &CheckResult, area: Rect) -> Rect 
                     .unwrap_or(8)
                     .clamp(8, 14) as u16;
                 // Bar heights are integers: scale milliseconds so short ones still show.
-                let scale = if *unit == Unit::Milliseconds { 1000.0 } else { 1.0 };
+                let scale = if *unit == Unit::Milliseconds {
+                    1000.0
+                } else {
+                    1.0
+                };
                 let drawn: Vec<Bar> = bars
                     .iter()
                     .map(|(label, v)| {
