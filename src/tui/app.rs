@@ -587,6 +587,8 @@ fn scrolled(scroll: u16, key: KeyEvent) -> Option<u16> {
         KeyCode::PageUp => Some(scroll.saturating_sub(10)),
         KeyCode::PageDown => Some(scroll.saturating_add(10)),
         KeyCode::Home | KeyCode::Char('g') => Some(0),
+        // Drawing clamps it to the last line.
+        KeyCode::End | KeyCode::Char('G') => Some(u16::MAX),
         _ => Some(scroll),
     }
 }

@@ -10,7 +10,7 @@ use ratatui::widgets::{
 };
 
 use super::app::{App, Focus};
-use super::fit::{fit_words, path_and_note, wrapped_height};
+use super::fit::{fit_words, fit_words_end, path_and_note, wrapped_height};
 use super::markdown;
 use super::ui::{pane, risk_style, scrollbar, status_style, style};
 use crate::model::{CheckResult, Unit, Visual};
@@ -236,35 +236,26 @@ fn widths(t: &crate::model::Table, rows: &[usize], width: u16) -> Vec<u16> {
         })
         .collect();
     let paths: Vec<usize> = (0..n).filter(|c| t.path_columns.contains(c)).collect();
-    let share = avail / n;
-    let mut w: Vec<usize> = (0..n)
-        .map(|c| {
-            if paths.contains(&c) {
-                0
-            } else {
-                need[c].min(share.max(t.columns[c].chars().count()))
-            }
-        })
-        .collect();
-    let used: usize = w.iter().sum();
-    let left = avail.saturating_sub(used);
-    if paths.is_empty() {
-        // No path column: what is left goes to the last column.
-        if let Some(last) = w.last_mut() {
-            *last += left.min(need[n - 1].saturating_sub(*last));
-        }
+    let mut w = vec![0usize; n];
+    if need.iter().sum::<usize>() <= avail {
+        w.clone_from(&need);
     } else {
+        // Paths first get two fifths (or what they need), then the other columns share the rest
+        // smallest first, each up to its need; what is left goes back to the paths.
         for &c in &paths {
-            w[c] = (left / paths.len()).min(need[c].max(8));
+            w[c] = need[c].min((avail * 2 / 5 / paths.len()).max(16));
         }
-        // Room the paths do not need goes to the other columns, in order.
-        let mut spare = avail.saturating_sub(w.iter().sum());
-        for c in 0..n {
-            if !paths.contains(&c) {
-                let more = need[c].saturating_sub(w[c]).min(spare);
-                w[c] += more;
-                spare -= more;
-            }
+        let mut rest = avail.saturating_sub(w.iter().sum());
+        let mut others: Vec<usize> = (0..n).filter(|c| !paths.contains(c)).collect();
+        others.sort_by_key(|&c| need[c]);
+        for (k, &c) in others.iter().enumerate() {
+            let fair = rest / (others.len() - k);
+            w[c] = need[c].min(fair.max(t.columns[c].chars().count()));
+            rest = rest.saturating_sub(w[c]);
+        }
+        for &c in &paths {
+            let more = need[c].saturating_sub(w[c]).min(rest / paths.len().max(1));
+            w[c] += more;
         }
     }
     w.into_iter().map(|x| x as u16).collect()
@@ -294,7 +285,7 @@ fn draw_table(f: &mut Frame, app: &mut App, r: &CheckResult, area: Rect) -> Rect
                         let mut lines = vec![Line::raw(super::fit::elide_middle(path, width))];
                         if let Some(note) = note {
                             // Mounts in another namespace: the namespace on its own line.
-                            lines.push(Line::raw(fit_words(note, width)));
+                            lines.push(Line::raw(fit_words_end(note, width)));
                             height = 2;
                         }
                         Cell::from(Text::from(lines))

@@ -44,6 +44,30 @@ pub fn fit_words(s: &str, width: usize) -> String {
     format!("{}…", out.trim_end_matches([',', ';', ' ']))
 }
 
+/// Shortens `s` to at most `width` characters keeping its end, cut between words
+/// (`…namespace mnt:[4026532254])`): for notes whose last word is the one that matters.
+pub fn fit_words_end(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    for word in s.split(' ').rev() {
+        let candidate = if out.is_empty() {
+            word.to_string()
+        } else {
+            format!("{word} {out}")
+        };
+        if candidate.chars().count() + 1 > width {
+            break;
+        }
+        out = candidate;
+    }
+    if out.is_empty() {
+        return elide_middle(s, width);
+    }
+    format!("…{out}")
+}
+
 /// A path cell split into the path and a note in parentheses after it
 /// (`/a/b (only in mount namespace mnt:[4026532254])`), so the note can get its own line.
 pub fn path_and_note(cell: &str) -> (&str, Option<&str>) {
@@ -132,6 +156,14 @@ mod tests {
             "1234 sleep (cwd)…"
         );
         assert_eq!(fit_words("abcdefghijklmnopqrstuvwxyz", 9), "abcd…wxyz");
+    }
+
+    #[test]
+    fn notes_keep_their_last_words() {
+        assert_eq!(
+            fit_words_end("(only in mount namespace mnt:[4026532254])", 30),
+            "…namespace mnt:[4026532254])"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Work that leaves the UI thread: scans, fixes (with progress), the look for what would block a
 //! fix, and support bundles. Each reports back to the loop as messages.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
 use std::thread;
@@ -115,10 +115,9 @@ pub fn export(opts: &Options, target: PathBuf, tx: &Sender<Msg>) {
     });
 }
 
-/// An absolute path in the current directory that no earlier export took:
+/// A path in `dir` (absolute: the notice shows it) that no earlier export took:
 /// container-doctor-HOST-TIME[-N].tar.gz.
-pub fn bundle_path(host: Option<&str>) -> Result<PathBuf, String> {
-    let dir = std::env::current_dir().map_err(|e| format!("the current directory: {e}"))?;
+pub fn bundle_path(dir: &Path, host: Option<&str>) -> Result<PathBuf, String> {
     let host: String = host
         .unwrap_or("host")
         .chars()

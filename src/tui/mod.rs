@@ -9,7 +9,7 @@ mod detail;
 pub mod dialog;
 mod dialog_view;
 pub mod fit;
-mod jobs;
+pub mod jobs;
 mod markdown;
 mod terminal;
 pub mod ui;
@@ -212,7 +212,9 @@ fn event_loop(
                     },
                     Action::Export => {
                         let host = app.host.as_ref().and_then(|h| h.hostname.clone());
-                        match jobs::bundle_path(host.as_deref()) {
+                        let dir = std::env::current_dir()
+                            .map_err(|e| format!("the current directory: {e}"));
+                        match dir.and_then(|d| jobs::bundle_path(&d, host.as_deref())) {
                             Ok(target) => jobs::export(&opts, target, tx),
                             Err(e) => {
                                 app.exporting = false;

@@ -157,7 +157,10 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
             .map(|t| format!("{} (r rescans)", fit::age(t.elapsed())))
             .unwrap_or_default()
     };
-    second.push(Span::raw(age));
+    if !age.is_empty() {
+        second.push(Span::raw(age));
+        second.push(Span::raw(" · "));
+    }
     match &app.host {
         Some(h) => {
             let mut parts: Vec<String> = Vec::new();
@@ -181,7 +184,7 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
                     .unwrap_or_else(|| "not in a container".into()),
                 h.source.clone(),
             ];
-            second.push(Span::raw(format!(" · {}", facts.join(" · "))));
+            second.push(Span::raw(facts.join(" · ")));
         }
         None => first.push(Span::raw("  reading the host …")),
     }
