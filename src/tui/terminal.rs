@@ -7,7 +7,7 @@ use std::io::stdout;
 use ratatui::crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use ratatui::crossterm::execute;
 use ratatui::crossterm::terminal::{
-    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+    Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
 use signal_hook::consts::{SIGCONT, SIGHUP, SIGINT, SIGTERM, SIGTSTP};
 
@@ -36,8 +36,16 @@ pub fn leave() {
 /// Takes the terminal again after a suspend (or after something else touched it).
 pub fn resume(terminal: &mut ratatui::DefaultTerminal) {
     let _ = enable_raw_mode();
-    let _ = execute!(stdout(), EnterAlternateScreen, EnableMouseCapture);
-    let _ = terminal.clear();
+    let _ = execute!(
+        stdout(),
+        EnterAlternateScreen,
+        EnableMouseCapture,
+        Clear(ClearType::All)
+    );
+    // Not `terminal.clear()`: it asks the terminal for the cursor position, whose answer the
+    // input thread may read first. A blank frame makes ratatui's idea of the screen blank too,
+    // so the next frame is drawn whole.
+    let _ = terminal.draw(|_| {});
 }
 
 /// Ctrl-Z or SIGTSTP: restore the terminal, stop as the shell expects, and take it back on `fg`.

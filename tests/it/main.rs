@@ -7,6 +7,7 @@ mod bundle;
 mod cgroups_live;
 mod docker_buildkit;
 mod docker_overlay;
+mod fix_progress;
 mod fixes;
 mod hung_filesystem;
 mod in_container;

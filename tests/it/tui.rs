@@ -1026,3 +1026,149 @@ fn destructive_fixes_need_the_check_id_typed() {
         "Confirm applies the plan shown"
     );
 }
+
+/// A 120×40 tmux session running bash with the prompt `READY$ `.
+fn shell_session(name: &str) -> String {
+    let session = format!("cd-e2e-{name}-{}", std::process::id());
+    let _ = tmux(&["kill-session", "-t", &session]);
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "120",
+        "-y",
+        "40",
+        "bash --norc --noprofile",
+    ]);
+    send(&session, &["PS1='READY$ '", "Enter"]);
+    wait_for(&session, "READY$");
+    session
+}
+
+fn send(session: &str, keys: &[&str]) {
+    for k in keys {
+        tmux(&["send-keys", "-t", session, k]);
+        // Esc followed at once by a key reads as Alt+key: type like a person.
+        std::thread::sleep(Duration::from_millis(150));
+    }
+}
+
+fn e2e_bin() -> String {
+    std::env::var_os("CONTAINER_DOCTOR_E2E_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(doctor_path)
+        .display()
+        .to_string()
+}
+
+/// The doctor's pid: the shell's child.
+fn doctor_pid(session: &str) -> String {
+    let shell = tmux(&["display", "-p", "-t", session, "#{pane_pid}"]);
+    let out = Command::new("pgrep")
+        .args(["-P", shell.trim()])
+        .output()
+        .expect("pgrep");
+    let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!pid.is_empty() && !pid.contains('\n'), "children: {pid:?}");
+    pid
+}
+
+/// Main screen, cursor visible, cooked mode: the terminal is the shell's again.
+fn assert_restored(session: &str, tag: &str) {
+    assert_eq!(
+        tmux(&[
+            "display",
+            "-p",
+            "-t",
+            session,
+            "#{cursor_flag} #{alternate_on}"
+        ])
+        .trim(),
+        "1 0",
+        "{tag}"
+    );
+    send(
+        session,
+        &[
+            &format!("stty -a | grep -o -- '-icanon' || echo COOKED-{tag}"),
+            "Enter",
+        ],
+    );
+    wait_for(session, &format!("COOKED-{tag}"));
+}
+
+#[test]
+fn end_to_end_suspend_resume_and_sigterm() {
+    let session = shell_session("signals");
+    send(&session, &[&e2e_bin(), "Enter"]);
+    wait_for(&session, "q quit");
+    // Ctrl-Z gives the terminal back; fg redraws the UI.
+    send(&session, &["C-z"]);
+    wait_for(&session, "Stopped");
+    assert_restored(&session, "ctrl-z");
+    send(&session, &["clear", "Enter", "fg", "Enter"]);
+    let pane = wait_for(&session, "q quit");
+    assert!(pane.contains("Checks"), "{pane}");
+    assert_eq!(
+        tmux(&["display", "-p", "-t", &session, "#{alternate_on}"]).trim(),
+        "1"
+    );
+    // SIGTSTP from outside does the same.
+    let pid = doctor_pid(&session);
+    Command::new("kill").args(["-TSTP", &pid]).status().unwrap();
+    wait_for(&session, "Stopped");
+    assert_restored(&session, "sigtstp");
+    send(&session, &["clear", "Enter", "fg", "Enter"]);
+    wait_for(&session, "q quit");
+    // SIGTERM ends it with the terminal restored and the shell told why.
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    wait_for(&session, "READY$");
+    send(&session, &["echo EXITED=$?", "Enter"]);
+    wait_for(&session, "EXITED=143");
+    assert_restored(&session, "sigterm");
+    let _ = tmux(&["kill-session", "-t", &session]);
+}
+
+#[test]
+fn end_to_end_sighup_and_sigint_restore_the_terminal() {
+    for (signal, code) in [("HUP", 129), ("INT", 130)] {
+        let session = shell_session(&format!("sig{signal}"));
+        send(&session, &[&e2e_bin(), "Enter"]);
+        wait_for(&session, "q quit");
+        let pid = doctor_pid(&session);
+        Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        wait_for(&session, "READY$");
+        send(&session, &["echo EXITED=$?", "Enter"]);
+        wait_for(&session, &format!("EXITED={code}"));
+        assert_restored(&session, signal);
+        let _ = tmux(&["kill-session", "-t", &session]);
+    }
+}
+
+#[test]
+fn end_to_end_dumb_terminal_gets_the_text_report() {
+    let session = shell_session("dumb");
+    send(
+        &session,
+        &[&format!("TERM=dumb {}; echo EXITED=$?", e2e_bin()), "Enter"],
+    );
+    let pane = wait_for(&session, "\nEXITED=");
+    assert!(
+        pane.contains(" checks: ") && pane.contains("kernel-version"),
+        "{pane}"
+    );
+    assert!(!pane.contains("q quit"), "{pane}");
+    assert_eq!(
+        tmux(&["display", "-p", "-t", &session, "#{alternate_on}"]).trim(),
+        "0"
+    );
+    // A dumb terminal gets no color either.
+    let colored = tmux(&["capture-pane", "-t", &session, "-p", "-e"]);
+    assert!(!colored.contains("\x1b["), "{colored}");
+    let _ = tmux(&["kill-session", "-t", &session]);
+}
