@@ -76,7 +76,12 @@ impl App {
             return Action::None;
         };
         let Some(first) = plans.first() else {
-            self.notice = Some(if self.focus == super::app::Focus::Detail {
+            let on_row = self.focus == super::app::Focus::Detail
+                && self
+                    .current()
+                    .and_then(|r| r.result.as_ref())
+                    .is_some_and(|r| r.table.as_ref().is_some_and(|t| !t.rows.is_empty()));
+            self.notice = Some(if on_row {
                 "This row has no fix of its own.".into()
             } else {
                 "This check has no fix to offer.".into()
