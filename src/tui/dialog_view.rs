@@ -88,8 +88,10 @@ pub fn draw_fix(f: &mut Frame, app: &mut App, area: Rect, d: &mut FixDialog) {
         .collect();
     let typed_line = (confirmable && d.destructive()).then(|| {
         Line::raw(format!(
-            "Destructive: type {} to enable Confirm: {}▏",
-            d.check, d.typed
+            "Destructive: type {} to enable Confirm: {}{}",
+            d.check,
+            d.typed,
+            app.glyphs.cursor()
         ))
     });
     let fixed_wanted = wrapped_height(&refusal_lines, inner_width) as u16

@@ -128,8 +128,9 @@ impl Glyphs {
         frames[tick % frames.len()]
     }
 
-    pub fn ellipsis(self) -> &'static str {
-        if self.ascii { "..." } else { "…" }
+    /// Where typing goes.
+    pub fn cursor(self) -> &'static str {
+        if self.ascii { "_" } else { "▏" }
     }
 }
 

@@ -108,7 +108,7 @@ pub fn export(opts: &Options, target: PathBuf, tx: &Sender<Msg>) {
             max_bytes: 100_000_000,
         };
         let text = match crate::bundle::export(&opts, &ex, &mut |_| {}) {
-            Ok(p) => format!("Support bundle written (secrets removed): {}", p.display()),
+            Ok(p) => format!("Bundle written (secrets removed): {}", p.display()),
             Err(e) => format!("No bundle: {}", e.lines().next().unwrap_or("")),
         };
         let _ = tx.send(Msg::Exported(text));

@@ -111,7 +111,10 @@ pub fn pane(app: &App, title: String, focused: bool) -> Block<'static> {
         block
             .border_type(BorderType::Double)
             .border_style(style(app, Color::Cyan))
-            .title(format!("▶{title}"))
+            .title(format!(
+                "{}{title}",
+                if app.glyphs.ascii { ">" } else { "▶" }
+            ))
     } else {
         block.title(title)
     }
@@ -276,9 +279,18 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
             job.started.elapsed().as_secs()
         )
     } else if let Some(n) = &app.notice {
-        n.clone()
+        // A notice keeps its end (a bundle's path, the file name last) when it must shrink.
+        f.render_widget(
+            Paragraph::new(Line::raw(fit::elide_middle(n, area.width as usize))),
+            area,
+        );
+        return;
     } else if app.filtering {
-        format!("filter: {}▏  Enter keep · Esc clear", app.filter)
+        format!(
+            "filter: {}{}  Enter keep · Esc clear",
+            app.filter,
+            app.glyphs.cursor()
+        )
     } else if app.dialog.is_some() {
         "Esc close · ↑↓ scroll".to_string()
     } else {

@@ -666,7 +666,10 @@ fn small_and_odd_terminals() {
     app.glyphs = Glyphs::from_term(Some("linux"));
     app.reset();
     let s = screen(&mut app, 120, 40);
-    assert!(s.contains("| kernel-version"), "{s}");
+    assert!(
+        s.contains("| kernel-version") && s.contains("> Checks"),
+        "{s}"
+    );
     let mut app = app_for(&mixed_tree());
     app.glyphs = Glyphs::from_term(Some("linux"));
     let s = screen(&mut app, 120, 40);
@@ -675,6 +678,7 @@ fn small_and_odd_terminals() {
         "{s}"
     );
     // Without color the focused pane is still marked.
+    let mut app = app_for(&mixed_tree());
     let s = screen(&mut app, 120, 40);
     assert!(s.contains("▶ Checks"), "{s}");
     app.on_key(key(KeyCode::Tab));
@@ -740,6 +744,16 @@ fn copy_and_export_are_notices() {
             .contains("already being written")
     );
     assert_eq!(app.dialog, None);
+    // The bundle's path keeps its file name on a narrow footer.
+    app.notice = Some(format!(
+        "Bundle written (secrets removed): /{}/container-doctor-build-07-20261201T120000Z.tar.gz",
+        "home/someone/with/a/long/working/directory".repeat(2)
+    ));
+    let s = screen(&mut app, 80, 24);
+    assert!(
+        s.contains("Bundle written") && s.contains("20261201T120000Z.tar.gz"),
+        "{s}"
+    );
     // Not from a bundle.
     let mut app = app_for(&mixed_tree());
     app.env.replay = true;
