@@ -298,7 +298,7 @@ fn draw_table(f: &mut Frame, app: &mut App, r: &CheckResult, area: Rect) -> Rect
         })
         .collect();
     let needed: u16 = rows.iter().map(|(_, h)| h).sum::<u16>() + 2;
-    let height = needed.min(area.height / 2).max(5);
+    let height = needed.min(area.height / 2).max(3);
     let [top, rest] =
         Layout::vertical([Constraint::Length(height), Constraint::Min(0)]).areas(area);
     let counter = format!(

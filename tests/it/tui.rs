@@ -112,7 +112,9 @@ fn long_paths_with_odd_characters() {
     tree.file(
         "proc/1/mountinfo",
         format!("1 0 8:1 / / rw - ext4 /dev/sda1 rw\n40 1 0:40 / {long} rw - overlay overlay rw,lowerdir=/l,upperdir=/u,workdir=/w\n"),
-    );
+    )
+    // The process table needs PID 1's stat to be complete; without it overlay-busy is unknown.
+    .file("proc/1/stat", "1 (systemd) S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n");
     let mut app = app_for(&tree);
     app.selected = Some("overlay-busy");
     app.focus = Focus::Detail;
