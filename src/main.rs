@@ -129,8 +129,13 @@ fn ui(mut scan: Scan, color: ColorWhen) -> Result<ExitCode> {
     if scan.options.dockerfiles.is_empty() && std::path::Path::new("Dockerfile").is_file() {
         scan.options.dockerfiles.push("Dockerfile".into());
     }
-    let copied = tui::run(scan.checks, scan.options, make_host, use_color(color))
-        .map_err(anyhow::Error::msg)?;
+    let copied = tui::run(
+        scan.checks,
+        scan.options,
+        make_host,
+        use_color(color),
+    )
+    .map_err(anyhow::Error::msg)?;
     for text in copied {
         println!("{text}");
     }
@@ -161,8 +166,10 @@ fn check(mut scan: Scan, r: &Reports) -> Result<ExitCode> {
             r.verbose,
         );
         match (&r.output_dir, &r.output) {
-            (Some(dir), _) => files::write_atomic(&dir.join(format.file_name()), &rendered)
-                .map_err(anyhow::Error::msg)?,
+            (Some(dir), _) => {
+                files::write_atomic(&dir.join(format.file_name()), &rendered)
+                    .map_err(anyhow::Error::msg)?
+            }
             (None, Some(file)) if file.as_os_str() != "-" => {
                 if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
                     std::fs::create_dir_all(parent)

@@ -17,8 +17,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::facts::Facts;
 pub(crate) use crate::facts::first_line;
+use crate::facts::Facts;
 use crate::host::Host;
 use crate::model::{CheckResult, Outcome};
 

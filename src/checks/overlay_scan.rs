@@ -5,8 +5,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::facts::Facts;
 use crate::fsmagic;
+use crate::facts::Facts;
 use crate::host::{Host, HostError};
 use crate::parse::mountinfo::{self, Mount};
 use crate::parse::overlay::{self, Layers, Owner};

@@ -4,8 +4,8 @@
 use super::{Check, Options};
 use crate::facts::Facts;
 use crate::host::HostError;
-use crate::host::{PidfdProbe, SyscallOutcome};
 use crate::model::{Outcome, Status};
+use crate::host::{PidfdProbe, SyscallOutcome};
 
 pub const CHECK: Check = Check {
     id: "pidfd",

@@ -2,9 +2,9 @@
 //! /tmp; on a disk filesystem that survives reboots they leak and stay "target is busy"
 //! (Buildah's mkcw-convert flake). Live, statfs decides; under `--root`, the host's mount table.
 
+use crate::fsmagic;
 use super::{Check, Options};
 use crate::facts::Facts;
-use crate::fsmagic;
 use crate::host::{Host, HostError};
 use crate::model::{FixPlan, Outcome, Risk, Status, Step};
 use crate::parse::mountinfo::{MountTable, escape};

@@ -33,10 +33,7 @@ pub const CHECK: Check = Check {
 fn run(host: &Facts, _: &Options) -> Outcome {
     let procs = match host.processes() {
         Ok(p) => p,
-        Err(why) => {
-            return Outcome::unknown(why.to_string())
-                .evidence("/proc", "is procfs mounted, and readable?");
-        }
+        Err(why) => return Outcome::unknown(why.to_string()).evidence("/proc", "is procfs mounted, and readable?"),
     };
     let pid1 = procs
         .get(1)
@@ -90,11 +87,7 @@ fn run(host: &Facts, _: &Options) -> Outcome {
             ),
         )
     };
-    out.count(
-        "zombies",
-        "Zombie processes, seen twice.",
-        zombies.len() as f64,
-    );
+    out.count("zombies", "Zombie processes, seen twice.", zombies.len() as f64);
     out.count(
         "zombies_left_to_pid1",
         "Zombie processes left to an init (PID 1 of some PID namespace) that did not reap them.",

@@ -76,7 +76,8 @@ impl Facts {
 
     /// /etc/os-release (else /usr/lib/os-release) of the examined system.
     pub fn os_release(&self) -> &OsRelease {
-        self.os_release.get_or_init(|| OsRelease::read(&self.host))
+        self.os_release
+            .get_or_init(|| OsRelease::read(&self.host))
     }
 
     /// The mount table the examined system sees: ours live, PID 1's under `--root`. An empty

@@ -48,11 +48,7 @@ impl fmt::Display for Completeness {
             write!(f, ", {} could not be read", self.unreadable)?;
         }
         if self.ns_unreadable > 0 {
-            write!(
-                f,
-                ", {} without a readable mount namespace",
-                self.ns_unreadable
-            )?;
+            write!(f, ", {} without a readable mount namespace", self.ns_unreadable)?;
         }
         Ok(())
     }

@@ -61,11 +61,7 @@ pub fn render(report: &Report, unix_seconds: f64) -> String {
         families.entry(m.name).or_default().push(m);
     }
     for (name, samples) in families {
-        family(
-            &mut out,
-            &format!("container_doctor_{name}"),
-            samples[0].help,
-        );
+        family(&mut out, &format!("container_doctor_{name}"), samples[0].help);
         for m in samples {
             let _ = writeln!(out, "container_doctor_{} {}", m.key(), m.value);
         }

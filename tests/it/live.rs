@@ -177,15 +177,7 @@ fn zombies_left_to_a_containers_init_seen_from_outside() {
     // machine), and the inner one's PID 1 orphans two children and then never reaps (exec sleep).
     // Seen from outside, the zombies' parent is not pid 1 but a container's init (NSpid "N 1").
     let out = Command::new("unshare")
-        .args([
-            "--pid",
-            "--fork",
-            "--mount-proc",
-            "timeout",
-            "20",
-            "sh",
-            "-c",
-        ])
+        .args(["--pid", "--fork", "--mount-proc", "timeout", "20", "sh", "-c"])
         .arg(
             "unshare --pid --fork sh -c '(sleep 0 &); (sleep 0 &); exec sleep 10' & sleep 0.5; \
              \"$0\" --only zombies --format json; kill %1",

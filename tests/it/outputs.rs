@@ -312,11 +312,7 @@ fn output_dir_output_file_and_step_summary() {
     assert_eq!((code, stdout.as_str()), (Some(1), ""));
     promtool(&std::fs::read_to_string(&prom).unwrap());
     let nested = dir.path().join("missing-dir/node.prom");
-    let (code, _) = run(
-        &tree,
-        "prometheus",
-        &["--output", &nested.to_string_lossy()],
-    );
+    let (code, _) = run(&tree, "prometheus", &["--output", &nested.to_string_lossy()]);
     assert_eq!(code, Some(1));
     promtool(&std::fs::read_to_string(&nested).unwrap());
     let blocker = dir.path().join("a-file");

@@ -195,15 +195,9 @@ fn zombies_left_to_pid_1_in_a_tree() {
     );
     let ev = check(&report, "zombies")["evidence"].to_string();
     // The zombie of `make` is listed as its own; the unreadable process is counted.
-    assert!(
-        ev.contains("pid 8 (sleep) zombie, still there after 300 ms"),
-        "{ev}"
-    );
+    assert!(ev.contains("pid 8 (sleep) zombie, still there after 300 ms"), "{ev}");
     assert!(ev.contains("pid 9 (sh) Z 1 (x) zombie"), "{ev}");
-    assert!(
-        ev.contains("pid 10 (cc1) zombie, still there after 300 ms; parent 7 (make)"),
-        "{ev}"
-    );
+    assert!(ev.contains("pid 10 (cc1) zombie, still there after 300 ms; parent 7 (make)"), "{ev}");
     assert!(ev.contains("1 could not be read"), "{ev}");
     assert_eq!(report["failed"], true);
 }
