@@ -229,7 +229,10 @@ fn use_color(when: ColorWhen) -> bool {
         ColorWhen::Never => false,
         _ if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) => false,
         ColorWhen::Always => true,
-        ColorWhen::Auto => std::io::stdout().is_terminal(),
+        // A dumb terminal (Emacs shell, some CI consoles) shows escape codes as text.
+        ColorWhen::Auto => {
+            std::io::stdout().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb")
+        }
     }
 }
 

@@ -54,6 +54,21 @@ impl Audit {
         &self.path
     }
 
+    /// Records that the plan was stopped by the user (quit, or a signal to the doctor) while
+    /// `step` ran: the steps after it were never started.
+    pub fn interrupted(&mut self, check: &str, plan: &str, step: &str) {
+        self.line(json!({
+            "time": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            "uid": crate::sys::euid(),
+            "check": check,
+            "plan": plan,
+            "step": step,
+            "result": "interrupted",
+            "detail": "the doctor was stopped while this step ran; later steps were not run",
+            "undo": [],
+        }));
+    }
+
     /// Appends one line; a failure to log is reported on stderr, never silently dropped.
     pub fn record(
         &mut self,
@@ -78,6 +93,10 @@ impl Audit {
             "detail": detail,
             "undo": undo,
         });
+        self.line(line);
+    }
+
+    fn line(&mut self, line: serde_json::Value) {
         if let Err(e) = writeln!(self.file, "{line}") {
             eprintln!(
                 "container-doctor: cannot write the audit log {}: {e}",

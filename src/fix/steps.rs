@@ -164,14 +164,13 @@ fn shlex_quote(s: &str) -> String {
         .unwrap_or_else(|_| format!("{s:?}"))
 }
 
-/// The start time of `pid` now, from /proc.
 /// The start time of `pid` now, through the live Host like every other read of the system.
-fn start_ticks(pid: u32) -> Option<u64> {
+pub(super) fn start_ticks(pid: u32) -> Option<u64> {
     let text = Host::live().read_text(&format!("/proc/{pid}/stat")).ok()?;
     proc_stat::parse(&text).map(|s| s.start_ticks)
 }
 
-fn signal_named(name: &str) -> Option<Signal> {
+pub(super) fn signal_named(name: &str) -> Option<Signal> {
     match name {
         "TERM" => Some(Signal::TERM),
         "KILL" => Some(Signal::KILL),
@@ -241,7 +240,7 @@ fn exited(fd: &impl AsFd, within: Duration) -> bool {
 /// Files under `dir` that other processes of our mount namespace hold open: what a mount over
 /// `dir` would hide from them. Not our own (the report we write, the audit log, /proc/self), and
 /// not those of other mount namespaces, which a mount in ours does not touch.
-fn open_files_under(dir: &str) -> Vec<String> {
+pub(super) fn open_files_under(dir: &str) -> Vec<String> {
     let facts = Facts::of(Host::live());
     let Ok(procs) = facts.processes() else {
         return Vec::new();

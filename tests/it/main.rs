@@ -12,6 +12,7 @@ mod docker_overlay;
 mod dockerfiles;
 mod engines_overlay;
 mod fix_namespaces;
+mod fix_progress;
 mod fixes;
 mod freezer_engines;
 mod hung_filesystem;
