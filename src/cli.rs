@@ -237,14 +237,9 @@ pub struct Reports {
     pub color: ColorWhen,
 }
 
+/// `bundle`: what to pack, and the options its scan runs with.
 pub struct BundleArgs {
-    pub output: Option<PathBuf>,
-    /// `--root DIR`: package what is examined there.
-    pub root: Option<PathBuf>,
-    pub include_dirs: Vec<PathBuf>,
-    pub exclude: Vec<String>,
-    pub anonymize: bool,
-    pub max_bytes: u64,
+    pub export: crate::bundle::ExportOptions,
     pub options: checks::Options,
 }
 
@@ -310,12 +305,14 @@ impl Cli {
                     }
                 };
                 return Ok(Mode::Bundle(BundleArgs {
-                    output,
-                    root,
-                    include_dirs: include_dir,
-                    exclude,
-                    anonymize,
-                    max_bytes: max_size.saturating_mul(1_000_000),
+                    export: crate::bundle::ExportOptions {
+                        output,
+                        root,
+                        include_dirs: include_dir,
+                        exclude,
+                        anonymize,
+                        max_bytes: max_size.saturating_mul(1_000_000),
+                    },
                     options,
                 }));
             }

@@ -186,15 +186,7 @@ fn check(mut scan: Scan, r: &Reports) -> Result<ExitCode> {
 }
 
 fn make_bundle(args: BundleArgs) -> Result<ExitCode> {
-    let ex = bundle::ExportOptions {
-        output: args.output,
-        root: args.root,
-        include_dirs: args.include_dirs,
-        exclude: args.exclude,
-        anonymize: args.anonymize,
-        max_bytes: args.max_bytes,
-    };
-    let path = bundle::export(&args.options, &ex, &mut |step| {
+    let path = bundle::export(&args.options, &args.export, &mut |step| {
         eprintln!("container-doctor: {step} …")
     })
     .map_err(anyhow::Error::msg)?;
