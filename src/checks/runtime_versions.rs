@@ -404,17 +404,20 @@ fn report(host: &Facts, f: &Found, findings: &[Finding], out: &mut Outcome) -> J
         "{}; fixed upstream in {needed}{fixed_note}",
         said.join("; ")
     );
-    let short = match (known.as_slice(), maybe) {
-        ([], m) => format!(
+    // The summary names up to two known issues, then counts.
+    let named = match known.as_slice() {
+        [] => String::new(),
+        [a] => a.to_string(),
+        [a, b] => format!("{a}, {b}"),
+        [a, rest @ ..] => format!("{a} and {} more", rest.len()),
+    };
+    let short = match (named.is_empty(), maybe) {
+        (true, m) => format!(
             "may be affected by {} (backport unknown)",
             count(m, "known issue")
         ),
-        ([one], 0) => one.to_string(),
-        ([first, rest @ ..], 0) => format!("{first} and {} more", rest.len()),
-        (k, m) => format!(
-            "{} and {m} that may apply (backport unknown)",
-            count(k.len(), "known issue")
-        ),
+        (false, 0) => named,
+        (false, m) => format!("{named}; {m} more may apply (backport unknown)"),
     };
     Judged {
         cell,

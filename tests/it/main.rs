@@ -18,5 +18,6 @@ mod overlay_live;
 mod realdata_parsers;
 mod rooted;
 mod rooted_cgroups;
+mod runtime_versions;
 mod schema;
 mod tui;
