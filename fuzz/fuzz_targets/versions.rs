@@ -1,6 +1,6 @@
 #![no_main]
 use container_doctor::parse::version::Version;
-use container_doctor::parse::{go_version, labelled, oci_runtime};
+use container_doctor::parse::{go_version, oci_runtime};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -13,6 +13,4 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = oci_runtime::parse(&text);
     let _ = go_version::parse(&text);
-    let _ = labelled::version(&text);
-    let _ = labelled::podman_server_version(&text);
 });

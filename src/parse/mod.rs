@@ -7,7 +7,6 @@ pub mod docker;
 pub mod dockerfile;
 pub mod go_version;
 pub mod kernel;
-pub mod labelled;
 pub mod mountinfo;
 pub mod oci_runtime;
 pub mod overlay;

@@ -1,7 +1,8 @@
 //! The `NAME version VERSION` family: OCI runtimes (`runc --version`, `crun --version`), which
 //! follow the first line with `key: value` lines (`commit:`, `spec:`, `go:`), and the tools that
 //! print one line (`dockerd --version`: `Docker version 20.10.24+dfsg1, build 5d6db84`;
-//! `docker-init --version`: `tini version 0.19.0 - git.de40ad0`).
+//! `docker-init --version`: `tini version 0.19.0 - git.de40ad0`; `podman --version`,
+//! `buildah --version`).
 
 /// What the first line and the `key: value` lines say.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,6 +151,15 @@ mod tests {
         assert_eq!(
             version("tini version 0.19.0\n").0.as_deref(),
             Some("0.19.0")
+        );
+        // Debian 12's podman and buildah (this machine).
+        assert_eq!(
+            version("podman version 4.3.1\n"),
+            (Some("4.3.1".into()), None)
+        );
+        assert_eq!(
+            version("buildah version 1.28.2 (image-spec 1.1.0-rc2, runtime-spec 1.0.2-dev)\n"),
+            (Some("1.28.2".into()), None)
         );
         // Not this family.
         assert_eq!(parse("Version: 3.17.1\n"), None);
