@@ -8,9 +8,11 @@ mod criu_matrix;
 mod criu_version;
 mod dockerfile_cache_mounts;
 mod kernel_version;
+mod known_issues;
 mod overlay_busy;
 mod overlay_scan;
 mod pidfd;
+mod runtime_versions;
 mod tmp_tmpfs;
 mod zombies;
 
@@ -86,6 +88,7 @@ pub const ALL: &[&Check] = &[
     &cgroup_version::CHECK,
     &cgroup_freezer::CHECK,
     &criu_version::CHECK,
+    &runtime_versions::CHECK,
     &overlay_busy::CHECK,
     &buildkit_usage::CHECK,
     &dockerfile_cache_mounts::CHECK,

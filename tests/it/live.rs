@@ -301,6 +301,7 @@ fn list_checks_and_explain() {
             "cgroup-version",
             "cgroup-freezer",
             "criu-version",
+            "runtime-versions",
             "overlay-busy",
             "buildkit-usage",
             "dockerfile-cache-mounts"

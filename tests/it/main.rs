@@ -25,5 +25,6 @@ mod realdata_parsers;
 mod redteam;
 mod rooted;
 mod rooted_cgroups;
+mod runtime_versions;
 mod schema;
 mod tui;
