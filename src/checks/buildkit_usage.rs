@@ -465,9 +465,10 @@ fn judge(host: &Host, b: &Builder, out: &mut Outcome) -> (Status, String) {
             .collect();
         notes.push(format!("deprecated keys: {}", list.join(", ")));
         if let Ok(Some((path, _))) = &b.config
-            && let Ok(text) = host.read_text(path)
+            && let Ok(bytes) = host.read(path)
+            && let Ok(text) = std::str::from_utf8(&bytes)
         {
-            out.push_fix(rename_plan(path, &text, g));
+            out.push_fix(rename_plan(path, text, crate::files::sha256_hex(&bytes), g));
         }
     }
     if !notes.is_empty() {
@@ -575,7 +576,7 @@ fn restart_plan(b: &Builder) -> FixPlan {
 }
 
 /// Rewrites old GC keys to their new spelling, line by line (shown as a diff before it happens).
-fn rename_plan(path: &str, text: &str, g: &GcConfig) -> FixPlan {
+fn rename_plan(path: &str, text: &str, seen: String, g: &GcConfig) -> FixPlan {
     let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
     for (_, old, replacement) in &g.deprecated {
         for quote in ["", "\""] {
@@ -597,6 +598,7 @@ fn rename_plan(path: &str, text: &str, g: &GcConfig) -> FixPlan {
         steps: vec![Step::WriteFile {
             path: path.to_string(),
             content: new,
+            seen_sha256: Some(seen),
         }],
     }
 }

@@ -293,6 +293,7 @@ fn thaw_plan(f: &Frozen) -> FixPlan {
         steps: vec![Step::WriteFile {
             path: format!("{}/{file}", f.path),
             content: value.into(),
+            seen_sha256: None,
         }],
     }
 }

@@ -10,7 +10,6 @@ use crate::fsmagic;
 use crate::host::{Host, HostError};
 use crate::parse::mountinfo::{self, Mount};
 use crate::parse::overlay::{self, Layers, Owner};
-use crate::parse::proc_maps;
 
 /// A device number as mountinfo and stat give it.
 pub type Dev = (u32, u32);
@@ -203,9 +202,9 @@ fn find_holders(host: &Host, s: &mut Scan) {
             Err(HostError::PermissionDenied(_)) => denied = true,
             Err(_) => {}
         }
-        if let Ok(maps) = host.read_text(&format!("{base}/maps")) {
+        if let Ok(files) = host.mapped_files(&format!("{base}/maps")) {
             let own = points.get(&p.ns).unwrap_or(&no_points);
-            for file in proc_maps::mapped_files(&maps) {
+            for file in files {
                 let place = match (deepest(own, &file), deepest(host_points, &file)) {
                     (Some(a), Some(b)) => Some(if a.0 >= b.0 { a } else { b }),
                     (a, b) => a.or(b),

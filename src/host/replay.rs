@@ -85,6 +85,22 @@ impl Source for Replay {
         take!(self, Request::ReadLocal(path.into()), Bytes)
     }
 
+    /// Bundles made before maps files were summarized hold the whole file: parsed here.
+    fn mapped_files(&self, path: &str) -> Result<Vec<String>, HostError> {
+        let summarized = Request::MappedFiles(path.into());
+        let recorded = self
+            .answers
+            .lock()
+            .map(|a| a.contains_key(&summarized))
+            .unwrap_or(false);
+        if recorded {
+            take!(self, summarized, Names)
+        } else {
+            self.read(path)
+                .map(|b| crate::parse::proc_maps::mapped_files(&String::from_utf8_lossy(&b)))
+        }
+    }
+
     fn list_dir(&self, path: &str) -> Result<Vec<String>, HostError> {
         take!(self, Request::ListDir(path.into()), Names)
     }

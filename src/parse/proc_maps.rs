@@ -3,23 +3,23 @@
 
 /// The distinct file paths mapped, without the ` (deleted)` mark.
 pub fn mapped_files(text: &str) -> Vec<String> {
-    let mut files: Vec<String> = text
-        .lines()
-        .filter_map(|line| {
-            // address perms offset dev inode path — the path may contain spaces.
-            let mut rest = line;
-            for _ in 0..5 {
-                rest = rest.trim_start().split_once(' ')?.1;
-            }
-            let path = rest.trim_start();
-            // The kernel escapes only newlines here (as \012).
-            path.starts_with('/')
-                .then(|| super::mountinfo::decode(path.trim_end_matches(" (deleted)")))
-        })
-        .collect();
+    let mut files: Vec<String> = text.lines().filter_map(mapped_file).collect();
     files.sort();
     files.dedup();
     files
+}
+
+/// The file one line of a maps file maps, if it maps one.
+pub fn mapped_file(line: &str) -> Option<String> {
+    // address perms offset dev inode path — the path may contain spaces.
+    let mut rest = line;
+    for _ in 0..5 {
+        rest = rest.trim_start().split_once(' ')?.1;
+    }
+    let path = rest.trim_start();
+    // The kernel escapes only newlines here (as \012).
+    path.starts_with('/')
+        .then(|| super::mountinfo::decode(path.trim_end_matches(" (deleted)")))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod criu_hosts;
 mod docker_buildkit;
 mod docker_overlay;
 mod dockerfiles;
+mod fix_files;
 mod fix_namespaces;
 mod fixes;
 mod hung_filesystem;
