@@ -377,7 +377,7 @@ fn include_dir(
             } else {
                 budget.files += 1;
                 budget.bytes += m.len();
-                let _ = host.read_local(&path.to_string_lossy());
+                let _ = host.read_included(&path.to_string_lossy());
             }
         }
     }

@@ -70,6 +70,21 @@ pub fn read(path: &Path, shown: &str) -> Result<Vec<u8>, HostError> {
     }
 }
 
+/// Reads `path` in a helper only if it lies on a network or FUSE filesystem (by the mount
+/// table, for a path made absolute without touching it).
+pub fn read_if_remote(path: &Path, shown: &str) -> Result<Vec<u8>, HostError> {
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    if enabled() && on_remote_or_fuse(&absolute.to_string_lossy()) {
+        read(path, shown)
+    } else {
+        super::live::read_capped(path, shown)
+    }
+}
+
 fn read_in_child(
     exe: &Path,
     path: &Path,

@@ -137,6 +137,10 @@ impl Source for Live {
         super::helper::read(path.as_ref(), path)
     }
 
+    fn read_included(&self, path: &str) -> Result<Vec<u8>, HostError> {
+        super::helper::read_if_remote(path.as_ref(), path)
+    }
+
     fn list_dir(&self, path: &str) -> Result<Vec<String>, HostError> {
         list_names(path.as_ref(), path)
     }

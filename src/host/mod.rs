@@ -96,6 +96,11 @@ pub trait Source: Send + Sync {
     fn probe_pidfd(&self) -> Result<PidfdProbe, HostError>;
     /// Freezes a scratch cgroup under `dir` holding one sleeping process, then removes it all.
     fn probe_freezer(&self, version: FreezerVersion, dir: &str) -> Result<FreezerProbe, HostError>;
+    /// A regular file found by walking a directory the user named (`--include-dir`): read in a
+    /// helper only where its filesystem may hang (one process per file would cost thousands).
+    fn read_included(&self, path: &str) -> Result<Vec<u8>, HostError> {
+        self.read_local(path)
+    }
     /// The distinct files mapped in a /proc/PID/maps file, read line by line (a maps file can be
     /// tens of megabytes; only this summary is kept, and recorded).
     fn mapped_files(&self, path: &str) -> Result<Vec<String>, HostError> {
@@ -286,6 +291,13 @@ impl Host {
     pub fn read_local(&self, path: &str) -> Result<Vec<u8>, HostError> {
         self.serve(Request::ReadLocal(path.into()), || {
             self.source.read_local(path)
+        })
+    }
+
+    /// A file of an `--include-dir` walk (recorded as a local read).
+    pub fn read_included(&self, path: &str) -> Result<Vec<u8>, HostError> {
+        self.serve(Request::ReadLocal(path.into()), || {
+            self.source.read_included(path)
         })
     }
 

@@ -104,6 +104,10 @@ impl Source for Rooted {
         super::helper::read(path.as_ref(), path)
     }
 
+    fn read_included(&self, path: &str) -> Result<Vec<u8>, HostError> {
+        super::helper::read_if_remote(path.as_ref(), path)
+    }
+
     fn mapped_files(&self, path: &str) -> Result<Vec<String>, HostError> {
         super::live::mapped_files(&self.under(path), path)
     }

@@ -5,6 +5,7 @@ mod common;
 
 mod buildkit_checks;
 mod bundle;
+mod bundle_bounds;
 mod cgroups_live;
 mod criu_hosts;
 mod docker_buildkit;
