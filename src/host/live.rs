@@ -55,6 +55,9 @@ pub(super) fn mapped_files(path: &std::path::Path, shown: &str) -> Result<Vec<St
     let mut reader = std::io::BufReader::with_capacity(64 << 10, file);
     let mut files = std::collections::BTreeSet::new();
     let mut line = Vec::new();
+    // The path part of the line before: consecutive mappings of one file are the common case,
+    // and are skipped without decoding.
+    let mut last: Vec<u8> = Vec::new();
     loop {
         line.clear();
         let n = reader
@@ -63,11 +66,33 @@ pub(super) fn mapped_files(path: &std::path::Path, shown: &str) -> Result<Vec<St
         if n == 0 {
             break;
         }
+        let tail = maps_path_part(&line);
+        if !tail.is_empty() && tail == last.as_slice() {
+            continue;
+        }
+        last.clear();
+        last.extend_from_slice(tail);
         if let Some(f) = crate::parse::proc_maps::mapped_file(&String::from_utf8_lossy(&line)) {
             files.insert(f);
         }
     }
     Ok(files.into_iter().collect())
+}
+
+/// What follows the fifth field of a maps line (the path, padded), as bytes; empty if none.
+fn maps_path_part(line: &[u8]) -> &[u8] {
+    let mut rest = line;
+    for _ in 0..5 {
+        let Some(start) = rest.iter().position(|b| *b != b' ') else {
+            return &[];
+        };
+        rest = &rest[start..];
+        let Some(sp) = rest.iter().position(|b| *b == b' ') else {
+            return &[];
+        };
+        rest = &rest[sp + 1..];
+    }
+    rest
 }
 
 pub(super) fn list_names(path: &std::path::Path, shown: &str) -> Result<Vec<String>, HostError> {
