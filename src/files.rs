@@ -85,7 +85,9 @@ pub fn write_atomic_keeping(path: &Path, bytes: &[u8], keep: Option<Keep>) -> Re
         if keep.is_some() {
             open.mode(0o600);
         }
-        let mut f = open.open(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        let mut f = open
+            .open(&tmp)
+            .map_err(|e| format!("{}: {e}", tmp.display()))?;
         if let Some(k) = keep {
             std::os::unix::fs::fchown(&f, Some(k.uid), Some(k.gid))
                 .map_err(|e| format!("{}: chown: {e}", tmp.display()))?;

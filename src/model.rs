@@ -144,7 +144,9 @@ impl Step {
                     .collect::<Vec<_>>()
                     .join(" ")
             ),
-            Step::WriteFile { path, content, .. } if content.len() > 40 || content.contains('\n') => {
+            Step::WriteFile { path, content, .. }
+                if content.len() > 40 || content.contains('\n') =>
+            {
                 format!(
                     "rewrite {} ({} lines; the diff is shown before anything is written)",
                     esc(path),

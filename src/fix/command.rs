@@ -5,8 +5,8 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use super::{Applied, Audit, StepOutcome, apply, audit_path, manual_only, preview, refusal};
 use crate::checks::{self, Check, Options};
-use crate::facts::Facts;
 use crate::escape::escape_control;
+use crate::facts::Facts;
 use crate::host::Host;
 use crate::model::{Risk, Status};
 

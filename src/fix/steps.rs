@@ -14,8 +14,8 @@ use rustix::process::{Pid, PidfdFlags, Signal, pidfd_open, pidfd_send_signal};
 use similar::TextDiff;
 
 use super::StepOutcome;
-use crate::files::Keep;
 use crate::escape::{escape_control, escape_control_lines};
+use crate::files::Keep;
 use crate::model::{MountNs, Step};
 use crate::parse::mountinfo::escape;
 use crate::parse::proc_stat;
@@ -38,12 +38,24 @@ pub fn preview(step: &Step) -> String {
                     ),
                 ),
                 Ok((real, None)) => (real, String::new()),
-                Err(e) => return format!("{}\n{}", escape_control(&step.describe()), escape_control(&e)),
+                Err(e) => {
+                    return format!(
+                        "{}\n{}",
+                        escape_control(&step.describe()),
+                        escape_control(&e)
+                    );
+                }
             };
             let old = match crate::files::read_regular(&real, MAX_REWRITE) {
                 Ok(Some((b, _))) => String::from_utf8_lossy(&b).into_owned(),
                 Ok(None) => String::new(),
-                Err(e) => return format!("{}\n{}", escape_control(&step.describe()), escape_control(&e)),
+                Err(e) => {
+                    return format!(
+                        "{}\n{}",
+                        escape_control(&step.describe()),
+                        escape_control(&e)
+                    );
+                }
             };
             let new = new_content(step, &old);
             let diff = TextDiff::from_lines(&old, &new);
@@ -185,9 +197,7 @@ fn write(step: &Step, path: &str, undo: &mut Vec<String>) -> StepOutcome {
         Some((b, _)) => match std::str::from_utf8(b) {
             Ok(t) => t,
             Err(_) => {
-                return StepOutcome::Failed(format!(
-                    "{shown} is not UTF-8 text; nothing written"
-                ));
+                return StepOutcome::Failed(format!("{shown} is not UTF-8 text; nothing written"));
             }
         },
         None => "",
@@ -214,7 +224,11 @@ fn write(step: &Step, path: &str, undo: &mut Vec<String>) -> StepOutcome {
     let real_s = real.to_string_lossy();
     match (written, old.is_some()) {
         (Ok(()), true) => {
-            undo.push(format!("cp -p {} {}", shlex_quote(&backup), shlex_quote(&real_s)));
+            undo.push(format!(
+                "cp -p {} {}",
+                shlex_quote(&backup),
+                shlex_quote(&real_s)
+            ));
             StepOutcome::Done(format!(
                 "wrote {shown}{through} (mode {:o}, owner {}:{} kept; backup {})",
                 keep.map(|k| k.mode).unwrap_or(0),

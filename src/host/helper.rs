@@ -120,7 +120,10 @@ fn read_in_child(
         // reaped by a thread that may wait as long as that takes without holding anyone up.
         let _ = child.kill();
         std::thread::spawn(move || child.wait());
-        return Err(HostError::Timeout(format!("read {shown}"), timeout.as_secs()));
+        return Err(HostError::Timeout(
+            format!("read {shown}"),
+            timeout.as_secs(),
+        ));
     };
     std::thread::spawn(move || child.wait());
     match buf.split_first() {
@@ -139,8 +142,20 @@ fn remote_or_fuse(fstype: &str) -> bool {
         || fstype.starts_with("fuse.")
         || matches!(
             fstype,
-            "nfs" | "nfs4" | "cifs" | "smb3" | "smbfs" | "9p" | "ceph" | "glusterfs" | "afs"
-                | "lustre" | "gpfs" | "ncpfs" | "virtiofs" | "davfs"
+            "nfs"
+                | "nfs4"
+                | "cifs"
+                | "smb3"
+                | "smbfs"
+                | "9p"
+                | "ceph"
+                | "glusterfs"
+                | "afs"
+                | "lustre"
+                | "gpfs"
+                | "ncpfs"
+                | "virtiofs"
+                | "davfs"
         )
 }
 

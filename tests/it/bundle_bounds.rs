@@ -101,9 +101,7 @@ fn include_dir_stays_inside_and_says_what_it_left_out() {
     let bundle_path = work.path().join("inc.tar.gz");
     let out = Command::new("unshare")
         .args(["--mount", "--propagation", "private", "sh", "-c"])
-        .arg(
-            "mkdir \"$1/sub/bind\" && mount --bind \"$1\" \"$1/sub/bind\" && shift && exec \"$@\"",
-        )
+        .arg("mkdir \"$1/sub/bind\" && mount --bind \"$1\" \"$1/sub/bind\" && shift && exec \"$@\"")
         .arg("scene")
         .arg(&inc)
         .arg(doctor_path())
@@ -137,7 +135,10 @@ fn include_dir_stays_inside_and_says_what_it_left_out() {
         ("null", "not a regular file"),
         ("sub/bind", "already included (a loop)"),
     ] {
-        assert!(left.contains(&format!("{inc_s}/{name}: {why}")), "{name}: {left}");
+        assert!(
+            left.contains(&format!("{inc_s}/{name}: {why}")),
+            "{name}: {left}"
+        );
     }
     let all = serde_json::to_string(&records).unwrap();
     assert!(!all.contains("never included"));
@@ -320,7 +321,10 @@ fn anonymize_hides_addresses_in_engine_answers_and_user_names_in_paths_by_whole_
     // The user name, as a path component, is gone; the same word elsewhere is untouched.
     let reads = local_reads(&records);
     assert_eq!(reads.len(), 1, "{reads:?}");
-    assert!(reads[0].contains("/home/user-1/ci-logs/build.log"), "{reads:?}");
+    assert!(
+        reads[0].contains("/home/user-1/ci-logs/build.log"),
+        "{reads:?}"
+    );
     assert!(!reads[0].contains("/debian/"), "{reads:?}");
     let os = records
         .iter()

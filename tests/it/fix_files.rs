@@ -111,7 +111,10 @@ fn a_symlinks_target_is_rewritten_and_the_plan_says_so() {
     assert!(now.contains("sharing=locked"), "{now}");
     assert_eq!(fs::metadata(&target).unwrap().mode() & 0o7777, 0o600);
     assert_eq!(backups(&dir.path().join("real")).len(), 1);
-    assert!(backups(dir.path()).is_empty(), "the backup is beside the target");
+    assert!(
+        backups(dir.path()).is_empty(),
+        "the backup is beside the target"
+    );
 }
 
 fn sha(bytes: &[u8]) -> String {
@@ -154,7 +157,10 @@ fn a_file_changed_since_the_check_read_it_is_not_written() {
         ),
         other => panic!("{other:?}"),
     }
-    assert_eq!(fs::read_to_string(&file).unwrap(), "FROM debian\nRUN make\n");
+    assert_eq!(
+        fs::read_to_string(&file).unwrap(),
+        "FROM debian\nRUN make\n"
+    );
     assert!(backups(dir.path()).is_empty());
     // Deleted since: refused as well, not created.
     fs::remove_file(&file).unwrap();
@@ -257,7 +263,7 @@ fn the_audit_log_refuses_a_fifo_a_device_and_a_symlink_without_blocking() {
 #[test]
 fn multi_byte_container_ids_panic_nothing() {
     let ids = [
-        "é".repeat(32),                 // 64 bytes, 32 characters
+        "é".repeat(32),                           // 64 bytes, 32 characters
         format!("abcdefghijk{}", "€".repeat(20)), // byte 12 is inside '€'
         "コンテナ-ïd-🐳".to_string(),
     ];
@@ -286,7 +292,14 @@ fn multi_byte_container_ids_panic_nothing() {
             let out = doctor()
                 .arg("--root")
                 .arg(tree.path())
-                .args(["--check", "-v", "--only", "cgroup-freezer", "--format", format])
+                .args([
+                    "--check",
+                    "-v",
+                    "--only",
+                    "cgroup-freezer",
+                    "--format",
+                    format,
+                ])
                 .output()
                 .unwrap();
             assert_eq!(out.status.code(), Some(0), "{format}: {}", text(&out));

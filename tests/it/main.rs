@@ -11,6 +11,7 @@ mod criu_hosts;
 mod docker_buildkit;
 mod docker_overlay;
 mod dockerfiles;
+mod escaping;
 mod fix_files;
 mod fix_namespaces;
 mod fixes;
