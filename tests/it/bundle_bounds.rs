@@ -266,7 +266,7 @@ class S(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         return r, ("engine", 0)
 S(sys.argv[1], H).serve_forever()
 "#;
-    let child = Command::new("python3")
+    let mut child = Command::new("python3")
         .args(["-c", script])
         .arg(socket)
         .arg("172.18.0.5")
@@ -278,6 +278,8 @@ S(sys.argv[1], H).serve_forever()
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the fake engine never listened");
 }
 
