@@ -18,6 +18,11 @@ use container_doctor::summary::HostSummary;
 use container_doctor::{bundle, files, fix, tui};
 
 fn main() -> ExitCode {
+    // A helper reading one file for the doctor (before anything else, before any thread).
+    if let Some(code) = container_doctor::host::helper::serve() {
+        return code;
+    }
+    container_doctor::host::helper::enable();
     install_panic_hook();
     let interactive = std::io::stdin().is_terminal()
         && std::io::stdout().is_terminal()

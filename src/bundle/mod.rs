@@ -82,10 +82,14 @@ pub fn export(
     ex: &ExportOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<PathBuf, String> {
-    let facts = std::sync::Arc::new(Facts::of(match &ex.root {
-        Some(dir) => Host::new(Box::new(crate::host::Rooted::new(dir.clone())?)),
-        None => Host::live(),
-    }));
+    // The one Host that keeps what it served: that record is the bundle.
+    let facts = std::sync::Arc::new(Facts::of(
+        match &ex.root {
+            Some(dir) => Host::new(Box::new(crate::host::Rooted::new(dir.clone())?)),
+            None => Host::live(),
+        }
+        .recording(true),
+    ));
     let host = facts.host().clone();
     progress("running the checks");
     let selected: Vec<&'static checks::Check> = checks::ALL.to_vec();
@@ -373,7 +377,7 @@ fn include_dir(
             } else {
                 budget.files += 1;
                 budget.bytes += m.len();
-                let _ = host.read_local(&path.to_string_lossy());
+                let _ = host.read_included(&path.to_string_lossy());
             }
         }
     }

@@ -550,9 +550,10 @@ fn judge(host: &Host, b: &Builder, out: &mut Outcome) -> (Status, String) {
             .collect();
         notes.push(format!("deprecated keys: {}", list.join(", ")));
         if let Ok(Some((path, _))) = &b.config
-            && let Ok(text) = host.read_text(path)
+            && let Ok(bytes) = host.read(path)
+            && let Ok(text) = std::str::from_utf8(&bytes)
         {
-            out.push_fix(rename_plan(path, &text, g));
+            out.push_fix(rename_plan(path, text, crate::files::sha256_hex(&bytes), g));
         }
     }
     if !notes.is_empty() {
@@ -577,10 +578,14 @@ fn docker_gc_off(b: &Builder) -> Option<String> {
 
 /// daemon.json with `builder.gc.enabled: true`, edited as JSON (other keys kept as they are).
 fn enable_gc_plan(host: &Host) -> FixPlan {
-    let mut v: serde_json::Value = host
-        .read_text(DAEMON_JSON)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
+    let read = host.read_text(DAEMON_JSON).ok();
+    // The write is refused if the file changes between this read and the fix.
+    let seen = read
+        .as_deref()
+        .map(|t| crate::files::sha256_hex(t.as_bytes()));
+    let mut v: serde_json::Value = read
+        .as_deref()
+        .and_then(|t| serde_json::from_str(t).ok())
         .unwrap_or_else(|| serde_json::json!({}));
     if !v.is_object() {
         v = serde_json::json!({});
@@ -606,6 +611,7 @@ fn enable_gc_plan(host: &Host) -> FixPlan {
             Step::WriteFile {
                 path: DAEMON_JSON.into(),
                 content,
+                seen_sha256: seen,
             },
             Step::Manual {
                 instruction:
@@ -725,7 +731,7 @@ fn restart_plan(b: &Builder) -> FixPlan {
 }
 
 /// Rewrites old GC keys to their new spelling, line by line (shown as a diff before it happens).
-fn rename_plan(path: &str, text: &str, g: &GcConfig) -> FixPlan {
+fn rename_plan(path: &str, text: &str, seen: String, g: &GcConfig) -> FixPlan {
     let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
     for (_, old, replacement) in &g.deprecated {
         for quote in ["", "\""] {
@@ -747,6 +753,7 @@ fn rename_plan(path: &str, text: &str, g: &GcConfig) -> FixPlan {
         steps: vec![Step::WriteFile {
             path: path.to_string(),
             content: new,
+            seen_sha256: Some(seen),
         }],
     }
 }

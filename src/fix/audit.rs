@@ -1,5 +1,6 @@
 //! The audit log: one JSON line per action, appended to a file that is created safely
-//! (never through a symlink, mode 0600).
+//! (never through a symlink, mode 0600) and is a regular file: a FIFO or a device in its
+//! place is refused at once, never waited on.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -40,13 +41,39 @@ impl Audit {
                 .create(dir)
                 .map_err(|e| format!("{}: {e}", dir.display()))?;
         }
+        // Never through a symlink; never waiting on a FIFO (O_NONBLOCK: with no reader the open
+        // fails at once, with one it succeeds and fstat refuses it); only a regular file.
+        let refused = || {
+            format!(
+                "audit log {}: not a regular file (a FIFO, device or socket is refused)",
+                path.display()
+            )
+        };
+        if let Ok(m) = std::fs::symlink_metadata(&path)
+            && !m.file_type().is_file()
+        {
+            return Err(if m.file_type().is_symlink() {
+                format!("audit log {}: a symlink, never followed", path.display())
+            } else {
+                refused()
+            });
+        }
         let file = OpenOptions::new()
             .append(true)
             .create(true)
             .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY)
             .open(&path)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ENXIO) => refused(),
+                _ => format!("audit log {}: {e}", path.display()),
+            })?;
+        let meta = file
+            .metadata()
             .map_err(|e| format!("audit log {}: {e}", path.display()))?;
+        if !meta.is_file() {
+            return Err(refused());
+        }
         Ok(Audit { path, file })
     }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::{
     Answer, CommandOutput, DirSize, DiskStat, DockerCall, FreezerProbe, FreezerVersion, HostError,
-    Meta, Record, Request, Source, SourceKind,
+    Mapping, Meta, Record, Request, Source, SourceKind,
 };
 use crate::sys::PidfdProbe;
 
@@ -105,6 +105,22 @@ impl Source for Replay {
 
     fn read_local(&self, path: &str) -> Result<Vec<u8>, HostError> {
         take!(self, Request::ReadLocal(path.into()), Bytes)
+    }
+
+    /// Bundles made before maps files were summarized hold the whole file: parsed here.
+    fn mapped_files(&self, path: &str) -> Result<Vec<Mapping>, HostError> {
+        let summarized = Request::MappedFiles(path.into());
+        let recorded = self
+            .answers
+            .lock()
+            .map(|a| a.contains_key(&summarized))
+            .unwrap_or(false);
+        if recorded {
+            take!(self, summarized, Mappings)
+        } else {
+            self.read(path)
+                .map(|b| crate::parse::proc_maps::mappings(&String::from_utf8_lossy(&b)))
+        }
     }
 
     fn list_dir(&self, path: &str) -> Result<Vec<String>, HostError> {

@@ -5,12 +5,15 @@ mod common;
 
 mod buildkit_checks;
 mod bundle;
+mod bundle_bounds;
 mod cgroups_live;
 mod criu_hosts;
 mod docker_buildkit;
 mod docker_overlay;
 mod dockerfiles;
 mod engines_overlay;
+mod escaping;
+mod fix_files;
 mod fix_namespaces;
 mod fix_progress;
 mod fixes;
