@@ -5,6 +5,7 @@ pub mod cgroup;
 pub mod criu;
 pub mod docker;
 pub mod dockerfile;
+pub mod kconfig;
 pub mod kernel;
 pub mod mountinfo;
 pub mod overlay;

@@ -12,6 +12,7 @@ mod dockerfiles;
 mod fixes;
 mod hung_filesystem;
 mod in_container;
+mod kernel_config;
 mod live;
 mod outputs;
 mod overlay_live;
