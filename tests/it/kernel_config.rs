@@ -649,12 +649,10 @@ fn compare(label: &str, theirs: &BTreeMap<String, (String, String)>, report: &Va
         } else {
             "ok"
         };
-        let agree = match (their_flag, our_flag) {
-            ("ok", "ok" | "n/a") => true,
-            ("necessary", "necessary") => true,
-            ("optional", "optional") => true,
-            _ => false,
-        };
+        let agree = matches!(
+            (their_flag, our_flag),
+            ("ok", "ok" | "n/a") | ("necessary", "necessary") | ("optional", "optional")
+        );
         if !agree {
             let intended = INTENDED
                 .iter()
