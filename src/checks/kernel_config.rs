@@ -127,10 +127,11 @@ fn run(host: &Facts, opts: &Options) -> Outcome {
         None
     };
     let setup = Setup::read(host);
-    let rows: Vec<Row> = specs
+    let mut rows: Vec<Row> = specs
         .iter()
         .filter_map(|s| grade(s, &config, version, modules.as_ref(), &setup))
         .collect();
+    rows.extend(host_rows(host, &setup));
     report(&found, &config, version, &setup, rows, modules.as_ref())
 }
 
@@ -449,6 +450,21 @@ impl<'a> Setup<'a> {
         }
     }
 
+    /// Whether this host's storage driver is of family `want` (`overlay`, `btrfs`, `zfs`, …).
+    fn needs_storage(&self, want: &str) -> Result<String, String> {
+        match &self.storage {
+            Some((family, driver, from)) if family == want => {
+                Ok(format!("storage driver {driver} ({from})"))
+            }
+            Some((_, driver, _)) => Err(format!(
+                "only for the {want} storage driver (this host: {driver})"
+            )),
+            None => Err(format!(
+                "only for the {want} storage driver (no engine found)"
+            )),
+        }
+    }
+
     fn installed(&self, tool: &str) -> bool {
         if let Ok(t) = self.tools.lock()
             && let Some(&found) = t.get(tool)
@@ -488,20 +504,7 @@ impl<'a> Setup<'a> {
                     Err(format!("for the {c} controller, not in use here"))
                 }
             }
-            Need::Storage => {
-                let want = s.storage.as_deref().unwrap_or("");
-                match &self.storage {
-                    Some((family, driver, from)) if family == want => {
-                        Ok(format!("storage driver {driver} ({from})"))
-                    }
-                    Some((_, driver, _)) => Err(format!(
-                        "only for the {want} storage driver (this host: {driver})"
-                    )),
-                    None => Err(format!(
-                        "only for the {want} storage driver (no engine found)"
-                    )),
-                }
-            }
+            Need::Storage => self.needs_storage(s.storage.as_deref().unwrap_or("")),
             Need::Userns => self
                 .userns
                 .clone()
@@ -720,6 +723,126 @@ fn grade(
         row.about = format!("without it: {}", s.without);
     }
     Some(row)
+}
+
+/// What the two scripts check beyond the configuration, on the examined system: the keys limit,
+/// the user namespace limit, AppArmor's parser, ZFS's device and tools. A value that cannot be
+/// read gives no row: these describe the host, and a missing /proc file says nothing.
+fn host_rows(host: &Facts, setup: &Setup) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let mut push = |option: &str,
+                    group: &str,
+                    state: String,
+                    verdict: Verdict,
+                    needed: String,
+                    about: &str,
+                    by: &str| {
+        rows.push(Row {
+            option: option.into(),
+            group: group.into(),
+            state,
+            verdict,
+            needed,
+            about: about.into(),
+            module_missing: false,
+            upstream: by.into(),
+        })
+    };
+    let number = |path: &str| {
+        host.read_text(path)
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok())
+    };
+    let keys = "/proc/sys/kernel/keys/root_maxkeys";
+    if let Some(n) = number(keys) {
+        // Each container's session keyring is a key root owns; moby fails at 10000 or fewer.
+        let verdict = if n <= 10_000 {
+            Verdict::Warn
+        } else {
+            Verdict::Ok
+        };
+        push(
+            keys,
+            "Limits",
+            n.to_string(),
+            verdict,
+            "every container engine (one key per container)".into(),
+            "above 10000; each container's session keyring counts (sysctl kernel.keys.root_maxkeys=1000000)",
+            "moby necessary",
+        );
+    }
+    let userns = "/proc/sys/user/max_user_namespaces";
+    if let Some(n) = number(userns) {
+        let verdict = match (n, &setup.userns) {
+            (0, Some(_)) => Verdict::Warn,
+            (0, None) => Verdict::Note,
+            _ => Verdict::Ok,
+        };
+        let needed = setup
+            .userns
+            .clone()
+            .unwrap_or_else(|| "for rootless engines and userns-remap (neither here)".into());
+        push(
+            userns,
+            "LXC: namespaces",
+            n.to_string(),
+            verdict,
+            needed,
+            "above 0 (RHEL 7 ships 0): no user namespace can be created otherwise",
+            "lxc graded",
+        );
+    }
+    if host
+        .read_text("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|t| t.trim() == "Y")
+    {
+        let parser = host.find_tool("apparmor_parser").is_some();
+        let engine = ["dockerd", "podman", "containerd"]
+            .iter()
+            .find(|t| host.find_tool(t).is_some());
+        let verdict = match (parser, engine) {
+            (true, _) => Verdict::Ok,
+            (false, Some(_)) => Verdict::Error,
+            (false, None) => Verdict::Note,
+        };
+        push(
+            "apparmor_parser",
+            "Generally necessary",
+            if parser { "installed" } else { "missing" }.into(),
+            verdict,
+            engine
+                .map(|e| format!("AppArmor is enabled and {e} is installed"))
+                .unwrap_or_else(|| "AppArmor is enabled; no engine installed".into()),
+            "loads the engines' default AppArmor profile; without it containers fail to start where AppArmor is on",
+            "moby necessary",
+        );
+    }
+    let zfs = setup.needs_storage("zfs");
+    let dev = host.stat("/dev/zfs").is_ok();
+    for (what, present) in [
+        ("/dev/zfs", dev),
+        ("zfs command", host.find_tool("zfs").is_some()),
+        ("zpool command", host.find_tool("zpool").is_some()),
+    ] {
+        let verdict = match (present, &zfs) {
+            (true, _) => Verdict::Ok,
+            (false, Ok(_)) => Verdict::Warn,
+            (false, Err(_)) => Verdict::Note,
+        };
+        let needed = match &zfs {
+            Ok(w) | Err(w) => w.clone(),
+        };
+        push(
+            what,
+            "Storage: zfs",
+            if present { "present" } else { "missing" }.into(),
+            verdict,
+            needed,
+            "the zfs storage driver",
+            "moby storage",
+        );
+    }
+    rows
 }
 
 /// How the upstream tools grade the option: "moby necessary, lxc required".
