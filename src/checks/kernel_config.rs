@@ -1099,8 +1099,9 @@ mod tests {
         for s in &specs {
             assert!(seen.insert(s.name.clone()), "{} twice", s.name);
             assert!(!s.enables.is_empty() && !s.without.is_empty(), "{}", s.name);
+            // XONLY is the one option neither grades: check-config.sh does not know it.
             assert!(
-                s.moby.is_some() || s.lxc.is_some(),
+                s.moby.is_some() || s.lxc.is_some() || s.name == "LEGACY_VSYSCALL_XONLY",
                 "{}: graded by neither tool",
                 s.name
             );
