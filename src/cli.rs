@@ -84,6 +84,11 @@ pub struct Cli {
     #[arg(long, value_name = "STAGE", global = true)]
     pub target: Option<String>,
 
+    /// A kernel configuration to grade (kernel-config) instead of the running kernel's:
+    /// a .config or a gzipped one such as a copy of /proc/config.gz
+    #[arg(long, value_name = "PATH", global = true)]
+    pub kernel_config: Option<std::path::PathBuf>,
+
     /// Show evidence, fixes and explanations
     #[arg(short, long)]
     pub verbose: bool,
@@ -368,6 +373,10 @@ impl Cli {
                 .map(|p| p.to_string_lossy().into_owned())
                 .collect(),
             dockerfile_target: self.target.clone(),
+            kernel_config: self
+                .kernel_config
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned()),
             deadline: Some(std::time::Duration::from_secs_f64(self.timeout)),
         }
     }

@@ -46,6 +46,9 @@ pub struct Manifest {
     pub dockerfiles: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dockerfile_target: Option<String>,
+    /// `--kernel-config PATH`: a replay grades the same file (recorded with the rest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_config: Option<String>,
     pub active: bool,
     pub require: Vec<String>,
     pub redacted: usize,
@@ -157,6 +160,7 @@ pub fn export(
         euid: host.euid(),
         dockerfiles: opts.dockerfiles.clone(),
         dockerfile_target: opts.dockerfile_target.clone(),
+        kernel_config: opts.kernel_config.clone(),
         active: opts.active,
         require: opts.require.clone(),
         redacted: tally.total(),
@@ -808,6 +812,7 @@ impl Loaded {
                 require: manifest.require.clone(),
                 dockerfiles: manifest.dockerfiles.clone(),
                 dockerfile_target: manifest.dockerfile_target.clone(),
+                kernel_config: manifest.kernel_config.clone(),
                 deadline: None,
             },
             source: manifest.source,

@@ -29,6 +29,8 @@ pub enum DockerCall {
     SystemDf,
     /// `GET /version`
     Version,
+    /// `GET /info`: storage driver, security options (rootless), swarm state.
+    Info,
 }
 
 impl DockerCall {
@@ -39,6 +41,7 @@ impl DockerCall {
             DockerCall::Inspect(id) => format!("/containers/{id}/json"),
             DockerCall::SystemDf => "/system/df".into(),
             DockerCall::Version => "/version".into(),
+            DockerCall::Info => "/info".into(),
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod criu;
 pub mod docker;
 pub mod dockerfile;
 pub mod go_version;
+pub mod kconfig;
 pub mod kernel;
 pub mod mountinfo;
 pub mod oci_runtime;

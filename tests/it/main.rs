@@ -20,6 +20,7 @@ mod fixes;
 mod freezer_engines;
 mod hung_filesystem;
 mod in_container;
+mod kernel_config;
 mod live;
 mod outputs;
 mod overlay_live;

@@ -902,8 +902,8 @@ fn drive_in_tmux(name: &str, cmd: &str) -> String {
     let pane = wait_for(&session, "q quit");
     let start = Instant::now();
     let mut pane = pane;
-    while pane.contains('⠋')
-        || pane.contains('⠙')
+    // Any frame of the spinner: a slower check may be caught on any of them.
+    while pane.contains(|c| ('⠁'..='⣿').contains(&c))
         || !pane.contains("cgroup hybrid") && !pane.contains("cgroup v")
     {
         assert!(start.elapsed() < Duration::from_secs(20), "{pane}");
