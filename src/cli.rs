@@ -84,6 +84,11 @@ pub struct Cli {
     #[arg(long, value_name = "STAGE", global = true)]
     pub target: Option<String>,
 
+    /// A kernel configuration to grade (kernel-config) instead of the running kernel's:
+    /// a .config or a gzipped one such as a copy of /proc/config.gz
+    #[arg(long, value_name = "PATH", global = true)]
+    pub kernel_config: Option<std::path::PathBuf>,
+
     /// Show evidence, fixes and explanations
     #[arg(short, long)]
     pub verbose: bool,
@@ -237,14 +242,9 @@ pub struct Reports {
     pub color: ColorWhen,
 }
 
+/// `bundle`: what to pack, and the options its scan runs with.
 pub struct BundleArgs {
-    pub output: Option<PathBuf>,
-    /// `--root DIR`: package what is examined there.
-    pub root: Option<PathBuf>,
-    pub include_dirs: Vec<PathBuf>,
-    pub exclude: Vec<String>,
-    pub anonymize: bool,
-    pub max_bytes: u64,
+    pub export: crate::bundle::ExportOptions,
     pub options: checks::Options,
 }
 
@@ -310,12 +310,14 @@ impl Cli {
                     }
                 };
                 return Ok(Mode::Bundle(BundleArgs {
-                    output,
-                    root,
-                    include_dirs: include_dir,
-                    exclude,
-                    anonymize,
-                    max_bytes: max_size.saturating_mul(1_000_000),
+                    export: crate::bundle::ExportOptions {
+                        output,
+                        root,
+                        include_dirs: include_dir,
+                        exclude,
+                        anonymize,
+                        max_bytes: max_size.saturating_mul(1_000_000),
+                    },
                     options,
                 }));
             }
@@ -371,6 +373,10 @@ impl Cli {
                 .map(|p| p.to_string_lossy().into_owned())
                 .collect(),
             dockerfile_target: self.target.clone(),
+            kernel_config: self
+                .kernel_config
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned()),
             deadline: Some(std::time::Duration::from_secs_f64(self.timeout)),
         }
     }

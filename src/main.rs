@@ -18,6 +18,11 @@ use container_doctor::summary::HostSummary;
 use container_doctor::{bundle, files, fix, tui};
 
 fn main() -> ExitCode {
+    // A helper reading one file for the doctor (before anything else, before any thread).
+    if let Some(code) = container_doctor::host::helper::serve() {
+        return code;
+    }
+    container_doctor::host::helper::enable();
     install_panic_hook();
     let interactive = std::io::stdin().is_terminal()
         && std::io::stdout().is_terminal()
@@ -186,15 +191,7 @@ fn check(mut scan: Scan, r: &Reports) -> Result<ExitCode> {
 }
 
 fn make_bundle(args: BundleArgs) -> Result<ExitCode> {
-    let ex = bundle::ExportOptions {
-        output: args.output,
-        root: args.root,
-        include_dirs: args.include_dirs,
-        exclude: args.exclude,
-        anonymize: args.anonymize,
-        max_bytes: args.max_bytes,
-    };
-    let path = bundle::export(&args.options, &ex, &mut |step| {
+    let path = bundle::export(&args.options, &args.export, &mut |step| {
         eprintln!("container-doctor: {step} …")
     })
     .map_err(anyhow::Error::msg)?;
@@ -229,7 +226,10 @@ fn use_color(when: ColorWhen) -> bool {
         ColorWhen::Never => false,
         _ if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) => false,
         ColorWhen::Always => true,
-        ColorWhen::Auto => std::io::stdout().is_terminal(),
+        // A dumb terminal (Emacs shell, some CI consoles) shows escape codes as text.
+        ColorWhen::Auto => {
+            std::io::stdout().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb")
+        }
     }
 }
 

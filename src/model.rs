@@ -89,8 +89,15 @@ impl Risk {
 pub enum Step {
     /// Execute this argv directly (never through a shell).
     Exec { argv: Vec<String> },
-    /// Replace a file's content (a cgroup control file, say).
-    WriteFile { path: String, content: String },
+    /// Replace a file's content (a cgroup control file, say). With `seen_sha256` (the sha256 of
+    /// the bytes the check read), the write is refused if the file has changed since. The file
+    /// keeps its mode and owner; a symlink's target is what is rewritten, and the preview says so.
+    WriteFile {
+        path: String,
+        content: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        seen_sha256: Option<String>,
+    },
     /// Append these lines to a file (shown to the user as a diff before it happens).
     AppendFile { path: String, content: String },
     /// Send a signal to one process, through a pidfd; `start_ticks` (its start time) proves the
@@ -137,14 +144,16 @@ impl Step {
                     .collect::<Vec<_>>()
                     .join(" ")
             ),
-            Step::WriteFile { path, content } if content.len() > 40 || content.contains('\n') => {
+            Step::WriteFile { path, content, .. }
+                if content.len() > 40 || content.contains('\n') =>
+            {
                 format!(
                     "rewrite {} ({} lines; the diff is shown before anything is written)",
                     esc(path),
                     content.lines().count()
                 )
             }
-            Step::WriteFile { path, content } => format!("write {content:?} to {}", esc(path)),
+            Step::WriteFile { path, content, .. } => format!("write {content:?} to {}", esc(path)),
             Step::AppendFile { path, content } => {
                 format!("append to {}: {}", esc(path), content.trim_end())
             }

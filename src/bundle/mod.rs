@@ -46,6 +46,9 @@ pub struct Manifest {
     pub dockerfiles: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dockerfile_target: Option<String>,
+    /// `--kernel-config PATH`: a replay grades the same file (recorded with the rest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_config: Option<String>,
     pub active: bool,
     pub require: Vec<String>,
     pub redacted: usize,
@@ -82,10 +85,14 @@ pub fn export(
     ex: &ExportOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<PathBuf, String> {
-    let facts = std::sync::Arc::new(Facts::of(match &ex.root {
-        Some(dir) => Host::new(Box::new(crate::host::Rooted::new(dir.clone())?)),
-        None => Host::live(),
-    }));
+    // The one Host that keeps what it served: that record is the bundle.
+    let facts = std::sync::Arc::new(Facts::of(
+        match &ex.root {
+            Some(dir) => Host::new(Box::new(crate::host::Rooted::new(dir.clone())?)),
+            None => Host::live(),
+        }
+        .recording(true),
+    ));
     let host = facts.host().clone();
     progress("running the checks");
     let selected: Vec<&'static checks::Check> = checks::ALL.to_vec();
@@ -153,6 +160,7 @@ pub fn export(
         euid: host.euid(),
         dockerfiles: opts.dockerfiles.clone(),
         dockerfile_target: opts.dockerfile_target.clone(),
+        kernel_config: opts.kernel_config.clone(),
         active: opts.active,
         require: opts.require.clone(),
         redacted: tally.total(),
@@ -373,7 +381,7 @@ fn include_dir(
             } else {
                 budget.files += 1;
                 budget.bytes += m.len();
-                let _ = host.read_local(&path.to_string_lossy());
+                let _ = host.read_included(&path.to_string_lossy());
             }
         }
     }
@@ -804,6 +812,7 @@ impl Loaded {
                 require: manifest.require.clone(),
                 dockerfiles: manifest.dockerfiles.clone(),
                 dockerfile_target: manifest.dockerfile_target.clone(),
+                kernel_config: manifest.kernel_config.clone(),
                 deadline: None,
             },
             source: manifest.source,

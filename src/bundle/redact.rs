@@ -80,6 +80,7 @@ fn request(r: &mut Request, t: &mut Tally) {
     match r {
         Request::Read(p)
         | Request::ReadLocal(p)
+        | Request::MappedFiles(p)
         | Request::ListDir(p)
         | Request::ReadLink(p)
         | Request::Subdirs(p)
@@ -307,6 +308,7 @@ impl Anonymizer {
         match &mut r.request {
             Request::Read(p)
             | Request::ReadLocal(p)
+            | Request::MappedFiles(p)
             | Request::ListDir(p)
             | Request::ReadLink(p)
             | Request::Subdirs(p)

@@ -684,9 +684,10 @@ fn judge(host: &Host, b: &Builder, out: &mut Outcome) -> (Status, String) {
             .collect();
         notes.push(format!("deprecated keys: {}", list.join(", ")));
         if let Ok(Some((path, _))) = &b.config
-            && let Ok(text) = host.read_text(path)
+            && let Ok(bytes) = host.read(path)
+            && let Ok(text) = std::str::from_utf8(&bytes)
         {
-            match rename_plan(path, &text, g) {
+            match rename_plan(path, text, crate::files::sha256_hex(&bytes), g) {
                 Some(plan) => out.push_fix(plan),
                 None => out.push(
                     path.clone(),
@@ -792,10 +793,14 @@ fn docker_gc_off(b: &Builder) -> Option<String> {
 
 /// The engine's daemon.json with `builder.gc.enabled: true`, edited as JSON (other keys kept).
 fn enable_gc_plan(host: &Host, path: &str) -> FixPlan {
-    let mut v: serde_json::Value = host
-        .read_text(path)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
+    let read = host.read_text(path).ok();
+    // The write is refused if the file changes between this read and the fix.
+    let seen = read
+        .as_deref()
+        .map(|t| crate::files::sha256_hex(t.as_bytes()));
+    let mut v: serde_json::Value = read
+        .as_deref()
+        .and_then(|t| serde_json::from_str(t).ok())
         .unwrap_or_else(|| serde_json::json!({}));
     if !v.is_object() {
         v = serde_json::json!({});
@@ -821,6 +826,7 @@ fn enable_gc_plan(host: &Host, path: &str) -> FixPlan {
             Step::WriteFile {
                 path: path.into(),
                 content,
+                seen_sha256: seen,
             },
             Step::Manual {
                 instruction:
@@ -944,7 +950,7 @@ fn restart_plan(b: &Builder) -> FixPlan {
 /// Rewrites old GC keys to their new spelling in the parsed file (TOML with its comments kept,
 /// JSON member order kept), shown as a diff before it happens; a file that cannot be edited
 /// structurally gets no plan rather than a mangled one.
-fn rename_plan(path: &str, text: &str, g: &GcConfig) -> Option<FixPlan> {
+fn rename_plan(path: &str, text: &str, seen: String, g: &GcConfig) -> Option<FixPlan> {
     let new = if path.ends_with(".json") {
         buildkit::rename_json_keys(text, &g.deprecated)
     } else {
@@ -959,6 +965,7 @@ fn rename_plan(path: &str, text: &str, g: &GcConfig) -> Option<FixPlan> {
         steps: vec![Step::WriteFile {
             path: path.to_string(),
             content: new,
+            seen_sha256: Some(seen),
         }],
     })
 }

@@ -373,6 +373,7 @@ fn thaw_plan(f: &Frozen, conmons: &[Conmon], blocked: &[String]) -> FixPlan {
             vec![Step::WriteFile {
                 path: format!("{}/{file}", f.path),
                 content: value.into(),
+                seen_sha256: None,
             }],
         ),
     };

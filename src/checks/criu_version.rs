@@ -76,27 +76,11 @@ fn run(host: &Facts, opts: &Options) -> Outcome {
         Err(e) => return Outcome::unknown(format!("criu --version: {e}")),
     };
     let check = criu_check(host, &path, &mut out);
-    let rules = match criu_matrix::rules() {
-        Ok(r) => r,
+    let findings = match matrix_findings(host, &version, &tool) {
+        Ok(f) => f,
         Err(e) => return Outcome::unknown(e),
     };
     let kernel = host.kernel().ok();
-    let arch = machine(host).or_else(|| tool.package.as_ref().and_then(|p| p.machine.clone()));
-    let v1_freezer = host
-        .cgroups()
-        .is_ok_and(|l| l.mode != Mode::V2 && l.freezer().is_some());
-    let family = match host.os_release().family() {
-        Family::Debian => "debian",
-        _ => "other",
-    };
-    let situation = criu_matrix::Situation {
-        kernel,
-        arch: arch.as_deref(),
-        v1_freezer,
-        criu: &version,
-        package: tool.package.as_ref().map(|p| (family, p.version.as_str())),
-    };
-    let findings = criu_matrix::judge(&situation, &rules);
     for f in &findings {
         out.push(
             format!("known problem {} ({})", f.id, f.refs.join(", ")),
@@ -175,6 +159,33 @@ fn run(host: &Facts, opts: &Options) -> Outcome {
     out
 }
 
+/// The CRIU matrix's findings for this CRIU on the examined host (kernel, architecture, v1
+/// freezer, the distribution package it came from), worst first. `runtime-versions` asks the same
+/// for its CRIU row.
+pub(super) fn matrix_findings(
+    host: &Facts,
+    version: &criu::CriuVersion,
+    tool: &Tool,
+) -> Result<Vec<criu_matrix::Finding>, String> {
+    let rules = criu_matrix::rules()?;
+    let arch = machine(host).or_else(|| tool.package.as_ref().and_then(|p| p.machine.clone()));
+    let v1_freezer = host
+        .cgroups()
+        .is_ok_and(|l| l.mode != Mode::V2 && l.freezer().is_some());
+    let family = match host.os_release().family() {
+        Family::Debian => "debian",
+        _ => "other",
+    };
+    let situation = criu_matrix::Situation {
+        kernel: host.kernel().ok(),
+        arch: arch.as_deref(),
+        v1_freezer,
+        criu: version,
+        package: tool.package.as_ref().map(|p| (family, p.version.as_str())),
+    };
+    Ok(criu_matrix::judge(&situation, &rules))
+}
+
 /// `uname -m` of the examined system: /proc/sys/kernel/arch (6.1+), else the release string's
 /// suffix (`.x86_64`, `.aarch64`), else, live, the architecture this binary runs on (under
 /// `--root`, the caller falls back to the architecture criu's package was built for).
@@ -195,7 +206,7 @@ fn machine(host: &Facts) -> Option<String> {
 }
 
 /// The version of the package that installed criu, when a package database names one.
-fn packaged(tool: &Tool) -> Option<(criu::CriuVersion, &Package)> {
+pub(super) fn packaged(tool: &Tool) -> Option<(criu::CriuVersion, &Package)> {
     let pkg = tool.package.as_ref()?;
     Some((
         criu::parse_bare_version(packages::upstream(&pkg.version))?,
@@ -283,7 +294,7 @@ fn kernel_plan(what: &str) -> FixPlan {
     }
 }
 
-fn upgrade_plan(host: &Facts, needed: &str) -> FixPlan {
+pub(super) fn upgrade_plan(host: &Facts, needed: &str) -> FixPlan {
     let instruction = match host.os_release().family() {
         Family::RedHat => {
             format!(

@@ -51,8 +51,14 @@ fn run(host: &Facts, opts: &Options) -> Outcome {
     let mut summaries = Vec::new();
     let mut races = 0;
     for path in &opts.dockerfiles {
-        let text = match host.read_local(path) {
-            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        let (text, seen) = match host.read_local(path) {
+            // A file that is not UTF-8 is examined, but never rewritten (its bytes would change).
+            Ok(b) => (
+                String::from_utf8_lossy(&b).into_owned(),
+                std::str::from_utf8(&b)
+                    .is_ok()
+                    .then(|| crate::files::sha256_hex(&b)),
+            ),
             Err(e) => {
                 out.status = out.status.max(Status::Unknown);
                 // Most host errors name the path already: say it once.
@@ -82,8 +88,10 @@ fn run(host: &Facts, opts: &Options) -> Outcome {
         let j = judge(path, &df, &built, runc, &mut out, &mut flagged);
         out.status = out.status.max(j.status);
         races += j.races;
-        if !flagged.is_empty() {
-            out.push_fix(lock_plan(path, &text, &flagged));
+        if !flagged.is_empty()
+            && let Some(seen) = seen
+        {
+            out.push_fix(lock_plan(path, &text, seen, &flagged));
         }
         summaries.push(format!(
             "{path}: {} of {} stage{} built for {}, {} finding{}",
@@ -247,7 +255,7 @@ fn runc_version(host: &Host) -> Option<(u32, u32, u32)> {
 }
 
 /// Adds `sharing=locked` to each flagged mount (or turns `sharing=shared` into it), in place.
-fn lock_plan(path: &str, text: &str, flagged: &[Flagged]) -> FixPlan {
+fn lock_plan(path: &str, text: &str, seen: String, flagged: &[Flagged]) -> FixPlan {
     let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
     for f in flagged {
         if f.raw.contains("sharing=locked") {
@@ -280,6 +288,7 @@ fn lock_plan(path: &str, text: &str, flagged: &[Flagged]) -> FixPlan {
         steps: vec![Step::WriteFile {
             path: path.to_string(),
             content: lines.join("\n"),
+            seen_sha256: Some(seen),
         }],
     }
 }

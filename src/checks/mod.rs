@@ -7,10 +7,13 @@ mod cgroup_version;
 mod criu_matrix;
 mod criu_version;
 mod dockerfile_cache_mounts;
+mod kernel_config;
 mod kernel_version;
+mod known_issues;
 mod overlay_busy;
 mod overlay_scan;
 mod pidfd;
+mod runtime_versions;
 mod tmp_tmpfs;
 mod zombies;
 
@@ -53,6 +56,9 @@ pub struct Options {
     /// The stage their builds end in (`--target NAME`, as `docker build --target`); the last
     /// stage by default.
     pub dockerfile_target: Option<String>,
+    /// A kernel configuration file to grade instead of the running kernel's
+    /// (`--kernel-config PATH`, as check-config.sh takes one).
+    pub kernel_config: Option<String>,
     /// How long the whole scan may take (`--timeout`); `None` is [`DEADLINE`].
     pub deadline: Option<Duration>,
 }
@@ -80,12 +86,14 @@ use explanation;
 /// is one file that declares its `CHECK`, plus one line here.
 pub const ALL: &[&Check] = &[
     &kernel_version::CHECK,
+    &kernel_config::CHECK,
     &pidfd::CHECK,
     &zombies::CHECK,
     &tmp_tmpfs::CHECK,
     &cgroup_version::CHECK,
     &cgroup_freezer::CHECK,
     &criu_version::CHECK,
+    &runtime_versions::CHECK,
     &overlay_busy::CHECK,
     &buildkit_usage::CHECK,
     &dockerfile_cache_mounts::CHECK,

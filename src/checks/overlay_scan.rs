@@ -10,7 +10,6 @@ use crate::fsmagic;
 use crate::host::{Host, HostError};
 use crate::parse::mountinfo::{self, Mount, MountTable};
 use crate::parse::overlay::{self, Layers, Owner};
-use crate::parse::proc_maps;
 
 /// A device number as mountinfo and stat give it.
 pub type Dev = (u32, u32);
@@ -294,10 +293,10 @@ fn find_holders(host: &Host, s: &mut Scan, tables: &[(Option<u64>, MountTable)])
             Err(HostError::PermissionDenied(_)) => denied = true,
             Err(_) => {}
         }
-        match host.read_text(&format!("{base}/maps")) {
+        match host.mapped_files(&format!("{base}/maps")) {
             Ok(maps) => {
                 let own = points.get(&p.ns).unwrap_or(&no_points);
-                for m in proc_maps::mappings(&maps) {
+                for m in maps {
                     // Kernels that show the overlay's own device name it directly; a device
                     // mounted nowhere is a detached overlay when statfs of the mapping says so.
                     if mounted.contains(&m.dev) {

@@ -1,5 +1,6 @@
 //! The audit log: one JSON line per action, appended to a file that is created safely
-//! (never through a symlink, mode 0600).
+//! (never through a symlink, mode 0600) and is a regular file: a FIFO or a device in its
+//! place is refused at once, never waited on.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -40,18 +41,59 @@ impl Audit {
                 .create(dir)
                 .map_err(|e| format!("{}: {e}", dir.display()))?;
         }
+        // Never through a symlink; never waiting on a FIFO (O_NONBLOCK: with no reader the open
+        // fails at once, with one it succeeds and fstat refuses it); only a regular file.
+        let refused = || {
+            format!(
+                "audit log {}: not a regular file (a FIFO, device or socket is refused)",
+                path.display()
+            )
+        };
+        if let Ok(m) = std::fs::symlink_metadata(&path)
+            && !m.file_type().is_file()
+        {
+            return Err(if m.file_type().is_symlink() {
+                format!("audit log {}: a symlink, never followed", path.display())
+            } else {
+                refused()
+            });
+        }
         let file = OpenOptions::new()
             .append(true)
             .create(true)
             .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY)
             .open(&path)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ENXIO) => refused(),
+                _ => format!("audit log {}: {e}", path.display()),
+            })?;
+        let meta = file
+            .metadata()
             .map_err(|e| format!("audit log {}: {e}", path.display()))?;
+        if !meta.is_file() {
+            return Err(refused());
+        }
         Ok(Audit { path, file })
     }
 
     pub fn path(&self) -> &PathBuf {
         &self.path
+    }
+
+    /// Records that the plan was stopped by the user (quit, or a signal to the doctor) while
+    /// `step` ran: the steps after it were never started.
+    pub fn interrupted(&mut self, check: &str, plan: &str, step: &str) {
+        self.line(json!({
+            "time": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            "uid": crate::sys::euid(),
+            "check": check,
+            "plan": plan,
+            "step": step,
+            "result": "interrupted",
+            "detail": "the doctor was stopped while this step ran; later steps were not run",
+            "undo": [],
+        }));
     }
 
     /// Appends one line; a failure to log is reported on stderr, never silently dropped.
@@ -78,6 +120,10 @@ impl Audit {
             "detail": detail,
             "undo": undo,
         });
+        self.line(line);
+    }
+
+    fn line(&mut self, line: serde_json::Value) {
         if let Err(e) = writeln!(self.file, "{line}") {
             eprintln!(
                 "container-doctor: cannot write the audit log {}: {e}",

@@ -4,6 +4,7 @@
 
 mod audit;
 pub mod command;
+mod signals;
 mod steps;
 mod verify;
 
@@ -65,20 +66,52 @@ pub fn manual_only(plan: &FixPlan) -> bool {
 /// Runs the plan's steps in order, stopping at the first failure, logging each one.
 /// `force` lets a mount go over a directory whose files are open.
 pub fn apply(check_id: &str, plan: &FixPlan, force: bool, audit: &mut Audit) -> Applied {
+    apply_with_progress(check_id, plan, force, audit, &mut |_, _| {})
+}
+
+/// As [`apply`], telling `progress` the index and description of each step as it starts (the UI
+/// shows it). A run of Signal steps (the holders of one mount) is signalled together.
+pub fn apply_with_progress(
+    check_id: &str,
+    plan: &FixPlan,
+    force: bool,
+    audit: &mut Audit,
+    progress: &mut dyn FnMut(usize, &str),
+) -> Applied {
     let mut applied = Applied {
         steps: Vec::new(),
         undo: Vec::new(),
     };
     let mut stopped = false;
-    for step in &plan.steps {
+    let mut i = 0;
+    while i < plan.steps.len() {
+        let step = &plan.steps[i];
         let what = crate::escape::escape_control(&step.describe());
         if stopped {
             applied.steps.push((
                 what,
                 StepOutcome::Failed("not run: an earlier step failed".into()),
             ));
+            i += 1;
             continue;
         }
+        let run = plan.steps[i..]
+            .iter()
+            .take_while(|s| matches!(s, Step::Signal { .. }))
+            .count();
+        if run > 1 {
+            progress(i, &format!("signalling {run} processes together"));
+            let group = &plan.steps[i..i + run];
+            for (s, outcome) in group.iter().zip(signals::stop_together(group)) {
+                let what = crate::escape::escape_control(&s.describe());
+                audit.record(check_id, &plan.id, &what, &outcome, &[]);
+                stopped |= matches!(outcome, StepOutcome::Failed(_));
+                applied.steps.push((what, outcome));
+            }
+            i += run;
+            continue;
+        }
+        progress(i, &what);
         let known = applied.undo.len();
         let outcome = match steps::run(step, force, &mut applied.undo) {
             StepOutcome::Done(d) => StepOutcome::Done(crate::escape::escape_control(&d)),
@@ -88,6 +121,28 @@ pub fn apply(check_id: &str, plan: &FixPlan, force: bool, audit: &mut Audit) -> 
         audit.record(check_id, &plan.id, &what, &outcome, &applied.undo[known..]);
         stopped = matches!(outcome, StepOutcome::Failed(_));
         applied.steps.push((what, outcome));
+        i += 1;
     }
     applied
+}
+
+/// What would make the plan fail before anything runs, found now: files open under a directory
+/// a mount step would cover (they would keep using the old directory).
+pub fn blockers(plan: &FixPlan) -> Option<String> {
+    plan.steps.iter().find_map(|s| match s {
+        Step::Mount { target, .. } => {
+            let open = steps::open_files_under(target);
+            (!open.is_empty()).then(|| {
+                format!(
+                    "{} file(s) under {} are open by running processes ({}{}): mounting over \
+                     it would hide them; stop those processes first",
+                    open.len(),
+                    crate::parse::mountinfo::escape(target),
+                    open.iter().take(3).cloned().collect::<Vec<_>>().join(", "),
+                    if open.len() > 3 { ", …" } else { "" }
+                )
+            })
+        }
+        _ => None,
+    })
 }

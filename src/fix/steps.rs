@@ -5,7 +5,7 @@
 use std::fs;
 use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
@@ -16,6 +16,7 @@ use similar::TextDiff;
 use super::StepOutcome;
 use crate::escape::{escape_control, escape_control_lines};
 use crate::facts::{Facts, ns_inode};
+use crate::files::Keep;
 use crate::host::Host;
 use crate::model::{MountNs, Step};
 use crate::parse::mountinfo::escape;
@@ -24,17 +25,47 @@ use crate::parse::proc_stat;
 /// How long an exec step may take.
 const EXEC_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// What the user sees before a step runs: for file writes, the unified diff.
+/// What the user sees before a step runs: for file writes, the unified diff (of the symlink's
+/// target when the path is a symlink, and then it says so).
 pub fn preview(step: &Step) -> String {
     match step {
         Step::WriteFile { path, .. } | Step::AppendFile { path, .. } if !control_file(path) => {
-            let old = fs::read_to_string(path).unwrap_or_default();
+            let (real, note) = match resolve(path) {
+                Ok((real, Some(_))) => (
+                    real.clone(),
+                    format!(
+                        "\n{} is a symlink: its target {} is what is rewritten (the link stays)",
+                        escape(path),
+                        escape(&real.to_string_lossy())
+                    ),
+                ),
+                Ok((real, None)) => (real, String::new()),
+                Err(e) => {
+                    return format!(
+                        "{}\n{}",
+                        escape_control(&step.describe()),
+                        escape_control(&e)
+                    );
+                }
+            };
+            let old = match crate::files::read_regular(&real, MAX_REWRITE) {
+                Ok(Some((b, _))) => String::from_utf8_lossy(&b).into_owned(),
+                Ok(None) => String::new(),
+                Err(e) => {
+                    return format!(
+                        "{}\n{}",
+                        escape_control(&step.describe()),
+                        escape_control(&e)
+                    );
+                }
+            };
             let new = new_content(step, &old);
             let diff = TextDiff::from_lines(&old, &new);
-            let shown = escape(path);
+            let shown = escape(&real.to_string_lossy());
             format!(
-                "{}\n{}",
+                "{}{}\n{}",
                 escape_control(&step.describe()),
+                escape_control(&note),
                 escape_control_lines(
                     &diff
                         .unified_diff()
@@ -44,6 +75,25 @@ pub fn preview(step: &Step) -> String {
             )
         }
         _ => escape_control(&step.describe()),
+    }
+}
+
+/// The largest file a fix rewrites.
+const MAX_REWRITE: u64 = 16 << 20;
+
+/// Where a write to `path` lands: the path itself, or the file a symlink there points to
+/// (resolved to the end, so the link stays a link) and the link's path.
+fn resolve(path: &str) -> Result<(PathBuf, Option<PathBuf>), String> {
+    let p = Path::new(path);
+    match fs::symlink_metadata(p) {
+        Ok(m) if m.file_type().is_symlink() => match fs::canonicalize(p) {
+            Ok(real) => Ok((real, Some(p.to_path_buf()))),
+            Err(e) => Err(format!(
+                "{} is a symlink whose target cannot be resolved ({e}); nothing written",
+                escape(path)
+            )),
+        },
+        _ => Ok((p.to_path_buf(), None)),
     }
 }
 
@@ -109,6 +159,9 @@ pub fn run(step: &Step, force: bool, undo: &mut Vec<String>) -> StepOutcome {
     }
 }
 
+/// Rewrites a file atomically: refused if it changed since the check read it (the plan carries
+/// the sha256 of what the check saw); the new file keeps the old one's mode and owner; the backup
+/// beside it has them too; a symlink's target is rewritten and the link stays.
 fn write(step: &Step, path: &str, undo: &mut Vec<String>) -> StepOutcome {
     if control_file(path) {
         let content = new_content(step, "");
@@ -117,45 +170,98 @@ fn write(step: &Step, path: &str, undo: &mut Vec<String>) -> StepOutcome {
             Err(e) => StepOutcome::Failed(format!("{path}: {e}")),
         };
     }
-    let p = Path::new(path);
-    let old = match fs::read_to_string(p) {
-        Ok(t) => Some(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return StepOutcome::Failed(format!("{path}: {e}")),
+    let (real, link) = match resolve(path) {
+        Ok(r) => r,
+        Err(e) => return StepOutcome::Failed(e),
     };
-    let new = new_content(step, old.as_deref().unwrap_or(""));
-    let mode = fs::metadata(p)
-        .map(|m| m.permissions().mode())
-        .unwrap_or(0o644);
+    let shown = escape(&real.to_string_lossy());
+    let through = match &link {
+        Some(l) => format!(" through the symlink {}", escape(&l.to_string_lossy())),
+        None => String::new(),
+    };
+    let old = match crate::files::read_regular(&real, MAX_REWRITE) {
+        Ok(o) => o,
+        Err(e) => return StepOutcome::Failed(format!("{e}; nothing written")),
+    };
+    if let Step::WriteFile {
+        seen_sha256: Some(want),
+        ..
+    } = step
+    {
+        let now = old.as_ref().map(|(b, _)| crate::files::sha256_hex(b));
+        if now.as_deref() != Some(want.as_str()) {
+            return StepOutcome::Failed(format!(
+                "{shown} has changed since the check read it; nothing written (run the fix again to see the new diff)"
+            ));
+        }
+    }
+    let old_text = match &old {
+        Some((b, _)) => match std::str::from_utf8(b) {
+            Ok(t) => t,
+            Err(_) => {
+                return StepOutcome::Failed(format!("{shown} is not UTF-8 text; nothing written"));
+            }
+        },
+        None => "",
+    };
+    let new = new_content(step, old_text);
+    let keep = old.as_ref().map(|(_, m)| Keep::of(m));
     let stamp = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let backup = format!("{path}.container-doctor-{stamp}.bak");
-    if let Some(old) = &old {
-        let made = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&backup)
-            .and_then(|mut f| std::io::Write::write_all(&mut f, old.as_bytes()));
-        if let Err(e) = made {
-            return StepOutcome::Failed(format!("backup {backup}: {e}"));
-        }
+    let backup = format!("{}.container-doctor-{stamp}.bak", real.to_string_lossy());
+    if let (Some((bytes, _)), Some(k)) = (&old, keep)
+        && let Err(e) = make_backup(Path::new(&backup), bytes, k)
+    {
+        let _ = fs::remove_file(&backup);
+        return StepOutcome::Failed(format!("backup {}: {e}; nothing written", escape(&backup)));
     }
-    let written = crate::files::write_atomic(p, &new).and_then(|_| {
-        fs::set_permissions(p, fs::Permissions::from_mode(mode)).map_err(|e| e.to_string())
-    });
+    let written = match keep {
+        Some(k) => crate::files::write_atomic_keeping(&real, new.as_bytes(), Some(k)),
+        None => crate::files::write_atomic(&real, &new).and_then(|_| {
+            fs::set_permissions(&real, fs::Permissions::from_mode(0o644)).map_err(|e| e.to_string())
+        }),
+    };
+    let real_s = real.to_string_lossy();
     match (written, old.is_some()) {
         (Ok(()), true) => {
-            undo.push(format!("cp {} {}", shlex_quote(&backup), shlex_quote(path)));
-            StepOutcome::Done(format!("wrote {path} (backup {backup})"))
+            undo.push(format!(
+                "cp -p {} {}",
+                shlex_quote(&backup),
+                shlex_quote(&real_s)
+            ));
+            StepOutcome::Done(format!(
+                "wrote {shown}{through} (mode {:o}, owner {}:{} kept; backup {})",
+                keep.map(|k| k.mode).unwrap_or(0),
+                keep.map(|k| k.uid).unwrap_or(0),
+                keep.map(|k| k.gid).unwrap_or(0),
+                escape(&backup)
+            ))
         }
         (Ok(()), false) => {
-            undo.push(format!("rm {}", shlex_quote(path)));
-            StepOutcome::Done(format!("created {path}"))
+            undo.push(format!("rm {}", shlex_quote(&real_s)));
+            StepOutcome::Done(format!("created {shown}{through}"))
         }
         (Err(e), _) => StepOutcome::Failed(e),
     }
+}
+
+/// The backup: a new file (never an existing one, never through a symlink) with the original's
+/// bytes, mode and owner.
+fn make_backup(path: &Path, bytes: &[u8], keep: Keep) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    std::os::unix::fs::fchown(&f, Some(keep.uid), Some(keep.gid))?;
+    f.set_permissions(fs::Permissions::from_mode(keep.mode))?;
+    f.write_all(bytes)?;
+    f.sync_all()
 }
 
 fn shlex_quote(s: &str) -> String {
@@ -164,14 +270,13 @@ fn shlex_quote(s: &str) -> String {
         .unwrap_or_else(|_| format!("{s:?}"))
 }
 
-/// The start time of `pid` now, from /proc.
 /// The start time of `pid` now, through the live Host like every other read of the system.
-fn start_ticks(pid: u32) -> Option<u64> {
+pub(super) fn start_ticks(pid: u32) -> Option<u64> {
     let text = Host::live().read_text(&format!("/proc/{pid}/stat")).ok()?;
     proc_stat::parse(&text).map(|s| s.start_ticks)
 }
 
-fn signal_named(name: &str) -> Option<Signal> {
+pub(super) fn signal_named(name: &str) -> Option<Signal> {
     match name {
         "TERM" => Some(Signal::TERM),
         "KILL" => Some(Signal::KILL),
@@ -241,7 +346,7 @@ fn exited(fd: &impl AsFd, within: Duration) -> bool {
 /// Files under `dir` that other processes of our mount namespace hold open: what a mount over
 /// `dir` would hide from them. Not our own (the report we write, the audit log, /proc/self), and
 /// not those of other mount namespaces, which a mount in ours does not touch.
-fn open_files_under(dir: &str) -> Vec<String> {
+pub(super) fn open_files_under(dir: &str) -> Vec<String> {
     let facts = Facts::of(Host::live());
     let Ok(procs) = facts.processes() else {
         return Vec::new();

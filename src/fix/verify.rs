@@ -82,7 +82,7 @@ fn target(step: &Step, host: &Host) -> Option<Target> {
                 done: table.map(|t| t.at(target).is_some_and(|m| m.fstype == *fstype)),
             }
         }
-        Step::WriteFile { path, content } => Target {
+        Step::WriteFile { path, content, .. } => Target {
             what: format!("{} written", esc(path)),
             done: host
                 .read_text(path)

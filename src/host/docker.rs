@@ -29,7 +29,8 @@ pub enum DockerCall {
     SystemDf,
     /// `GET /version`
     Version,
-    /// `GET /info`: the engine's own data root (`DockerRootDir`), whatever its flags said.
+    /// `GET /info`: storage driver, security options (rootless), swarm state, and the engine's
+    /// own data root (`DockerRootDir`), whatever its flags said.
     Info,
 }
 

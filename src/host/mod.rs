@@ -6,6 +6,7 @@ mod command;
 mod disk;
 mod docker;
 mod freezer_probe;
+pub mod helper;
 mod live;
 mod replay;
 mod rooted;
@@ -27,6 +28,7 @@ pub use rooted::Rooted;
 #[cfg(test)]
 pub use scripted::Script;
 
+pub use crate::parse::proc_maps::Mapping;
 pub use crate::sys::{PidfdProbe, SyscallOutcome};
 
 /// Largest file the Host will serve; anything bigger is refused rather than read into memory.
@@ -99,6 +101,17 @@ pub trait Source: Send + Sync {
     fn probe_pidfd(&self) -> Result<PidfdProbe, HostError>;
     /// Freezes a scratch cgroup under `dir` holding one sleeping process, then removes it all.
     fn probe_freezer(&self, version: FreezerVersion, dir: &str) -> Result<FreezerProbe, HostError>;
+    /// A regular file found by walking a directory the user named (`--include-dir`): read in a
+    /// helper only where its filesystem may hang (one process per file would cost thousands).
+    fn read_included(&self, path: &str) -> Result<Vec<u8>, HostError> {
+        self.read_local(path)
+    }
+    /// The distinct file mappings of a /proc/PID/maps file, read line by line (a maps file can be
+    /// tens of megabytes; only this summary is kept, and recorded).
+    fn mapped_files(&self, path: &str) -> Result<Vec<Mapping>, HostError> {
+        self.read(path)
+            .map(|b| crate::parse::proc_maps::mappings(&String::from_utf8_lossy(&b)))
+    }
     /// The effective uid the doctor runs with (decides what it may read).
     fn euid(&self) -> u32;
     /// The bundle this source replays, if it replays one.
@@ -113,6 +126,8 @@ pub trait Source: Send + Sync {
 pub enum Request {
     Read(String),
     ReadLocal(String),
+    /// The files mapped in a /proc/PID/maps (its distinct paths, not the whole file).
+    MappedFiles(String),
     ListDir(String),
     ReadLink(String),
     Subdirs(String),
@@ -131,7 +146,9 @@ pub enum Request {
 impl std::fmt::Display for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Request::Read(p) | Request::ReadLocal(p) => write!(f, "read {p}"),
+            Request::Read(p) | Request::ReadLocal(p) | Request::MappedFiles(p) => {
+                write!(f, "read {p}")
+            }
             Request::ListDir(p) => write!(f, "list {p}"),
             Request::ReadLink(p) => write!(f, "readlink {p}"),
             Request::Subdirs(p) => write!(f, "list the directories in {p}"),
@@ -164,6 +181,7 @@ pub enum Answer {
     Json(serde_json::Value),
     Pidfd(PidfdProbe),
     Freezer(FreezerProbe),
+    Mappings(Vec<Mapping>),
 }
 
 /// statvfs(2) of a filesystem, in bytes (free counts blocks reserved for root, as BuildKit does).
@@ -213,6 +231,9 @@ pub struct Record {
 /// The Host the checks see: a source plus the record of everything served.
 pub struct Host {
     source: Box<dyn Source>,
+    /// Whether what is served is kept: only while a bundle is being made, so a live scan's
+    /// memory does not grow with everything it read.
+    recording: bool,
     log: Mutex<Vec<Record>>,
     /// Requests being served now, by the name of the thread that asked: what a check is still
     /// waiting for when its deadline passes.
@@ -223,6 +244,7 @@ impl Host {
     pub fn new(source: Box<dyn Source>) -> Self {
         Host {
             source,
+            recording: false,
             log: Mutex::new(Vec::new()),
             in_flight: Mutex::new(Vec::new()),
         }
@@ -237,6 +259,17 @@ impl Host {
 
     pub fn live() -> Self {
         Host::new(Box::new(Live))
+    }
+
+    /// Keeps a record of everything served from now on (for a support bundle), or not (the
+    /// default: a scan, the UI, a fix).
+    pub fn recording(mut self, on: bool) -> Self {
+        self.recording = on;
+        self
+    }
+
+    pub fn is_recording(&self) -> bool {
+        self.recording
     }
 
     pub fn kind(&self) -> SourceKind {
@@ -264,6 +297,13 @@ impl Host {
     pub fn read_local(&self, path: &str) -> Result<Vec<u8>, HostError> {
         self.serve(Request::ReadLocal(path.into()), || {
             self.source.read_local(path)
+        })
+    }
+
+    /// A file of an `--include-dir` walk (recorded as a local read).
+    pub fn read_included(&self, path: &str) -> Result<Vec<u8>, HostError> {
+        self.serve(Request::ReadLocal(path.into()), || {
+            self.source.read_included(path)
         })
     }
 
@@ -335,6 +375,13 @@ impl Host {
         self.serve(Request::Docker(call.clone()), || self.source.docker(&call))
     }
 
+    /// The distinct files a process has mapped (/proc/PID/maps, summarized while it is read).
+    pub fn mapped_files(&self, path: &str) -> Result<Vec<Mapping>, HostError> {
+        self.serve(Request::MappedFiles(path.into()), || {
+            self.source.mapped_files(path)
+        })
+    }
+
     pub fn probe_pidfd(&self) -> Result<PidfdProbe, HostError> {
         self.serve(Request::ProbePidfd, || self.source.probe_pidfd())
     }
@@ -349,7 +396,7 @@ impl Host {
         })
     }
 
-    /// Everything served so far, in order.
+    /// Everything served so far, in order (nothing unless [`Host::recording`] is on).
     pub fn records(&self) -> Vec<Record> {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
@@ -370,13 +417,15 @@ impl Host {
         {
             in_flight.remove(i);
         }
-        let record = Record {
-            request,
-            answer: answer.clone().map(Into::into),
-            duration_us: start.elapsed().as_micros() as u64,
-        };
-        if let Ok(mut log) = self.log.lock() {
-            log.push(record);
+        if self.recording {
+            let record = Record {
+                request,
+                answer: answer.clone().map(Into::into),
+                duration_us: start.elapsed().as_micros() as u64,
+            };
+            if let Ok(mut log) = self.log.lock() {
+                log.push(record);
+            }
         }
         answer
     }
@@ -392,7 +441,7 @@ macro_rules! answer_from {
     };
 }
 answer_from!(Vec<u8> => Bytes, Vec<String> => Names, String => Link, u64 => Magic, DiskStat => DiskStat, DirSize => DirSize, Option<String> => Env,
-    CommandOutput => Output, serde_json::Value => Json, PidfdProbe => Pidfd, Meta => Meta, FreezerProbe => Freezer);
+    CommandOutput => Output, serde_json::Value => Json, PidfdProbe => Pidfd, Meta => Meta, FreezerProbe => Freezer, Vec<Mapping> => Mappings);
 
 /// File contents travel in a bundle's JSON as text when they are UTF-8 (so the unpacked bundle can
 /// be read and searched), as base64 otherwise.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::{
     Answer, CommandOutput, DirSize, DiskStat, DockerCall, FreezerProbe, FreezerVersion, HostError,
-    Meta, Record, Request, Source, SourceKind,
+    Mapping, Meta, Record, Request, Source, SourceKind,
 };
 use crate::sys::PidfdProbe;
 
@@ -19,12 +19,25 @@ pub struct Replay {
     /// The source the bundle was recorded from: the checks take the same paths as they did then.
     kind: SourceKind,
     euid: u32,
-    bundle: String,
+    /// The bundle's name; `None` for a script written in a test.
+    bundle: Option<String>,
     answers: Mutex<Answers>,
 }
 
 impl Replay {
     pub fn new(bundle: String, kind: SourceKind, euid: u32, records: Vec<Record>) -> Self {
+        Replay::of(Some(bundle), kind, euid, records)
+    }
+
+    /// Answers written in a test (host::Script): a tree examined under `--root`, where what the
+    /// script does not hold is absent rather than "not in the bundle".
+    #[cfg(test)]
+    pub(super) fn scripted(euid: u32, records: Vec<Record>) -> Self {
+        let kind = SourceKind::Root(std::path::PathBuf::from("/script"));
+        Replay::of(None, kind, euid, records)
+    }
+
+    fn of(bundle: Option<String>, kind: SourceKind, euid: u32, records: Vec<Record>) -> Self {
         let mut answers = Answers::new();
         for r in records {
             answers.entry(r.request).or_default().0.push(r.answer);
@@ -49,9 +62,18 @@ impl Replay {
                 *pos += 1;
                 list[i].clone()
             }
-            _ => Err(HostError::Unsupported(format!(
-                "{request}: not in the bundle"
-            ))),
+            _ => Err(match (&self.bundle, request) {
+                (Some(_), request) => {
+                    HostError::Unsupported(format!("{request}: not in the bundle"))
+                }
+                (None, r @ (Request::Run(_) | Request::Statfs(_) | Request::Env(_))) => {
+                    HostError::Unsupported(format!("{r}: not available under --root"))
+                }
+                (None, r @ (Request::ProbePidfd | Request::ProbeFreezer(..))) => {
+                    HostError::Unsupported(format!("{r}: not available under --root"))
+                }
+                (None, other) => HostError::NotFound(other.to_string()),
+            }),
         }
     }
 }
@@ -74,7 +96,7 @@ impl Source for Replay {
     }
 
     fn replayed_from(&self) -> Option<String> {
-        Some(self.bundle.clone())
+        self.bundle.clone()
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>, HostError> {
@@ -83,6 +105,22 @@ impl Source for Replay {
 
     fn read_local(&self, path: &str) -> Result<Vec<u8>, HostError> {
         take!(self, Request::ReadLocal(path.into()), Bytes)
+    }
+
+    /// Bundles made before maps files were summarized hold the whole file: parsed here.
+    fn mapped_files(&self, path: &str) -> Result<Vec<Mapping>, HostError> {
+        let summarized = Request::MappedFiles(path.into());
+        let recorded = self
+            .answers
+            .lock()
+            .map(|a| a.contains_key(&summarized))
+            .unwrap_or(false);
+        if recorded {
+            take!(self, summarized, Mappings)
+        } else {
+            self.read(path)
+                .map(|b| crate::parse::proc_maps::mappings(&String::from_utf8_lossy(&b)))
+        }
     }
 
     fn list_dir(&self, path: &str) -> Result<Vec<String>, HostError> {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::live::{link_target, list_names, meta, read_capped, subdir_names};
 use super::{
     CommandOutput, DEFAULT_TIMEOUT, DOCKER_SOCKET, DirSize, DiskStat, DockerCall, FreezerProbe,
-    FreezerVersion, HostError, Meta, Source, SourceKind,
+    FreezerVersion, HostError, Mapping, Meta, Source, SourceKind,
 };
 use crate::sys::{self, PidfdProbe};
 
@@ -93,11 +93,23 @@ impl Source for Rooted {
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>, HostError> {
-        read_capped(&self.under(path), path)
+        let real = self.under(path);
+        if super::helper::enabled() && super::helper::on_remote_or_fuse(&real.to_string_lossy()) {
+            return super::helper::read(&real, path);
+        }
+        read_capped(&real, path)
     }
 
     fn read_local(&self, path: &str) -> Result<Vec<u8>, HostError> {
-        read_capped(path.as_ref(), path)
+        super::helper::read(path.as_ref(), path)
+    }
+
+    fn read_included(&self, path: &str) -> Result<Vec<u8>, HostError> {
+        super::helper::read_if_remote(path.as_ref(), path)
+    }
+
+    fn mapped_files(&self, path: &str) -> Result<Vec<Mapping>, HostError> {
+        super::live::mapped_files(&self.under(path), path)
     }
 
     fn list_dir(&self, path: &str) -> Result<Vec<String>, HostError> {

@@ -3,13 +3,8 @@
 //! with `--root` (no statfs, no probes), so what a check does with missing facts shows too.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::time::Duration;
 
-use super::{
-    Answer, CommandOutput, DirSize, DiskStat, DockerCall, FreezerProbe, FreezerVersion, Host,
-    HostError, Meta, PidfdProbe, Request, Source, SourceKind,
-};
+use super::{Answer, CommandOutput, Host, HostError, Meta, Record, Replay, Request};
 
 #[derive(Default)]
 pub struct Script {
@@ -99,102 +94,17 @@ impl Script {
         self
     }
 
+    /// A Host answering from the script, as a replayed bundle answers from its records.
     pub fn host(self) -> Host {
-        Host::new(Box::new(self))
-    }
-
-    fn get(&self, request: Request) -> Result<Answer, HostError> {
-        match self.answers.get(&request) {
-            Some(a) => a.clone(),
-            None => Err(match request {
-                Request::Run(argv) => {
-                    HostError::Unsupported(format!("{}: not scripted", argv.join(" ")))
-                }
-                Request::Statfs(_)
-                | Request::ProbePidfd
-                | Request::ProbeFreezer(..)
-                | Request::Env(_) => {
-                    HostError::Unsupported(format!("{request}: not available under --root"))
-                }
-                other => HostError::NotFound(other.to_string()),
-            }),
-        }
-    }
-}
-
-macro_rules! take {
-    ($self:ident, $request:expr, $variant:ident) => {
-        match $self.get($request)? {
-            Answer::$variant(v) => Ok(v),
-            _ => Err(HostError::Io(
-                "scripted with the wrong kind of answer".into(),
-            )),
-        }
-    };
-}
-
-impl Source for Script {
-    fn kind(&self) -> SourceKind {
-        SourceKind::Root(PathBuf::from("/script"))
-    }
-
-    fn read(&self, path: &str) -> Result<Vec<u8>, HostError> {
-        take!(self, Request::Read(path.into()), Bytes)
-    }
-
-    fn read_local(&self, path: &str) -> Result<Vec<u8>, HostError> {
-        take!(self, Request::Read(path.into()), Bytes)
-    }
-
-    fn list_dir(&self, path: &str) -> Result<Vec<String>, HostError> {
-        take!(self, Request::ListDir(path.into()), Names)
-    }
-
-    fn read_link(&self, path: &str) -> Result<String, HostError> {
-        take!(self, Request::ReadLink(path.into()), Link)
-    }
-
-    fn subdirs(&self, path: &str) -> Result<Vec<String>, HostError> {
-        take!(self, Request::Subdirs(path.into()), Names)
-    }
-
-    fn stat(&self, path: &str) -> Result<Meta, HostError> {
-        take!(self, Request::Stat(path.into()), Meta)
-    }
-
-    fn statfs_magic(&self, path: &str) -> Result<u64, HostError> {
-        take!(self, Request::Statfs(path.into()), Magic)
-    }
-
-    fn disk_stat(&self, path: &str) -> Result<DiskStat, HostError> {
-        take!(self, Request::DiskStat(path.into()), DiskStat)
-    }
-
-    fn dir_size(&self, path: &str) -> Result<DirSize, HostError> {
-        take!(self, Request::DirSize(path.into()), DirSize)
-    }
-
-    fn env(&self, name: &str) -> Result<Option<String>, HostError> {
-        take!(self, Request::Env(name.into()), Env)
-    }
-
-    fn run(&self, argv: &[String], _: Duration) -> Result<CommandOutput, HostError> {
-        take!(self, Request::Run(argv.to_vec()), Output)
-    }
-
-    fn docker(&self, call: &DockerCall) -> Result<serde_json::Value, HostError> {
-        take!(self, Request::Docker(call.clone()), Json)
-    }
-
-    fn probe_pidfd(&self) -> Result<PidfdProbe, HostError> {
-        take!(self, Request::ProbePidfd, Pidfd)
-    }
-
-    fn probe_freezer(&self, version: FreezerVersion, dir: &str) -> Result<FreezerProbe, HostError> {
-        take!(self, Request::ProbeFreezer(version, dir.into()), Freezer)
-    }
-
-    fn euid(&self) -> u32 {
-        self.euid
+        let records = self
+            .answers
+            .into_iter()
+            .map(|(request, answer)| Record {
+                request,
+                answer,
+                duration_us: 0,
+            })
+            .collect();
+        Host::new(Box::new(Replay::scripted(self.euid, records)))
     }
 }

@@ -1,5 +1,5 @@
-//! Docker Engine API JSON (`/containers/json`, `/containers/{id}/json`), read into the few
-//! fields the checks use. Anything missing or malformed is simply absent.
+//! Docker Engine API JSON (`/containers/json`, `/containers/{id}/json`, `/version`), read into
+//! the few fields the checks use. Anything missing or malformed is simply absent.
 
 use serde_json::Value;
 
@@ -47,6 +47,56 @@ pub fn merged_dir(inspect: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
+/// One entry of `/version`'s `Components` (API 1.35+): `Engine`, `containerd`, `runc`,
+/// `docker-init`; Podman's compatible API says `Podman Engine`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Component {
+    pub name: String,
+    pub version: String,
+    /// `Details.GitCommit`; Debian's engine puts the package version of runc and containerd here.
+    pub commit: Option<String>,
+}
+
+/// The engine and its components from `GET /version`. Engines older than API 1.35 have no
+/// `Components`: the top-level `Version` is then the engine's.
+pub fn version_components(v: &Value) -> Vec<Component> {
+    let text = |v: &Value, p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let mut out: Vec<Component> = v
+        .get("Components")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| {
+                    Some(Component {
+                        name: text(c, "/Name")?,
+                        version: text(c, "/Version")?,
+                        commit: text(c, "/Details/GitCommit"),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !out.iter().any(|c| c.name.ends_with("Engine"))
+        && let Some(version) = text(v, "/Version")
+    {
+        out.insert(
+            0,
+            Component {
+                name: "Engine".into(),
+                version,
+                commit: text(v, "/GitCommit"),
+            },
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +121,43 @@ mod tests {
             serde_json::json!({"GraphDriver": {"Name": "overlay2", "Data": {"MergedDir": "/m"}}});
         assert_eq!(merged_dir(&inspect).as_deref(), Some("/m"));
         assert_eq!(merged_dir(&serde_json::json!([])), None);
+    }
+
+    #[test]
+    fn version_components_as_engines_answer() {
+        // Debian 12's docker.io engine (this machine, GET /version).
+        let debian: Value = serde_json::from_str(
+            r#"{"Platform":{"Name":""},"Components":[{"Name":"Engine","Version":"20.10.24+dfsg1","Details":{"ApiVersion":"1.41","Arch":"amd64","BuildTime":"2026-05-07T21:09:36.000000000+00:00","Experimental":"false","GitCommit":"5d6db84","GoVersion":"go1.19.8","KernelVersion":"6.18.44-fc-v1045","MinAPIVersion":"1.12","Os":"linux"}},{"Name":"containerd","Version":"1.6.20~ds1","Details":{"GitCommit":"1.6.20~ds1-1+deb12u3"}},{"Name":"runc","Version":"1.1.5+ds1","Details":{"GitCommit":"1.1.5+ds1-1+deb12u1"}},{"Name":"docker-init","Version":"0.19.0","Details":{"GitCommit":""}}],"Version":"20.10.24+dfsg1","ApiVersion":"1.41","MinAPIVersion":"1.12","GitCommit":"5d6db84","GoVersion":"go1.19.8","Os":"linux","Arch":"amd64","KernelVersion":"6.18.44-fc-v1045","BuildTime":"2026-05-07T21:09:36.000000000+00:00"}"#,
+        )
+        .unwrap();
+        let c = version_components(&debian);
+        let names: Vec<&str> = c.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["Engine", "containerd", "runc", "docker-init"]);
+        assert_eq!(c[2].version, "1.1.5+ds1");
+        assert_eq!(c[2].commit.as_deref(), Some("1.1.5+ds1-1+deb12u1"));
+        assert_eq!(c[3].commit, None, "an empty GitCommit is no commit");
+        // Docker Desktop's 20.10.0 (a Pulumi log paste): containerd with a `v`.
+        let ce: Value = serde_json::from_str(
+            r#"{"Platform":{"Name":"Docker Engine - Community"},"Components":[{"Name":"Engine","Version":"20.10.0","Details":{"ApiVersion":"1.41","GitCommit":"eeddea2"}},{"Name":"containerd","Version":"v1.4.3","Details":{"GitCommit":"269548fa27e0089a8b8278fc4fc781d7f65a939b"}},{"Name":"runc","Version":"1.0.0-rc92","Details":{"GitCommit":"ff819c7e9184c13b7c2607fe6c30ae19403a7aff"}},{"Name":"docker-init","Version":"0.19.0","Details":{"GitCommit":"de40ad0"}}],"Version":"20.10.0"}"#,
+        )
+        .unwrap();
+        let c = version_components(&ce);
+        assert_eq!(c[1].version, "v1.4.3");
+        assert_eq!(c[2].version, "1.0.0-rc92");
+        // Docker 1.12.4 (API 1.24, a support dump): no Components, the top-level Version is
+        // the engine's.
+        let old = serde_json::json!({"Version": "1.12.4", "ApiVersion": "1.24", "GitCommit": "1564f02",
+            "GoVersion": "go1.6.4", "Os": "linux", "Arch": "amd64", "KernelVersion": "4.4.0-79-generic",
+            "BuildTime": "2016-12-13T02:47:26.489232908+00:00"});
+        assert_eq!(
+            version_components(&old),
+            vec![Component {
+                name: "Engine".into(),
+                version: "1.12.4".into(),
+                commit: Some("1564f02".into())
+            }]
+        );
+        assert!(version_components(&serde_json::json!({"message": "page not found"})).is_empty());
     }
 }
 

@@ -1,30 +1,9 @@
-//! /proc/PID/maps: the files a process has mapped. Only the path matters here: overlayfs maps the
-//! underlying file, so the device column names the layer's filesystem, not the overlay.
-
-/// The distinct file paths mapped, without the ` (deleted)` mark.
-pub fn mapped_files(text: &str) -> Vec<String> {
-    let mut files: Vec<String> = text
-        .lines()
-        .filter_map(|line| {
-            // address perms offset dev inode path — the path may contain spaces.
-            let mut rest = line;
-            for _ in 0..5 {
-                rest = rest.trim_start().split_once(' ')?.1;
-            }
-            let path = rest.trim_start();
-            // The kernel escapes only newlines here (as \012).
-            path.starts_with('/')
-                .then(|| super::mountinfo::decode(path.trim_end_matches(" (deleted)")))
-        })
-        .collect();
-    files.sort();
-    files.dedup();
-    files
-}
+//! /proc/PID/maps: the files a process has mapped, each with its address range and the device
+//! the kernel shows for it (an overlay's own on 6.x kernels, the layer's on older ones).
 
 /// One mapped file: its address range (the name of its entry in /proc/PID/map_files), the device
 /// the kernel shows for it, and its path.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Mapping {
     pub range: String,
     pub dev: (u32, u32),
@@ -35,49 +14,36 @@ pub struct Mapping {
 /// own device here (`file_user_inode`), older ones the layer's; both are handled by the caller.
 pub fn mappings(text: &str) -> Vec<Mapping> {
     let mut out: Vec<Mapping> = Vec::new();
-    for line in text.lines() {
-        let mut fields = line.split_whitespace();
-        let (Some(range), Some(_perms), Some(_off), Some(dev), Some(_inode)) = (
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-        ) else {
-            continue;
-        };
-        let Some(dev) = dev.split_once(':').and_then(|(a, b)| {
-            Some((
-                u32::from_str_radix(a, 16).ok()?,
-                u32::from_str_radix(b, 16).ok()?,
-            ))
-        }) else {
-            continue;
-        };
-        let mut rest = line;
-        for _ in 0..5 {
-            match rest.trim_start().split_once(' ') {
-                Some((_, r)) => rest = r,
-                None => {
-                    rest = "";
-                    break;
-                }
-            }
-        }
-        let path = rest.trim_start();
-        if !path.starts_with('/') {
-            continue;
-        }
-        let path = super::mountinfo::decode(path.trim_end_matches(" (deleted)"));
-        if !out.iter().any(|m| m.dev == dev && m.path == path) {
-            out.push(Mapping {
-                range: range.to_string(),
-                dev,
-                path,
-            });
+    for m in text.lines().filter_map(mapping) {
+        if !out.iter().any(|o| o.dev == m.dev && o.path == m.path) {
+            out.push(m);
         }
     }
     out
+}
+
+/// The file mapping one line of a maps file describes, if it maps a file:
+/// `address perms offset dev inode path`, where the path may contain spaces.
+pub fn mapping(line: &str) -> Option<Mapping> {
+    let mut fields = line.split_whitespace();
+    let range = fields.next()?;
+    let (_perms, _off, dev) = (fields.next()?, fields.next()?, fields.next()?);
+    let (a, b) = dev.split_once(':')?;
+    let dev = (
+        u32::from_str_radix(a, 16).ok()?,
+        u32::from_str_radix(b, 16).ok()?,
+    );
+    let mut rest = line;
+    for _ in 0..5 {
+        rest = rest.trim_start().split_once(' ')?.1;
+    }
+    let path = rest.trim_start();
+    // The kernel escapes only newlines here (as \012).
+    path.starts_with('/').then(|| Mapping {
+        range: range.to_string(),
+        dev,
+        path: super::mountinfo::decode(path.trim_end_matches(" (deleted)")),
+    })
 }
 
 #[cfg(test)]
@@ -117,9 +83,10 @@ mod tests {
                     7fff000-7fff100 r--p 00000000 00:32 7 /tmp/new\\012line\n\
                     garbage\n\
                     55d0a0001000-55d0a0002000 r-xp 00001000 fd:01 1234 /usr/bin/sleep\n";
+        let paths: Vec<String> = mappings(maps).into_iter().map(|m| m.path).collect();
         assert_eq!(
-            mapped_files(maps),
-            vec!["/tmp/a b/file", "/tmp/new\nline", "/usr/bin/sleep"]
+            paths,
+            vec!["/usr/bin/sleep", "/tmp/a b/file", "/tmp/new\nline"]
         );
     }
 }

@@ -1,40 +1,62 @@
 //! The interactive terminal UI. The scan runs off the UI thread, each check on its own thread, and
-//! results fill in as they finish; the loop sleeps until input, a result, a spinner tick (only while
-//! scanning) or a resize arrives. The terminal is restored on quit, on error and on panic.
+//! results fill in as they finish; fixes and bundles run as jobs. The loop sleeps until input, a
+//! message, or a tick (only while something runs; once a minute for the scan's age).
+//! The terminal is restored on quit, on error, on SIGTERM/SIGHUP/SIGINT and on panic; Ctrl-Z
+//! suspends.
 
 pub mod app;
+mod detail;
+pub mod dialog;
+mod dialog_view;
+pub mod fit;
+pub mod jobs;
 mod markdown;
+mod terminal;
 pub mod ui;
 
 use std::io::Write;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
-use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
-use ratatui::crossterm::execute;
+use ratatui::crossterm::event::{self, Event};
 
 use crate::checks::{self, Check, Options};
-use crate::facts::Facts;
 use crate::fix;
 use crate::host::Host;
 use crate::model::{CheckResult, FixPlan};
 use crate::summary::HostSummary;
-use app::{Action, App};
+use app::{Action, App, Dialog, FixEnv};
 
 /// Builds a fresh Host for each scan (so each scan has its own record).
 pub type HostFactory = dyn Fn() -> Host + Send + Sync;
 
-enum Msg {
+pub enum Msg {
     Input(Event),
     Result(CheckResult),
     Host(HostSummary),
-    Tick,
-    /// A fix finished: what it did, for the message box.
+    Signal(i32),
+    /// A fix job started step `step`.
+    Progress {
+        step: usize,
+        what: String,
+    },
+    /// A fix finished: what it did.
     Applied(String),
+    Preflight {
+        check: &'static str,
+        plan: FixPlan,
+        found: Option<String>,
+    },
+    Exported(String),
+}
+
+/// How the loop ended.
+enum End {
+    Quit,
+    Signal(i32),
 }
 
 /// Runs the UI until the user quits; returns what was copied, to print after the screen is gone.
@@ -44,40 +66,55 @@ pub fn run(
     make_host: Arc<HostFactory>,
     color: bool,
 ) -> Result<Vec<String>, String> {
-    // ratatui's own hook (restore, then the program's) goes in first; ours wraps it, so that a
-    // check's caught panic never restores the terminal under a UI that keeps drawing.
-    let mut terminal =
-        ratatui::try_init().map_err(|e| format!("cannot start the terminal UI: {e}"))?;
-    install_panic_hook();
-    let _ = execute!(std::io::stdout(), EnableMouseCapture);
-    let result = event_loop(&mut terminal, checks, opts, make_host, color);
-    let _ = execute!(std::io::stdout(), DisableMouseCapture);
-    ratatui::restore();
-    result
-}
-
-/// Panics on check threads are the scan's business (the check turns unknown); any other panic
-/// restores the terminal before the message is printed.
-fn install_panic_hook() {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if checks::is_check_thread() {
-            return;
+    let (tx, rx): (Sender<Msg>, Receiver<Msg>) = mpsc::channel();
+    // Before the terminal changes: a signal in between is then still handled.
+    let mut signals = signal_hook::iterator::Signals::new(terminal::HANDLED)
+        .map_err(|e| format!("cannot handle signals: {e}"))?;
+    let handle = signals.handle();
+    let on_signal = tx.clone();
+    thread::spawn(move || {
+        for s in signals.forever() {
+            if on_signal.send(Msg::Signal(s)).is_err() {
+                break;
+            }
         }
-        let _ = execute!(std::io::stdout(), DisableMouseCapture);
-        ratatui::restore();
-        previous(info);
-    }));
+    });
+    let mut term = terminal::enter()?;
+    let mut copied = Vec::new();
+    let result = event_loop(
+        &mut term,
+        &tx,
+        rx,
+        checks,
+        opts,
+        make_host,
+        color,
+        &mut copied,
+    );
+    terminal::leave();
+    handle.close();
+    match result? {
+        End::Quit => Ok(copied),
+        End::Signal(s) => {
+            for text in copied {
+                println!("{text}");
+            }
+            terminal::die_of(s)
+        }
+    }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
+    tx: &Sender<Msg>,
+    rx: Receiver<Msg>,
     checks: Vec<&'static Check>,
     opts: Options,
     make_host: Arc<HostFactory>,
     color: bool,
-) -> Result<Vec<String>, String> {
-    let (tx, rx): (Sender<Msg>, Receiver<Msg>) = mpsc::channel();
+    copied: &mut Vec<String>,
+) -> Result<End, String> {
     let input = tx.clone();
     thread::spawn(move || {
         while let Ok(ev) = event::read() {
@@ -87,172 +124,121 @@ fn event_loop(
         }
     });
     let mut app = App::new(&checks, color);
-    let mut copied = Vec::new();
-    let scanning = Arc::new(AtomicBool::new(false));
-    start_scan(&checks, &opts, &make_host, &tx, &scanning);
+    let probe = make_host();
+    app.env = FixEnv {
+        live: probe.is_live() && probe.replayed_from().is_none(),
+        replay: probe.replayed_from().is_some(),
+        euid: probe.euid(),
+        in_tmux: std::env::var_os("TMUX").is_some(),
+    };
+    drop(probe);
+    app.glyphs = fit::Glyphs::from_term(std::env::var("TERM").ok().as_deref());
+    jobs::scan(&checks, &opts, &make_host, tx);
     loop {
         terminal
             .draw(|f| ui::draw(f, &mut app))
             .map_err(|e| e.to_string())?;
-        let Ok(msg) = rx.recv() else { break };
+        // Animate only while something runs; otherwise wake once a minute for the scan's age.
+        let busy = app.scanning() || app.job.is_some() || app.exporting;
+        let wait = if busy {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_secs(60)
+        };
+        let msg = match rx.recv_timeout(wait) {
+            Ok(m) => m,
+            Err(RecvTimeoutError::Timeout) => {
+                app.spinner = app.spinner.wrapping_add(1);
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => return Ok(End::Quit),
+        };
         match msg {
-            Msg::Tick => app.spinner = app.spinner.wrapping_add(1),
             Msg::Result(r) => app.set_result(r),
-            Msg::Applied(text) => app.dialog = Some(app::Dialog::Message(text)),
             Msg::Host(h) => {
                 app.host = Some(h);
-                scanning.store(false, Ordering::Relaxed);
+                app.scanned_at = Some(Instant::now());
+            }
+            Msg::Progress { step, what } => {
+                if let Some(job) = &mut app.job {
+                    job.step = step;
+                    job.what = what;
+                }
+            }
+            Msg::Applied(text) => {
+                app.job = None;
+                app.dialog = Some(Dialog::Message { text, scroll: 0 });
+            }
+            Msg::Preflight { check, plan, found } => app.set_blocker(check, &plan, found),
+            Msg::Exported(text) => {
+                app.exporting = false;
+                app.notice = Some(text);
+            }
+            Msg::Signal(s) if s == signal_hook::consts::SIGTSTP => terminal::suspend(terminal),
+            Msg::Signal(s) if s == signal_hook::consts::SIGCONT => terminal::resume(terminal),
+            Msg::Signal(s) => {
+                log_interrupted(&app);
+                return Ok(End::Signal(s));
             }
             Msg::Input(Event::Mouse(m)) => app.on_mouse(m),
             Msg::Input(Event::Key(k)) if k.kind == event::KeyEventKind::Press => {
                 match app.on_key(k) {
-                    Action::Quit => break,
+                    Action::Quit => {
+                        log_interrupted(&app);
+                        return Ok(End::Quit);
+                    }
                     Action::None => {}
+                    Action::Suspend => terminal::suspend(terminal),
                     Action::Rescan => {
                         app.reset();
-                        start_scan(&checks, &opts, &make_host, &tx, &scanning);
+                        jobs::scan(&checks, &opts, &make_host, tx);
                     }
                     Action::ActiveProbe => {
                         let probes: Vec<&'static Check> =
                             checks.iter().copied().filter(|c| c.active_probe).collect();
                         for row in app.rows.iter_mut().filter(|r| r.check.active_probe) {
-                            row.result = None;
+                            row.running = true;
                         }
                         let active = Options {
                             active: true,
                             ..opts.clone()
                         };
-                        start_scan(&probes, &active, &make_host, &tx, &scanning);
+                        jobs::scan(&probes, &active, &make_host, tx);
                     }
-                    Action::Apply { check, plan } => {
-                        let fix = app
-                            .rows
-                            .iter()
-                            .find(|r| r.check.id == check)
-                            .and_then(|r| r.result.as_ref())
-                            .and_then(|r| r.fixes.get(plan).cloned());
-                        if let (Some(c), Some(p)) = (checks::find(check), fix) {
-                            apply_fix(c, p, &make_host, &tx);
-                        }
-                    }
+                    Action::Preflight { check, plan } => jobs::preflight(check, plan, tx),
+                    Action::Apply { check, plan } => match checks::find(check) {
+                        Some(c) => jobs::apply(c, plan, &make_host, tx),
+                        None => app.job = None,
+                    },
                     Action::Export => {
-                        let probe = make_host();
-                        if !probe.is_live() || probe.replayed_from().is_some() {
-                            app.dialog = Some(app::Dialog::Message(
-                            "Bundles are made from the live machine, not under --root or from a bundle.".into(),
-                        ));
-                            continue;
+                        let host = app.host.as_ref().and_then(|h| h.hostname.clone());
+                        let dir = std::env::current_dir()
+                            .map_err(|e| format!("the current directory: {e}"));
+                        match dir.and_then(|d| jobs::bundle_path(&d, host.as_deref())) {
+                            Ok(target) => jobs::export(&opts, target, tx),
+                            Err(e) => {
+                                app.exporting = false;
+                                app.notice = Some(format!("No bundle: {e}"));
+                            }
                         }
-                        let (tx, opts) = (tx.clone(), opts.clone());
-                        thread::spawn(move || {
-                            let ex = crate::bundle::ExportOptions {
-                                output: None,
-                                root: None,
-                                include_dirs: Vec::new(),
-                                exclude: Vec::new(),
-                                anonymize: false,
-                                max_bytes: 100_000_000,
-                            };
-                            let text = match crate::bundle::export(&opts, &ex, &mut |_| {}) {
-                                Ok(p) => format!(
-                                    "Support bundle written (secrets removed): {}",
-                                    p.display()
-                                ),
-                                Err(e) => format!("No bundle: {e}"),
-                            };
-                            let _ = tx.send(Msg::Applied(text));
-                        });
                     }
                     Action::Copy(text) => {
                         osc52(&text);
                         copied.push(text);
-                        app.dialog = Some(app::Dialog::Message(
-                            "Copied to the clipboard (OSC 52); also printed when you quit.".into(),
-                        ));
                     }
                 }
             }
             Msg::Input(_) => {} // resize and focus changes: the redraw above is all they need
         }
     }
-    Ok(copied)
 }
 
-/// Runs the checks on their own threads; each result, then the host summary, comes back as a message.
-fn start_scan(
-    checks: &[&'static Check],
-    opts: &Options,
-    make_host: &Arc<HostFactory>,
-    tx: &Sender<Msg>,
-    scanning: &Arc<AtomicBool>,
-) {
-    scanning.store(true, Ordering::Relaxed);
-    let (checks, opts, make_host, tx) = (
-        checks.to_vec(),
-        opts.clone(),
-        Arc::clone(make_host),
-        tx.clone(),
-    );
-    let ticker = tx.clone();
-    let flag = Arc::clone(scanning);
-    thread::spawn(move || {
-        while flag.load(Ordering::Relaxed) {
-            thread::sleep(Duration::from_millis(100));
-            if ticker.send(Msg::Tick).is_err() {
-                break;
-            }
-        }
-    });
-    thread::spawn(move || {
-        let host = Arc::new(Facts::of(make_host()));
-        checks::run(&checks, &host, &opts, |r| {
-            let _ = tx.send(Msg::Result(r.clone()));
-        });
-        let _ = tx.send(Msg::Host(HostSummary::gather(&host)));
-    });
-}
-
-/// Applies a confirmed fix off the UI thread (a signal step may wait for a process to exit),
-/// then runs the check again; the outcome comes back as a message.
-fn apply_fix(check: &'static Check, plan: FixPlan, make_host: &Arc<HostFactory>, tx: &Sender<Msg>) {
-    let (make_host, tx) = (Arc::clone(make_host), tx.clone());
-    thread::spawn(move || {
-        let host = make_host();
-        let text = if host.replayed_from().is_some() {
-            "Fixes are disabled while replaying a bundle.".to_string()
-        } else if !host.is_live() {
-            "Fixes apply to the live machine, not under --root.".to_string()
-        } else if let Some(why) = fix::refusal(&plan, host.euid(), true, true, check.id) {
-            // The dialog was the confirmation; a destructive plan needed its check id typed.
-            format!("Refused: {why}")
-        } else {
-            match fix::Audit::open(fix::audit_path(host.euid())) {
-                Err(e) => format!("Nothing was done: {e}"),
-                Ok(mut audit) => {
-                    let applied = fix::apply(check.id, &plan, false, &mut audit);
-                    let after =
-                        checks::run_one(check, &Facts::of(make_host()), &Options::default());
-                    let steps: Vec<String> = applied
-                        .steps
-                        .iter()
-                        .map(|(what, o)| match o {
-                            fix::StepOutcome::Done(d) => format!("done: {what} ({d})"),
-                            fix::StepOutcome::LeftToYou(d) => format!("yours: {d}"),
-                            fix::StepOutcome::Failed(d) => format!("FAILED: {what} ({d})"),
-                        })
-                        .collect();
-                    let summary = format!("Now {}: {}", after.status.as_str(), after.summary);
-                    let _ = tx.send(Msg::Result(after));
-                    format!(
-                        "{}\n\n{summary}\nLogged to {}",
-                        steps.join("\n"),
-                        audit.path().display()
-                    )
-                }
-            }
-        };
-        let _ = tx.send(Msg::Applied(text));
-    });
+/// Quitting (or a signal) while a fix runs: the audit log says the plan was interrupted.
+fn log_interrupted(app: &App) {
+    let Some(job) = &app.job else { return };
+    if let Ok(mut audit) = fix::Audit::open(fix::audit_path(app.env.euid)) {
+        audit.interrupted(job.check, &job.plan_id, &job.what);
+    }
 }
 
 /// Asks the terminal to put `text` on the clipboard (OSC 52); terminals that do not support it ignore it.

@@ -32,7 +32,11 @@ fn all_ok() -> Tree {
             "1 (systemd) S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
         )
         .file("sys/fs/cgroup/cgroup.controllers", "cpu memory pids\n")
-        .file("sys/fs/cgroup/system.slice/cgroup.freeze", "0\n");
+        .file("sys/fs/cgroup/system.slice/cgroup.freeze", "0\n")
+        .file(
+            "boot/config-6.1.0-25-amd64",
+            crate::common::complete_kernel_config("6.1.0-25-amd64"),
+        );
     tree
 }
 

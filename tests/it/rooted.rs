@@ -292,9 +292,14 @@ fn an_empty_root_gives_unknown_with_reasons_not_guesses() {
     let (out, report) = tree.run_json(&[]);
     assert_eq!(out.status.code(), Some(0));
     for c in report["checks"].as_array().unwrap() {
-        // Nothing installed under an empty root (no criu, no BuildKit, no Dockerfile given):
-        // those checks are skipped; the rest cannot tell.
-        let skipped = ["criu-version", "buildkit-usage", "dockerfile-cache-mounts"];
+        // Nothing installed under an empty root (no criu, no container runtime, no BuildKit, no
+        // Dockerfile given): those checks are skipped; the rest cannot tell.
+        let skipped = [
+            "criu-version",
+            "runtime-versions",
+            "buildkit-usage",
+            "dockerfile-cache-mounts",
+        ];
         let want = if skipped.iter().any(|id| c["id"] == *id) {
             "skipped"
         } else {
@@ -305,7 +310,7 @@ fn an_empty_root_gives_unknown_with_reasons_not_guesses() {
     }
     assert_eq!(
         report["totals"]["unknown"],
-        container_doctor::checks::ALL.len() - 3
+        container_doctor::checks::ALL.len() - 4
     );
     assert!(summary(&report, "kernel-version").contains("not found"));
     let (out, _) = tree.run_json(&["--fail-on", "unknown"]);

@@ -133,6 +133,21 @@ impl Tree {
     }
 }
 
+/// A kernel configuration with every option kernel-config grades built in (but the two vsyscall
+/// modes it notes), for trees of healthy hosts.
+pub fn complete_kernel_config(release: &str) -> String {
+    let data: toml::Value =
+        toml::from_str(include_str!("../../../assets/kernel-config.toml")).expect("data");
+    let mut text = format!("# Linux/x86 {release} Kernel Configuration\n");
+    for option in data["option"].as_array().expect("options") {
+        let name = option["name"].as_str().expect("name");
+        if !["LEGACY_VSYSCALL_NATIVE", "LEGACY_VSYSCALL_NONE"].contains(&name) {
+            text += &format!("CONFIG_{name}=y\n");
+        }
+    }
+    text
+}
+
 /// The result of check `id` in a JSON report.
 pub fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
     report["checks"]

@@ -1,0 +1,175 @@
+//! Reads that can block in the kernel, done by a helper process the doctor can abandon.
+//!
+//! A read of a file on a hung FUSE or NFS server sleeps in the kernel (D state) and cannot be
+//! interrupted; a thread stuck so keeps the whole process from exiting, deadline or not. So the
+//! files that can be there (files the user names, such as `--dockerfile`; files on network or
+//! FUSE filesystems) are read by a child: the doctor re-executes itself (`/proc/self/exe` with a
+//! hidden first argument, before any thread exists), the child reads the file (non-blocking open,
+//! regular files only, capped) and writes it to a pipe. The doctor waits on the pipe, which a
+//! signal or exit always interrupts; past the timeout it kills the child and does not wait for it.
+//!
+//! Only the binary turns this on ([`enable`]); the library used on its own reads in-process.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::{HostError, MAX_FILE_BYTES};
+
+/// The hidden first argument that makes the binary a reader.
+pub const ARG: &str = "__container-doctor-read-file";
+/// How long a helper may take before its read counts as hung.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+static EXE: OnceLock<PathBuf> = OnceLock::new();
+
+/// Called by the binary: reads that can block go through helpers from now on.
+pub fn enable() {
+    let exe = PathBuf::from("/proc/self/exe");
+    // Without /proc (a bare chroot), there is no way to re-execute: reads stay in-process.
+    if exe.exists() {
+        let _ = EXE.set(exe);
+    }
+}
+
+pub fn enabled() -> bool {
+    EXE.get().is_some()
+}
+
+/// In the binary's `main`, first thing: if this process is a helper, read and answer.
+pub fn serve() -> Option<ExitCode> {
+    let mut args = std::env::args_os().skip(1);
+    if args.next().as_deref() != Some(ARG.as_ref()) {
+        return None;
+    }
+    let path = PathBuf::from(args.next()?);
+    let shown = path.to_string_lossy().into_owned();
+    let mut out = std::io::stdout().lock();
+    let written = match super::live::read_capped(&path, &shown) {
+        Ok(bytes) => out.write_all(b"\x00").and_then(|_| out.write_all(&bytes)),
+        Err(e) => {
+            let json = serde_json::to_vec(&e).unwrap_or_default();
+            out.write_all(b"\x01").and_then(|_| out.write_all(&json))
+        }
+    };
+    Some(if written.and_then(|_| out.flush()).is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+/// Reads `path` (a path on this machine) in a helper when helpers are on, else in-process.
+pub fn read(path: &Path, shown: &str) -> Result<Vec<u8>, HostError> {
+    match EXE.get() {
+        Some(exe) => read_in_child(exe, path, shown, READ_TIMEOUT),
+        None => super::live::read_capped(path, shown),
+    }
+}
+
+/// Reads `path` in a helper only if it lies on a network or FUSE filesystem (by the mount
+/// table, for a path made absolute without touching it).
+pub fn read_if_remote(path: &Path, shown: &str) -> Result<Vec<u8>, HostError> {
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    if enabled() && on_remote_or_fuse(&absolute.to_string_lossy()) {
+        read(path, shown)
+    } else {
+        super::live::read_capped(path, shown)
+    }
+}
+
+fn read_in_child(
+    exe: &Path,
+    path: &Path,
+    shown: &str,
+    timeout: Duration,
+) -> Result<Vec<u8>, HostError> {
+    let mut child = Command::new(exe)
+        .arg(ARG)
+        .arg(path)
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        // Never the doctor's own stderr: a helper stuck in the kernel would hold it open, and
+        // whoever reads the doctor's output would wait for it.
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| HostError::Io(format!("{shown}: cannot start a reader: {e}")))?;
+    let Some(mut stdout) = child.stdout.take() else {
+        let _ = child.kill();
+        return Err(HostError::Io(format!("{shown}: reader has no output")));
+    };
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let read = (&mut stdout)
+            .take(MAX_FILE_BYTES as u64 + 2)
+            .read_to_end(&mut buf);
+        let _ = tx.send(read.map(|_| buf));
+    });
+    let answer = rx.recv_timeout(timeout);
+    let Ok(Ok(buf)) = answer else {
+        // Killed, never waited for: a reader in D state dies when its server lets go, and is
+        // reaped by a thread that may wait as long as that takes without holding anyone up.
+        let _ = child.kill();
+        std::thread::spawn(move || child.wait());
+        return Err(HostError::Timeout(
+            format!("read {shown}"),
+            timeout.as_secs(),
+        ));
+    };
+    std::thread::spawn(move || child.wait());
+    match buf.split_first() {
+        Some((0, bytes)) if bytes.len() <= MAX_FILE_BYTES => Ok(bytes.to_vec()),
+        Some((0, _)) => Err(HostError::TooLarge(shown.to_string())),
+        Some((1, json)) => Err(serde_json::from_slice(json)
+            .unwrap_or_else(|_| HostError::Io(format!("{shown}: the reader failed")))),
+        _ => Err(HostError::Io(format!("{shown}: the reader failed"))),
+    }
+}
+
+/// Filesystem types whose reads go to a server that may stop answering.
+fn remote_or_fuse(fstype: &str) -> bool {
+    fstype == "fuse"
+        || fstype == "fuseblk"
+        || fstype.starts_with("fuse.")
+        || matches!(
+            fstype,
+            "nfs"
+                | "nfs4"
+                | "cifs"
+                | "smb3"
+                | "smbfs"
+                | "9p"
+                | "ceph"
+                | "glusterfs"
+                | "afs"
+                | "lustre"
+                | "gpfs"
+                | "ncpfs"
+                | "virtiofs"
+                | "davfs"
+        )
+}
+
+/// Whether `path` (absolute, on this machine) lies on a network or FUSE filesystem, by the
+/// longest mount point that contains it in this process's mount table: no syscall touches the
+/// path itself, so asking cannot hang.
+pub fn on_remote_or_fuse(path: &str) -> bool {
+    static TABLE: OnceLock<crate::parse::mountinfo::MountTable> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let text = std::fs::read("/proc/self/mountinfo").unwrap_or_default();
+        crate::parse::mountinfo::parse(&String::from_utf8_lossy(&text))
+    });
+    path.starts_with('/')
+        && table
+            .containing(path)
+            .is_some_and(|m| remote_or_fuse(&m.fstype))
+}

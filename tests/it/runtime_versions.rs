@@ -1,0 +1,359 @@
+//! runtime-versions over hosts as they are: Debian 12's packages under --root (versions from
+//! dpkg, backports honoured), Docker's own repository packages (upstream versions, judged by the
+//! ranges), Alpine's apk; and live against a real engine (Debian's docker.io started here),
+//! Debian's runc, containerd and CRIU.
+
+use std::os::unix::fs::PermissionsExt;
+
+use serde_json::Value;
+
+use crate::common::dockerd::Dockerd;
+use crate::common::{Tree, check, doctor, require_root, status, summary};
+
+const ID: &str = "runtime-versions";
+
+/// A Debian-like tree with `files` (path → owning package) installed by dpkg at `packages`
+/// (name → version).
+fn dpkg_host(os: &str, packages: &[(&str, &str)], files: &[(&str, &str)]) -> Tree {
+    let tree = Tree::new();
+    tree.file("proc/sys/kernel/osrelease", "6.1.0-25-amd64\n")
+        .file("proc/1/mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n")
+        .file("etc/os-release", os);
+    let mut status = String::new();
+    for (name, version) in packages {
+        status += &format!("Package: {name}\nStatus: install ok installed\nVersion: {version}\n\n");
+        let list: String = files
+            .iter()
+            .filter(|(_, p)| p == name)
+            .map(|(f, _)| format!("{f}\n"))
+            .collect();
+        tree.file(&format!("var/lib/dpkg/info/{name}.list"), list);
+    }
+    tree.file("var/lib/dpkg/status", status);
+    for (path, _) in files {
+        tree.file(path, "#!/bin/sh\nexit 1\n");
+        std::fs::set_permissions(
+            tree.path().join(path.trim_start_matches('/')),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    tree
+}
+
+const BOOKWORM: &str =
+    "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n";
+
+/// Debian 12 with its docker.io, containerd and runc as on this machine (their changelogs name
+/// the CVEs each security upload fixed).
+fn bookworm(runc: &str) -> Tree {
+    dpkg_host(
+        BOOKWORM,
+        &[
+            ("docker.io", "20.10.24+dfsg1-1+deb12u1+b6"),
+            ("containerd", "1.6.20~ds1-1+deb12u3"),
+            ("runc", runc),
+        ],
+        &[
+            ("/usr/sbin/dockerd", "docker.io"),
+            ("/usr/bin/containerd", "containerd"),
+            ("/usr/sbin/runc", "runc"),
+        ],
+    )
+}
+
+fn table(report: &Value) -> Vec<Vec<String>> {
+    check(report, ID)["table"]["rows"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no table: {report:#}"))
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+fn row(report: &Value, component: &str) -> Vec<String> {
+    table(report)
+        .into_iter()
+        .find(|r| r[0] == component)
+        .unwrap_or_else(|| panic!("no row {component}: {report:#}"))
+}
+
+fn evidence(report: &Value) -> String {
+    check(report, ID)["evidence"].to_string()
+}
+
+#[test]
+fn debian_packages_are_warned_never_flatly_failed() {
+    let (out, report) = bookworm("1.1.5+ds1-1+deb12u1").run_json(&["--only", ID]);
+    assert_eq!(status(&report, ID), "warn", "{report:#}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "warn does not fail --fail-on error"
+    );
+    let runc = row(&report, "runc");
+    assert_eq!(runc[1], "1.1.5+ds1");
+    assert!(runc[2].contains("version from the package"), "{runc:?}");
+    assert!(runc[2].contains("runc 1.1.5+ds1-1+deb12u1"), "{runc:?}");
+    // CVE-2024-21626 is fixed by Debian's +deb12u1; the 2025 advisories may or may not be.
+    assert!(
+        runc[3].contains("fixed by the distribution: CVE-2024-21626"),
+        "{runc:?}"
+    );
+    assert!(
+        runc[3].contains("may be affected by 5 (distribution package, backport unknown"),
+        "{runc:?}"
+    );
+    assert!(runc[3].contains("CVE-2025-31133"), "{runc:?}");
+    let ev = evidence(&report);
+    assert!(
+        ev.contains("known issue CVE-2025-52565 (CVE-2025-52565, GHSA-qw9x-cqr3-wc7r"),
+        "{ev}"
+    );
+    assert!(ev.contains("fixed upstream in 1.2.8"), "{ev}");
+    // containerd +deb12u3 carries both 2025 fixes; the RAPL advisory is not in its changelog.
+    let containerd = row(&report, "containerd");
+    assert!(
+        containerd[3].contains("fixed by the distribution: CVE-2024-25621, CVE-2025-64329"),
+        "{containerd:?}"
+    );
+    assert!(
+        containerd[3].contains("GHSA-7ww5-4wqc-m92c"),
+        "{containerd:?}"
+    );
+    // docker.io: CVE-2024-41110 fixed in +deb12u1 (+b6 is a rebuild of it); 20.10 is past its end.
+    let engine = row(&report, "Docker Engine");
+    assert!(engine[3].contains("CVE-2024-41110"), "{engine:?}");
+    assert!(engine[3].contains("engine-end-of-life"), "{engine:?}");
+    assert!(row(&report, "BuildKit (in Docker Engine)")[3].contains("backport unknown"));
+    // Upgrade plans in Debian's words, one per component, referenced by the rows.
+    let fixes = &check(&report, ID)["fixes"];
+    let runc_fix = fixes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "upgrade-runc")
+        .unwrap_or_else(|| panic!("{fixes:#}"));
+    let instruction = runc_fix["steps"][0]["instruction"].as_str().unwrap();
+    assert!(
+        instruction.starts_with("apt-get update && apt-get install --only-upgrade runc"),
+        "{instruction}"
+    );
+    let rows = &check(&report, ID)["table"]["row_fixes"];
+    assert!(rows.to_string().contains("upgrade-runc"), "{rows}");
+    assert!(rows.to_string().contains("upgrade-docker-engine"), "{rows}");
+}
+
+#[test]
+fn a_debian_package_before_its_security_upload_is_affected() {
+    // runc 1.1.5+ds1-1 is the package before bookworm-security's +deb12u1 (CVE-2024-21626).
+    let (out, report) = bookworm("1.1.5+ds1-1").run_json(&["--only", ID]);
+    assert_eq!(status(&report, ID), "error", "{report:#}");
+    assert_eq!(out.status.code(), Some(1));
+    let ev = evidence(&report);
+    assert!(
+        ev.contains("the distribution fixed it in package 1.1.5+ds1-1+deb12u1 (upstream 1.1.12), this is 1.1.5+ds1-1"),
+        "{ev}"
+    );
+    assert!(
+        summary(&report, ID).contains("runc 1.1.5+ds1: CVE-2024-21626"),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn dockers_own_packages_are_judged_as_upstream_builds() {
+    // Docker's apt repository on Debian 12: docker-ce 24.0.7, containerd.io 1.6.24 (which also
+    // ships runc: its version is containerd's, not runc's).
+    let tree = dpkg_host(
+        BOOKWORM,
+        &[
+            ("docker-ce", "5:24.0.7-1~debian.12~bookworm"),
+            ("containerd.io", "1.6.24-1"),
+        ],
+        &[
+            ("/usr/bin/dockerd", "docker-ce"),
+            ("/usr/bin/containerd", "containerd.io"),
+            ("/usr/bin/runc", "containerd.io"),
+        ],
+    );
+    let (out, report) = tree.run_json(&["--only", ID]);
+    assert_eq!(status(&report, ID), "error", "{report:#}");
+    assert_eq!(out.status.code(), Some(1));
+    let engine = row(&report, "Docker Engine");
+    assert_eq!(engine[1], "24.0.7");
+    assert!(engine[3].contains("CVE-2024-41110"), "{engine:?}");
+    assert!(!engine[3].contains("backport"), "{engine:?}");
+    // Docker 24.0.7 embeds a BuildKit before the 2024 fixes (24.0.8 vendors them).
+    let bk = row(&report, "BuildKit (in Docker Engine)");
+    assert!(
+        bk[3].contains("buildkit-2024-advisories-in-engine"),
+        "{bk:?}"
+    );
+    assert!(bk[3].contains("fixed upstream in 24.0.8"), "{bk:?}");
+    let containerd = row(&report, "containerd");
+    assert!(
+        containerd[3].contains("GHSA-7ww5-4wqc-m92c"),
+        "{containerd:?}"
+    );
+    assert!(containerd[3].contains("CVE-2024-25621"), "{containerd:?}");
+    // runc's version is not known from containerd.io: shown, not guessed.
+    let runc = row(&report, "runc");
+    assert_eq!(runc[1], "unknown");
+    assert!(runc[3].contains("not judged"), "{runc:?}");
+    let fixes = check(&report, ID)["fixes"].to_string();
+    assert!(
+        fixes.contains("apt-get install --only-upgrade docker-ce")
+            && fixes.contains("apt-get install --only-upgrade containerd.io"),
+        "{fixes}"
+    );
+    assert!(!fixes.contains("security tracker"), "{fixes}");
+}
+
+#[test]
+fn alpine_packages_and_a_host_without_a_stack() {
+    // Alpine 3.19: runc 1.1.12-r0 owned through apk's database.
+    let tree = Tree::new();
+    tree.file("proc/sys/kernel/osrelease", "6.6.7-0-lts\n")
+        .file("proc/1/mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n")
+        .file("etc/os-release", "ID=alpine\nVERSION_ID=3.19.0\n")
+        .file("usr/bin/runc", "")
+        .file(
+            "lib/apk/db/installed",
+            "P:runc\nV:1.1.12-r0\nA:x86_64\nF:usr/bin\nR:runc\n\n",
+        );
+    std::fs::set_permissions(
+        tree.path().join("usr/bin/runc"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let (_, report) = tree.run_json(&["--only", ID]);
+    assert_eq!(status(&report, ID), "warn", "{report:#}");
+    let runc = row(&report, "runc");
+    assert_eq!(runc[1], "1.1.12");
+    assert!(
+        runc[2].starts_with("/lib/apk/db/installed (runc 1.1.12-r0: version from the package)")
+    );
+    // 1.1.12 has the Leaky Vessels fix upstream, not the later ones.
+    assert!(!runc[3].contains("CVE-2024-21626"), "{runc:?}");
+    assert!(runc[3].contains("CVE-2024-45310"), "{runc:?}");
+    let fixes = check(&report, ID)["fixes"].to_string();
+    assert!(fixes.contains("apk upgrade runc"), "{fixes}");
+
+    // Nothing installed: skipped.
+    let empty = Tree::new();
+    empty
+        .file("proc/sys/kernel/osrelease", "6.1.0\n")
+        .file("proc/1/mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n");
+    let (out, report) = empty.run_json(&["--only", ID]);
+    assert_eq!(status(&report, ID), "skipped", "{report:#}");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+/// The live stack: a real engine (Debian's docker.io), Debian's runc, containerd and CRIU.
+#[test]
+fn live_against_a_real_engine_and_debians_packages() {
+    if !require_root() {
+        return;
+    }
+    let engine = Dockerd::start();
+    // What the engine itself says, through Debian's docker client.
+    let said: Value =
+        serde_json::from_str(&engine.ok(&["version", "--format", "{{json .Server}}"]))
+            .expect("docker version JSON");
+    let component = |name: &str| {
+        said["Components"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["Name"] == name))
+            .and_then(|c| c["Version"].as_str())
+            .unwrap_or_else(|| panic!("no {name} in {said}"))
+            .to_string()
+    };
+    let out = doctor()
+        .env("DOCKER_HOST", engine.docker_host())
+        .args(["--format", "json", "--only", ID])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let engine_row = row(&report, "Docker Engine");
+    assert_eq!(engine_row[1], component("Engine"), "{engine_row:?}");
+    assert!(
+        engine_row[2].starts_with("Engine API GET /version"),
+        "{engine_row:?}"
+    );
+    // The engine's runc is the runc on $PATH: one row, both sources.
+    let runc = row(&report, "runc");
+    assert_eq!(runc[1], component("runc"));
+    assert!(
+        runc[2].contains("Engine API GET /version") && runc[2].contains("runc --version"),
+        "{runc:?}"
+    );
+    let containerd = row(&report, "containerd");
+    assert_eq!(containerd[1], component("containerd"));
+    assert_eq!(row(&report, "docker-init")[1], component("docker-init"));
+
+    // Each Debian package's changelog on this machine decides what is fixed by the distribution.
+    let installed = |pkg: &str| {
+        let out = std::process::Command::new("dpkg-query")
+            .args(["-W", "-f=${Version}", pkg])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let changelog_names = |pkg: &str, cve: &str| {
+        let out = std::process::Command::new("zcat")
+            .arg(format!("/usr/share/doc/{pkg}/changelog.Debian.gz"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).contains(cve)
+    };
+    for (pkg, label, cve) in [
+        ("runc", "runc", "CVE-2024-21626"),
+        ("docker.io", "Docker Engine", "CVE-2024-41110"),
+        ("containerd", "containerd", "CVE-2024-25621"),
+    ] {
+        let cell = &row(&report, label)[3];
+        if changelog_names(pkg, cve) {
+            assert!(
+                cell.contains(&format!("fixed by the distribution: {cve}")),
+                "{pkg} {}: {cell}",
+                installed(pkg)
+            );
+        }
+    }
+    // CRIU's row says what criu-version's matrix says.
+    let criu = row(&report, "CRIU");
+    let criu_report: Value = serde_json::from_slice(
+        &doctor()
+            .args(["--format", "json", "--only", "criu-version"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let matrix = check(&criu_report, "criu-version")["evidence"].to_string();
+    for id in ["vvar-vclock", "so-passcred", "do-change-type", "v1-freezer"] {
+        assert_eq!(
+            criu[3].contains(id),
+            matrix.contains(&format!("known problem {id} ")),
+            "{id}: {criu:?} vs {matrix}"
+        );
+    }
+    // The kernel is listed as the system reports it.
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let kernel = row(&report, "kernel");
+    assert!(release.starts_with(&kernel[1]), "{kernel:?} vs {release}");
+    // The verdict is the worst row's.
+    let worst = if criu[3].contains("vvar-vclock") || criu[3].contains("so-passcred") {
+        "error"
+    } else {
+        "warn"
+    };
+    assert_eq!(status(&report, ID), worst, "{report:#}");
+}
