@@ -612,3 +612,51 @@ fn the_alert_rules_are_valid_and_pass_their_unit_tests() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// The CronJob is the DaemonSet's pod run once per schedule: the same spec but for the loop
+/// (`--interval 300` there, one scan here) and what only a Job or a long-running pod has.
+#[test]
+fn the_cronjob_is_the_daemonsets_pod_run_once() {
+    use yaml_rust2::Yaml;
+    let load = |name: &str| {
+        let text =
+            std::fs::read_to_string(Path::new(REPO).join("assets/deploy").join(name)).unwrap();
+        yaml_rust2::YamlLoader::load_from_str(&text)
+            .unwrap()
+            .remove(0)
+    };
+    let (daemonset, cronjob) = (load("daemonset.yaml"), load("cronjob.yaml"));
+    let pod_spec = |template: &Yaml, only_here: &str| -> (Vec<String>, Yaml) {
+        let mut spec = template["spec"].as_hash().unwrap().clone();
+        assert!(
+            spec.remove(&Yaml::String(only_here.into())).is_some(),
+            "{only_here}"
+        );
+        let key = |k: &str| Yaml::String(k.into());
+        let mut containers = spec[&key("containers")].as_vec().unwrap().clone();
+        let mut container = containers[0].as_hash().unwrap().clone();
+        let args = container
+            .remove(&key("args"))
+            .unwrap()
+            .as_vec()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect();
+        containers[0] = Yaml::Hash(container);
+        spec.insert(key("containers"), Yaml::Array(containers));
+        (args, Yaml::Hash(spec))
+    };
+    let (ds_args, ds_pod) = pod_spec(
+        &daemonset["spec"]["template"],
+        "terminationGracePeriodSeconds",
+    );
+    let (cj_args, cj_pod) = pod_spec(
+        &cronjob["spec"]["jobTemplate"]["spec"]["template"],
+        "restartPolicy",
+    );
+    assert_eq!(ds_pod, cj_pod);
+    assert_eq!(ds_args[ds_args.len() - 2..], ["--interval", "300"]);
+    assert_eq!(cj_args[cj_args.len() - 2..], ["--fail-on", "never"]);
+    assert_eq!(ds_args[..ds_args.len() - 2], cj_args[..cj_args.len() - 2]);
+}
