@@ -71,6 +71,12 @@ pub struct Cli {
     #[arg(long, value_name = "SECONDS", default_value_t = 8.0, value_parser = parse_seconds)]
     pub timeout: f64,
 
+    /// Keep running: scan every SECONDS and rewrite the --output file (or --output-dir's files)
+    /// atomically each time, until SIGTERM or SIGINT (exit 0); a failed write is said on stderr and
+    /// tried again at the next scan. For a DaemonSet feeding node_exporter's textfile collector.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub interval: Option<f64>,
+
     /// Treat a missing tool as an error instead of skipping its check
     #[arg(long, value_name = "TOOL", value_parser = PossibleValuesParser::new(checks::requirable_tools()))]
     pub require: Vec<String>,
@@ -240,6 +246,8 @@ pub struct Reports {
     pub fail_on: FailOn,
     pub verbose: bool,
     pub color: ColorWhen,
+    /// `--interval`: scan and write again every this long, until SIGTERM or SIGINT.
+    pub interval: Option<std::time::Duration>,
 }
 
 /// `bundle`: what to pack, and the options its scan runs with.
@@ -335,6 +343,16 @@ impl Cli {
                 "several --format need --output-dir DIR (one file each)",
             ));
         }
+        let interval = self.interval.map(std::time::Duration::from_secs_f64);
+        if interval.is_some()
+            && self.output.as_ref().is_none_or(|o| o.as_os_str() == "-")
+            && self.output_dir.is_none()
+        {
+            return Err(Cli::command().error(
+                ErrorKind::MissingRequiredArgument,
+                "--interval rewrites a file: it needs --output FILE or --output-dir DIR",
+            ));
+        }
         let scan = Scan {
             checks,
             options,
@@ -345,6 +363,7 @@ impl Cli {
             && !self.check
             && self.output.is_none()
             && self.output_dir.is_none()
+            && interval.is_none()
             && formats == [Format::Text]
         {
             return Ok(Mode::Ui(scan, self.color));
@@ -358,6 +377,7 @@ impl Cli {
                 fail_on: self.fail_on,
                 verbose: self.verbose,
                 color: self.color,
+                interval,
             },
         ))
     }

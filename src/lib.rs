@@ -11,6 +11,7 @@ pub mod files;
 pub mod fix;
 pub mod fsmagic;
 pub mod host;
+pub mod interval;
 pub mod model;
 pub mod parse;
 pub mod report;

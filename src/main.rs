@@ -15,7 +15,7 @@ use container_doctor::facts::Facts;
 use container_doctor::host::{Host, Rooted};
 use container_doctor::report::{Report, github, json, junit, prometheus, sarif, text};
 use container_doctor::summary::HostSummary;
-use container_doctor::{bundle, files, fix, tui};
+use container_doctor::{bundle, files, fix, interval, tui};
 
 fn main() -> ExitCode {
     // A helper reading one file for the doctor (before anything else, before any thread).
@@ -143,7 +143,28 @@ fn ui(mut scan: Scan, color: ColorWhen) -> Result<ExitCode> {
 }
 
 fn check(mut scan: Scan, r: &Reports) -> Result<ExitCode> {
+    if let Some(every) = r.interval {
+        // Before anything starts a thread: SIGTERM waits for the loop instead of cutting a write.
+        interval::prepare().map_err(anyhow::Error::msg)?;
+        let make_host = host_factory(&mut scan)?;
+        let sig = interval::run(every, || {
+            scan_and_write(&scan, make_host.as_ref(), r)
+                .map(|_| ())
+                .map_err(|e| format!("{e:#}"))
+        });
+        eprintln!("container-doctor: stopping on signal {sig}");
+        return Ok(ExitCode::SUCCESS);
+    }
     let make_host = host_factory(&mut scan)?;
+    Ok(if scan_and_write(&scan, make_host.as_ref(), r)? {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// One scan with a fresh Host, its reports written; whether it failed (at or above --fail-on).
+fn scan_and_write(scan: &Scan, make_host: &tui::HostFactory, r: &Reports) -> Result<bool> {
     let facts = Arc::new(Facts::of(make_host()));
     let start = Instant::now();
     let results = checks::run(&scan.checks, &facts, &scan.options, |_| ());
@@ -183,11 +204,7 @@ fn check(mut scan: Scan, r: &Reports) -> Result<ExitCode> {
             append(&path, &github::step_summary(&report))?;
         }
     }
-    Ok(if report.failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(report.failed)
 }
 
 fn make_bundle(args: BundleArgs) -> Result<ExitCode> {

@@ -208,3 +208,55 @@ pub fn unmount_in_namespace(
 fn last_errno() -> Errno {
     Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::IO)
 }
+
+/// The set of signals that stop `--interval`: SIGTERM (`docker stop`, the kubelet) and SIGINT.
+fn stop_signals() -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the zeroed set it is given; sigaddset adds valid signal
+    // numbers to that initialised set. Neither keeps the pointer.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        set
+    }
+}
+
+/// Blocks SIGTERM and SIGINT in the calling thread, and so in every thread it starts afterwards,
+/// so that they stay pending until [`wait_stop_signal`] takes them (a blocked signal is delivered
+/// even to a PID 1 without handlers). Children started with `std::process::Command` get an empty
+/// mask back, so commands the checks run still die on SIGTERM. Call it before any thread starts.
+pub fn block_stop_signals() -> std::io::Result<()> {
+    let set = stop_signals();
+    // SAFETY: `set` is an initialised sigset_t; the old mask is not asked for (null).
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::from_raw_os_error(rc))
+    }
+}
+
+/// Waits up to `timeout` for SIGTERM or SIGINT (blocked beforehand by [`block_stop_signals`]);
+/// the signal's number when one came, None when the time ran out.
+pub fn wait_stop_signal(timeout: std::time::Duration) -> Option<i32> {
+    let set = stop_signals();
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let ts = libc::timespec {
+            tv_sec: left.as_secs() as libc::time_t,
+            tv_nsec: left.subsec_nanos() as libc::c_long,
+        };
+        // SAFETY: `set` and `ts` are initialised and outlive the call; the siginfo is not asked
+        // for (null).
+        let sig = unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &ts) };
+        if sig > 0 {
+            return Some(sig);
+        }
+        // EAGAIN: the time ran out; EINTR (another signal's handler ran): wait for what is left.
+        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) || left.is_zero() {
+            return None;
+        }
+    }
+}

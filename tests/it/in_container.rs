@@ -2,35 +2,13 @@
 //! it says it is in a container and which checks that narrows; with the host's / mounted read-only
 //! at /host and `--root /host`, its verdicts are the ones taken on the host itself.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use crate::common::dockerd::Dockerd;
-use crate::common::require_root;
+use crate::common::{require_root, serial, static_bin};
 use container_doctor::checks;
 use serde_json::Value;
-
-/// The static binary: scripts/test builds it (scripts/static) and names it; a bare `cargo test`
-/// builds it here.
-fn static_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("CONTAINER_DOCTOR_E2E_BIN") {
-        return bin.into();
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(root.join("scripts/static"))
-        .current_dir(root)
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .expect("scripts/static");
-    assert!(out.status.success(), "scripts/static failed");
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
-
-/// One engine at a time: a second one's containers would change what the host shows mid-test.
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// The static binary and an engine of our own with `doctor-busybox:static` imported, holding
 /// the one-engine-at-a-time lock.

@@ -17,6 +17,7 @@ mod fix_files;
 mod fix_namespaces;
 mod fix_progress;
 mod fixes;
+mod fleet;
 mod freezer_engines;
 mod hung_filesystem;
 mod in_container;

@@ -472,27 +472,76 @@ fn completions_and_man_page() {
     );
 }
 
+/// Every Kubernetes manifest in assets/deploy (all but the Prometheus rules and their tests),
+/// validated in strict mode: an unknown or misspelt field fails.
 #[test]
-fn the_daemonset_is_valid_kubernetes() {
-    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/deploy/daemonset.yaml");
+fn the_deploy_manifests_are_valid_kubernetes() {
+    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/deploy");
+    let mut manifests: Vec<std::path::PathBuf> = std::fs::read_dir(&deploy)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .filter(|p| {
+            !p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("alerts")
+        })
+        .collect();
+    manifests.sort();
+    let names: Vec<String> = manifests
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.contains(&"daemonset.yaml".into()) && names.contains(&"namespace.yaml".into()),
+        "{names:?}"
+    );
     // scripts/test installs it into a venv under target/ and names it here.
     let validator = std::env::var_os("CONTAINER_DOCTOR_KUBERNETES_VALIDATE")
         .unwrap_or_else(|| "kubernetes-validate".into());
-    let out = Command::new(&validator)
-        .args(["--strict", manifest])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("{validator:?}: {e} (scripts/test installs kubernetes-validate from PyPI into a venv under target/)")
-        });
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = std::fs::read_to_string(manifest).unwrap();
-    assert!(text.contains("--root /host --format prometheus"));
-    assert!(text.contains("hostPID: true"));
+    let validate = |manifest: &std::path::Path| {
+        Command::new(&validator)
+            .arg("--strict")
+            .arg(manifest)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("{validator:?}: {e} (scripts/test installs kubernetes-validate from PyPI into a venv under target/)")
+            })
+    };
+    for manifest in &manifests {
+        let out = validate(manifest);
+        assert!(
+            out.status.success(),
+            "{}: {}{}",
+            manifest.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Strict mode refuses a misspelt field, so the runs above prove something.
+    let dir = tempfile::tempdir().unwrap();
+    let daemonset = std::fs::read_to_string(deploy.join("daemonset.yaml")).unwrap();
+    assert!(daemonset.contains("readOnlyRootFilesystem: true"));
+    let bad = dir.path().join("daemonset.yaml");
+    std::fs::write(
+        &bad,
+        daemonset.replace("readOnlyRootFilesystem:", "readOnlyRootFilesystm:"),
+    )
+    .unwrap();
+    assert!(!validate(&bad).status.success());
+    // The DaemonSet runs the doctor's own loop, over the node's root, in its PID namespace, into
+    // the namespace namespace.yaml makes, as its ServiceAccount (tests/it/fleet.rs runs it).
+    for want in [
+        "- --root\n            - /host\n            - --format\n            - prometheus",
+        "- --interval",
+        "hostPID: true",
+        "namespace: container-doctor",
+        "serviceAccountName: container-doctor",
+    ] {
+        assert!(daemonset.contains(want), "{want}");
+    }
+    assert!(!daemonset.contains("/bin/sh"));
 }
 
 #[test]

@@ -5,7 +5,7 @@ pub mod fixtures;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
@@ -204,4 +204,26 @@ pub fn run_as_nobody(args: &[&str], env: &[(&str, &str)]) -> Output {
         cmd.env(k, v);
     }
     cmd.output().expect("setpriv (util-linux)")
+}
+
+/// The static binary: scripts/test builds it (scripts/static) and names it; a bare `cargo test`
+/// builds it here.
+pub fn static_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("CONTAINER_DOCTOR_E2E_BIN") {
+        return bin.into();
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(root.join("scripts/static"))
+        .current_dir(root)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("scripts/static");
+    assert!(out.status.success(), "scripts/static failed");
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// One engine at a time: a second one's containers would change what the host shows mid-test.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
