@@ -100,6 +100,8 @@ fn run(host: &Facts, _: &Options) -> Outcome {
 
     for o in &scan.overlays {
         let dev = o.dev();
+        // What umount here depends on: the holders in the mount's own namespace.
+        let unknown_holders = scan.holders_unknown_in(o.ns.or(scan.host_ns));
         let owned = owners.get(&o.mount.mount_point);
         let holds_all = scan.holds.get(&dev).map(Vec::as_slice).unwrap_or(&[]);
         // Only holders in the mount's own namespace make `umount` here fail; a process in another

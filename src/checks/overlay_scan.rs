@@ -90,6 +90,8 @@ pub struct Scan {
     pub listed: HashSet<Dev>,
     /// Processes whose fds or links could not be read (not root, or PID 1 protected).
     pub unreadable: usize,
+    /// The mount namespace of each of those (`None`: not known).
+    pub unreadable_ns: Vec<Option<u64>>,
     /// Mount namespaces whose table no process would show us.
     pub unread_namespaces: usize,
     /// Why no holder at all could be looked for (no process table: a `--root` tree without
@@ -134,6 +136,31 @@ impl Scan {
             ));
         }
         (!parts.is_empty()).then(|| parts.join(", "))
+    }
+}
+
+impl Scan {
+    /// Why "nothing holds it here" cannot be said of a mount in namespace `ns`: only processes
+    /// of that namespace (or of one not known) make its `umount` fail, so an unreadable process
+    /// elsewhere (this VM's protected PID 1, say) does not blind the judgement of a mount in a
+    /// private namespace.
+    pub fn holders_unknown_in(&self, ns: Option<u64>) -> Option<String> {
+        if let Some(b) = &self.blind {
+            return Some(b.clone());
+        }
+        let here = self
+            .unreadable_ns
+            .iter()
+            .filter(|n| n.is_none() || **n == ns)
+            .count()
+            + self.procs_unreadable
+            + self.ns_unreadable;
+        (here > 0).then(|| {
+            format!(
+                "{here} process{} that may be in its mount namespace could not be read",
+                if here == 1 { "" } else { "es" }
+            )
+        })
     }
 }
 
@@ -328,6 +355,7 @@ fn find_holders(host: &Host, s: &mut Scan, tables: &[(Option<u64>, MountTable)])
         }
         if denied {
             s.unreadable += 1;
+            s.unreadable_ns.push(p.ns);
         }
         for (dev, how) in holds {
             let list = s.holds.entry(dev).or_default();

@@ -99,7 +99,8 @@ impl ProcessTable {
                 Ok(link) => ns_inode(&link),
                 Err(_) => None,
             };
-            if mnt_ns.is_none() {
+            // A zombie has no namespaces left (and holds nothing): not a gap in what we know.
+            if mnt_ns.is_none() && stat.state != 'Z' {
                 t.completeness.ns_unreadable += 1;
             }
             t.procs.insert(

@@ -36,7 +36,8 @@ fn all_ok() -> Tree {
         .file(
             "boot/config-6.1.0-25-amd64",
             crate::common::complete_kernel_config("6.1.0-25-amd64"),
-        );
+        )
+        .mnt_ns(1, 4026531841);
     tree
 }
 

@@ -83,15 +83,8 @@ fn ok_tree() -> Tree {
         .file("proc/uptime", "10.0 10.0\n")
         .file("proc/1/stat", "1 (systemd) S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n")
         .file("sys/fs/cgroup/cgroup.controllers", "cpu memory\n");
-    one_namespace(&tree);
+    tree.mnt_ns(1, 4026531841);
     tree
-}
-
-/// PID 1's mount namespace link, as procfs shows it: with it every namespace of the tree is
-/// known, and overlay-busy can judge (without it, holders are unknown).
-fn one_namespace(tree: &Tree) {
-    std::fs::create_dir_all(tree.path().join("proc/1/ns")).unwrap();
-    std::os::unix::fs::symlink("mnt:[4026531841]", tree.path().join("proc/1/ns/mnt")).unwrap();
 }
 
 #[test]
@@ -121,7 +114,7 @@ fn long_paths_with_odd_characters() {
     // The process table needs PID 1's stat and namespace to be complete; without them
     // overlay-busy is unknown.
     .file("proc/1/stat", "1 (systemd) S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n");
-    one_namespace(&tree);
+    tree.mnt_ns(1, 4026531841);
     let mut app = app_for(&tree);
     app.selected = Some("overlay-busy");
     app.focus = Focus::Detail;

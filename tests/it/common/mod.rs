@@ -111,6 +111,16 @@ impl Tree {
         self.0.path()
     }
 
+    /// Process `pid`'s mount namespace link, as procfs shows it (`mnt:[INODE]`): with it the
+    /// tree's namespaces are known, and overlay-busy can judge holders.
+    pub fn mnt_ns(&self, pid: u32, inode: u64) -> &Self {
+        let dir = self.path().join(format!("proc/{pid}/ns"));
+        fs::create_dir_all(&dir).expect("mkdir");
+        let _ = fs::remove_file(dir.join("mnt"));
+        std::os::unix::fs::symlink(format!("mnt:[{inode}]"), dir.join("mnt")).expect("symlink");
+        self
+    }
+
     pub fn file(&self, rel: &str, contents: impl AsRef<[u8]>) -> &Self {
         let p = self.path().join(rel.trim_start_matches('/'));
         fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
