@@ -101,7 +101,10 @@ fn containers_leaks_and_a_silent_engine() {
         "{ev}"
     );
     let fixes = check(&report, "overlay-busy")["fixes"].to_string();
-    assert!(fixes.contains(&format!("\"pid\":{holder_pid}")), "{fixes}");
+    assert!(
+        fixes.contains(&format!("\"pid\":{holder_pid}")),
+        "{report:#}"
+    );
     // nsenter's child, the sleeper, on the host: killing it ends nsenter too.
     let sleeper = crate::common::dockerd::inner_pid(holder.id());
     rustix::process::kill_process(

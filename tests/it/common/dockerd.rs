@@ -9,19 +9,24 @@ use std::time::{Duration, Instant};
 pub struct Dockerd {
     pub dir: tempfile::TempDir,
     child: Child,
-    /// For an engine in namespaces of its own: dockerd's pid on the host (PID 1 of its namespace).
+    /// For an engine in namespaces of its own: the host pid of its namespace's PID 1 (a shell that
+    /// started dockerd).
     isolated: Option<u32>,
 }
 
 /// Run by `unshare` in a fresh mount and PID namespace before dockerd: every overlay mount copied
 /// from the host's namespace is detached (other engines' layers are not the test's), /run is hidden
-/// (no other engine's socket), and dockerd becomes PID 1 of the namespace.
+/// (no other engine's socket), and this shell stays PID 1 of the namespace: it reaps orphans (as an
+/// init does, so no zombie of the engine's stands in a scan) and passes SIGTERM on to dockerd.
 const ISOLATE: &str = r#"
 sed -n 's/^[^ ]* [^ ]* [^ ]* [^ ]* \([^ ]*\) .* - overlay .*/\1/p' /proc/self/mountinfo |
   sed 's/\\\([0-7][0-7][0-7]\)/\\0\1/g' |
   while IFS= read -r m; do umount -l "$(printf '%b' "$m")" 2>/dev/null || true; done
 mount -t tmpfs no-engine /run
-exec "$@"
+"$@" &
+engine=$!
+trap 'kill -TERM $engine' TERM
+while kill -0 $engine 2>/dev/null; do wait; done
 "#;
 
 impl Dockerd {
