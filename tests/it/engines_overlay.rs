@@ -109,7 +109,7 @@ echo "MOUNT=$base/m"
 echo "MAPPER=$mapper"
 umount "$base/m" 2>/dev/null && echo "UMOUNT=ok" || echo "UMOUNT=busy"
 echo REPORT
-"$1" --format json --only overlay-busy || true
+"$1" --timeout 120 --format json --only overlay-busy || true
 echo END
 kill -9 $mapper
 "#;
@@ -176,7 +176,7 @@ echo "DEV=$dev"
 echo "MAPPER=$mapper"
 ls -l /proc/$mapper/fd | grep -c "$base" || true
 echo REPORT
-"$1" --format json --only overlay-busy || true
+"$1" --timeout 120 --format json --only overlay-busy || true
 echo END
 kill -9 $mapper
 "#;
@@ -235,7 +235,7 @@ echo "STOPPED_MNT=$stopped_mnt"
 echo "WC_ID=$wc_id"
 echo "WC_MNT=$wc_mnt"
 echo REPORT
-"$1" --format json --only overlay-busy || true
+"$1" --timeout 120 --format json --only overlay-busy || true
 echo END
 echo "STATE=$($P inspect --format '{{.State.Status}}' "$run")"
 $P rm -f -t 0 "$run" "$stopped" > /dev/null 2>&1 || true

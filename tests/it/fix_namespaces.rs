@@ -26,7 +26,7 @@ for _ in $(seq 200); do grep -q ' overlay ' "/proc/$attacker/mountinfo" 2>/dev/n
 grep -q ' overlay ' "/proc/$attacker/mountinfo" || { echo "NO_OVERLAY (unprivileged overlay mounts unavailable?)"; exit 1; }
 echo "ATTACKER_NS=$(readlink /proc/$attacker/ns/mnt)"
 echo "DOCTOR_NS=$(readlink /proc/self/ns/mnt)"
-"$D" --format json --only overlay-busy > "$base/report.json" || true
+"$D" --timeout 120 --format json --only overlay-busy > "$base/report.json" || true
 plan=$(python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -38,7 +38,7 @@ for c in r["checks"]:
 ' "$base/report.json" "$base" 2>"$base/step.json")
 echo "PLAN=$plan"
 echo "STEP=$(cat "$base/step.json")"
-"$D" fix overlay-busy --plan "$plan" --yes --force; echo "FIX_RC=$?"
+"$D" --timeout 120 fix overlay-busy --plan "$plan" --yes --force; echo "FIX_RC=$?"
 echo "DOCTORS_MARKER=$(cat "$base/target/marker" 2>/dev/null || echo missing)"
 echo "DOCTORS_MOUNT=$(awk -v p="$base/target" '$5 == p {print $9}' /proc/self/mountinfo | tr '\n' ' ')"
 echo "ATTACKERS_MOUNTS=$(awk -v p="$base/target" '$5 == p {print $9}' /proc/$attacker/mountinfo | tr '\n' ' ')"

@@ -186,6 +186,7 @@ fn a_frozen_cgroup_is_thawed_and_runs_again() {
         std::thread::sleep(Duration::from_millis(5));
     }
     let out = Command::new(doctor_path())
+        .args(["--timeout", crate::common::SCAN_TIMEOUT])
         .env("CONTAINER_DOCTOR_AUDIT_LOG", &log)
         .args([
             "fix",
@@ -222,6 +223,7 @@ fn a_dockerfile_is_rewritten_with_a_backup() {
     fs::write(&file, &original).unwrap();
     let log = dir.path().join("audit.log");
     let out = Command::new(doctor_path())
+        .args(["--timeout", crate::common::SCAN_TIMEOUT])
         .env("CONTAINER_DOCTOR_AUDIT_LOG", &log)
         .current_dir(dir.path())
         .args([
@@ -284,6 +286,7 @@ fn refusals_and_dry_runs_change_nothing() {
     // --dry-run: the mount table and the files are the same before and after.
     let before = fs::read_to_string("/proc/self/mountinfo").unwrap();
     let out = Command::new(doctor_path())
+        .args(["--timeout", crate::common::SCAN_TIMEOUT])
         .args(["fix", "tmp-tmpfs", "--plan", "tmp-mount-now", "--dry-run"])
         .output()
         .unwrap();
@@ -293,6 +296,7 @@ fn refusals_and_dry_runs_change_nothing() {
 
     // No terminal and no --yes: nobody to ask, so nothing happens.
     let out = Command::new(doctor_path())
+        .args(["--timeout", crate::common::SCAN_TIMEOUT])
         .args(["fix", "tmp-tmpfs", "--plan", "tmp-mount-now"])
         .output()
         .unwrap();
@@ -302,17 +306,20 @@ fn refusals_and_dry_runs_change_nothing() {
 
     // Manual plans are shown, never run; unknown plans are named.
     let out = Command::new(doctor_path())
+        .args(["--timeout", crate::common::SCAN_TIMEOUT])
         .args(["fix", "tmp-tmpfs", "--plan", "tmpdir-on-tmpfs", "--yes"])
         .output()
         .unwrap();
     assert!(text(&out).contains("never runs them"), "{}", text(&out));
     let out = Command::new(doctor_path())
+        .args(["--timeout", crate::common::SCAN_TIMEOUT])
         .args(["fix", "tmp-tmpfs", "--plan", "nope"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("has no fix nope"));
     let out = Command::new(doctor_path())
+        .args(["--timeout", crate::common::SCAN_TIMEOUT])
         .args(["--root", "/", "fix", "tmp-tmpfs"])
         .output()
         .unwrap();

@@ -66,7 +66,7 @@ for _ in $(seq 100); do [ "$(awk '{print $3}' /proc/$task/stat)" = D ] && break;
 echo "TASK_STATE=$(awk '{print $3}' /proc/$task/stat)"
 echo "FREEZER_STATE=$(cat "$cg/freezer.state")"
 echo REPORT
-"$1" --format json --only cgroup-freezer
+"$1" --timeout 120 --format json --only cgroup-freezer
 echo END
 echo THAWED > "$cg/freezer.state"
 kill -TERM $server; wait $server 2>/dev/null
@@ -128,7 +128,7 @@ $P pause "$id" > /dev/null
 echo "ID=$id"
 echo "ROOT=$base/containers/storage"
 echo REPORT
-"$1" --format json --only cgroup-freezer || true
+"$1" --timeout 120 --format json --only cgroup-freezer || true
 echo END
 # What a fix through podman would do: the engine's own unpause works and podman agrees.
 $P unpause "$id" > /dev/null

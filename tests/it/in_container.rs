@@ -13,9 +13,15 @@ use serde_json::Value;
 /// The static binary and an engine of our own with `doctor-busybox:static` imported, holding
 /// the one-engine-at-a-time lock.
 fn engine_with_image() -> (std::sync::MutexGuard<'static, ()>, PathBuf, Dockerd) {
+    engine_with_image_in(Dockerd::start)
+}
+
+fn engine_with_image_in(
+    start: fn() -> Dockerd,
+) -> (std::sync::MutexGuard<'static, ()>, PathBuf, Dockerd) {
     let serial = serial();
     let bin = static_bin();
-    let engine = Dockerd::start();
+    let engine = start();
     engine.import_busybox("doctor-busybox:static");
     (serial, bin, engine)
 }
@@ -61,7 +67,13 @@ fn inside_a_container_it_says_so_and_what_that_hides() {
     let mount = format!("{}:/doctor:ro", bin.display());
     let run = |args: &[&str]| {
         let mut argv = vec!["run", "--rm", "--network", "none", "-v", &mount];
-        argv.extend(["doctor-busybox:static", "/doctor", "--check"]);
+        argv.extend([
+            "doctor-busybox:static",
+            "/doctor",
+            "--timeout",
+            crate::common::SCAN_TIMEOUT,
+            "--check",
+        ]);
         argv.extend(args);
         engine.docker(&argv)
     };
@@ -125,7 +137,10 @@ fn host_mounted_at_host_gives_the_hosts_verdicts() {
     if !require_root() {
         return;
     }
-    let (_serial, bin, engine) = engine_with_image();
+    // The engine in a mount and PID namespace of its own, and the host-side runs there too: both
+    // sides see the engine, its container and the test's processes, and nothing else that runs
+    // on the machine (other overlays, other engines, other tests' zombies).
+    let (_serial, bin, engine) = engine_with_image_in(Dockerd::start_isolated);
     // The container stays up while the host is examined, so its overlay and cgroups are part of
     // what both sides see.
     let id = engine.ok(&[
@@ -142,8 +157,10 @@ fn host_mounted_at_host_gives_the_hosts_verdicts() {
         "600",
     ]);
     let on_host = |args: &[&str]| {
-        let out = Command::new(&bin)
+        let out = engine
+            .enter(&bin)
             .env_remove("DOCKER_HOST")
+            .args(["--timeout", crate::common::SCAN_TIMEOUT])
             .args(["--check", "--format", "json"])
             .args(args)
             .output()
@@ -155,7 +172,16 @@ fn host_mounted_at_host_gives_the_hosts_verdicts() {
     let rooted_before = on_host(&["--root", "/"]);
     let live = on_host(&[]);
     let out = engine.docker(&[
-        "exec", &id, "/doctor", "--check", "--format", "json", "--root", "/host",
+        "exec",
+        &id,
+        "/doctor",
+        "--timeout",
+        crate::common::SCAN_TIMEOUT,
+        "--check",
+        "--format",
+        "json",
+        "--root",
+        "/host",
     ]);
     let inside = report(&out);
     assert_contract(&out, &inside);

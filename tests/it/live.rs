@@ -107,8 +107,9 @@ fn tmp_on_tmpfs_in_a_private_mount_namespace() {
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
         v
     };
-    let report =
-        run("mount -t tmpfs doctor-test /tmp && exec \"$1\" --only tmp-tmpfs --format json");
+    let report = run(
+        "mount -t tmpfs doctor-test /tmp && exec \"$1\" --timeout 120 --only tmp-tmpfs --format json",
+    );
     assert_eq!(status(&report, "tmp-tmpfs"), "ok", "{report}");
     assert_eq!(
         summary(&report, "tmp-tmpfs"),
@@ -117,7 +118,7 @@ fn tmp_on_tmpfs_in_a_private_mount_namespace() {
 
     // tmpfs /tmp, but TMPDIR on disk: tools use TMPDIR first.
     let report = run(
-        "mount -t tmpfs doctor-test /tmp && TMPDIR=/var/tmp exec \"$1\" --only tmp-tmpfs --format json",
+        "mount -t tmpfs doctor-test /tmp && TMPDIR=/var/tmp exec \"$1\" --timeout 120 --only tmp-tmpfs --format json",
     );
     assert_eq!(status(&report, "tmp-tmpfs"), "warn", "{report}");
     assert!(
@@ -128,7 +129,7 @@ fn tmp_on_tmpfs_in_a_private_mount_namespace() {
     // A disk filesystem over /tmp, with an odd name, in that namespace.
     let report = run(
         "mkdir -p '/var/tmp/doctor odd;$(x)' && mount --bind '/var/tmp/doctor odd;$(x)' /tmp && \
-         exec \"$1\" --only tmp-tmpfs --format json",
+         exec \"$1\" --timeout 120 --only tmp-tmpfs --format json",
     );
     assert_eq!(status(&report, "tmp-tmpfs"), "warn", "{report}");
     assert!(
@@ -150,7 +151,7 @@ fn zombies_left_to_a_pid_1_that_does_not_reap() {
     // orphaned `sleep 0` become zombies whose parent is PID 1, as under a container without --init.
     let out = Command::new("unshare")
         .args(["--pid", "--fork", "--mount-proc", "timeout", "20", "sh", "-c"])
-        .arg("(sleep 0 &); (sleep 0 &); sleep 0.5; exec \"$0\" --only zombies --format json --fail-on warn")
+        .arg("(sleep 0 &); (sleep 0 &); sleep 0.5; exec \"$0\" --timeout 120 --only zombies --format json --fail-on warn")
         .arg(doctor_path())
         .output()
         .unwrap();
@@ -192,7 +193,7 @@ fn zombies_left_to_a_containers_init_seen_from_outside() {
         ])
         .arg(
             "unshare --pid --fork sh -c '(sleep 0 &); (sleep 0 &); exec sleep 10' & sleep 0.5; \
-             \"$0\" --only zombies --format json; kill %1",
+             \"$0\" --timeout 120 --only zombies --format json; kill %1",
         )
         .arg(doctor_path())
         .output()
@@ -218,7 +219,7 @@ fn a_zombie_reaped_within_the_pause_is_not_reported() {
     // gone at the second, however long the child ran before it exited.
     let out = Command::new("unshare")
         .args(["--pid", "--fork", "--mount-proc", "sh", "-c"])
-        .arg("sleep 1 & \"$0\" --only zombies --format json; wait")
+        .arg("sleep 1 & \"$0\" --timeout 120 --only zombies --format json; wait")
         .arg(doctor_path())
         .output()
         .unwrap();
@@ -234,7 +235,7 @@ fn no_zombies_when_pid_1_reaps() {
     // A shell as PID 1 reaps its orphans while it waits for the doctor.
     let out = Command::new("unshare")
         .args(["--pid", "--fork", "--mount-proc", "sh", "-c"])
-        .arg("(sleep 0 &); sleep 0.3; \"$0\" --only zombies --format json")
+        .arg("(sleep 0 &); sleep 0.3; \"$0\" --timeout 120 --only zombies --format json")
         .arg(doctor_path())
         .output()
         .unwrap();

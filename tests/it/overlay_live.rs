@@ -56,7 +56,7 @@ chroot "$m_3" /busybox sleep 600 & pids="$pids $!"
 # Every holder in place before the scan: python takes a while to map its file on a busy machine.
 for _ in $(seq 200); do grep -q '/file' "/proc/$mapper/maps" 2>/dev/null && break; sleep 0.05; done
 sleep 0.3
-"$doctor" --format json --only overlay-busy || true
+"$doctor" --timeout 120 --format json --only overlay-busy || true
 i=0
 for n in $names; do
   eval "m=\"\$m_$i\""
@@ -434,7 +434,7 @@ fn churn_does_not_hide_stable_holders() {
         ( for i in $(seq 60); do d="$base/c$i"; mkdir -p "$d/l" "$d/u" "$d/w" "$d/m"
             mount -t overlay overlay -o "lowerdir=$d/l,upperdir=$d/u,workdir=$d/w" "$d/m" && umount "$d/m"; done ) & mounts=$!
         for n in 1 2 3 4 5; do
-          "$0" --format json --only overlay-busy > "$base/r$n.json" 2> "$base/e$n.txt"
+          "$0" --timeout 120 --format json --only overlay-busy > "$base/r$n.json" 2> "$base/e$n.txt"
           grep -q "pid $stable (sleep) holds it: cwd" "$base/r$n.json" && echo "SCAN$n=found" || echo "SCAN$n=missing"
           grep -q panicked "$base/e$n.txt" && echo "SCAN$n=panicked"
           python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$base/r$n.json" || echo "SCAN$n=badjson"

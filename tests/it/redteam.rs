@@ -9,15 +9,15 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::common::dockerd::Dockerd;
-use crate::common::{doctor, require_root};
+use crate::common::{SCAN_TIMEOUT, doctor, doctor_path, require_root};
 use container_doctor::bundle;
 
 /// `n` random characters of `alphabet`, from the kernel's generator.
@@ -197,6 +197,10 @@ fn planted_secrets_appear_nowhere_in_a_bundle_or_the_json_report() {
     let mut p = Plant(BTreeMap::new());
     let dir = tempfile::tempdir().unwrap();
     let mut children = Kill(Vec::new());
+    // The test's own engine, in a mount and PID namespace of its own; the planted processes and
+    // the doctor run there too, so the doctor sees them and nothing else that runs on the machine
+    // (declared after `children`, it is dropped first: its namespace ends with it).
+    let engine = Dockerd::start_isolated();
 
     // 1. Environments of a real process.
     let env: Vec<(&str, String)> = vec![
@@ -252,15 +256,23 @@ fn planted_secrets_appear_nowhere_in_a_bundle_or_the_json_report() {
         p.add("argv --token X (not tooling)", alnum(14)),
         p.add("argv bare word (not tooling)", alnum(14)),
     ];
-    let mut sleeper = Command::new("sh");
+    let mut sleeper = engine.enter("sh");
     sleeper
-        .args(["-c", "exec sleep 600", "sh"])
+        .args(["-c", "echo $$ && exec sleep 600", "sh"])
         .args(&sleeper_args)
-        .stdin(Stdio::null());
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
     for (k, v) in &env {
         sleeper.env(k, v);
     }
-    children.0.push(sleeper.spawn().unwrap());
+    let mut sleeper = sleeper.spawn().unwrap();
+    // Its pid in the namespace, as the doctor sees it.
+    let mut line = String::new();
+    std::io::BufReader::new(sleeper.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let sleeper_pid: u32 = line.trim().parse().expect("the sleeper's pid");
+    children.0.push(sleeper);
 
     // 2. A command line that claims to be container tooling: kept, secret flags emptied.
     let tool_args = [
@@ -279,14 +291,13 @@ fn planted_secrets_appear_nowhere_in_a_bundle_or_the_json_report() {
         format!("svc:{}", p.add("tool --creds user:X", alnum(14))),
     ];
     let python = "import time; time.sleep(600)";
-    let mut tool = Command::new("bash");
+    let mut tool = engine.enter("bash");
     tool.args(["-c", "exec -a docker python3 -c \"$0\" \"$@\"", python])
         .args(&tool_args)
         .stdin(Stdio::null());
     children.0.push(tool.spawn().unwrap());
 
     // 3. A real container on the test's own engine: env, args, labels.
-    let engine = Dockerd::start();
     engine.import_busybox("redteam-busybox:test");
     let c_env = p.add("container env SECRET_A", alnum(16));
     let c_env_url = p.add("container env URL user-info", alnum(16));
@@ -445,18 +456,21 @@ fn planted_secrets_appear_nowhere_in_a_bundle_or_the_json_report() {
     assert!(p.0.len() >= 60, "{} planted", p.0.len());
 
     // The planted values are really where they were put.
-    let sleeper_pid = children.0[0].id();
-    let environ = fs::read(format!("/proc/{sleeper_pid}/environ")).unwrap();
+    let on_host = crate::common::dockerd::inner_pid(children.0[0].id());
+    let environ = fs::read(format!("/proc/{on_host}/environ")).unwrap();
     assert!(String::from_utf8_lossy(&environ).contains(&env[0].1));
     let inspect = engine.ok(&["inspect", "redteam"]);
     assert!(inspect.contains(&c_env) && inspect.contains(&c_arg));
 
     // The bundle.
-    let out = doctor()
-        .current_dir(dir.path())
+    let out = engine
+        .enter(doctor_path())
+        .env_remove("NO_COLOR")
+        .env_remove("TMPDIR")
         .env("DOCKER_HOST", engine.docker_host())
-        .arg("bundle")
-        .args(["-o", "rt.tar.gz", "--include-dir"])
+        .args(["--timeout", SCAN_TIMEOUT, "bundle", "-o"])
+        .arg(dir.path().join("rt.tar.gz"))
+        .arg("--include-dir")
         .arg(&inc)
         .arg("--dockerfile")
         .arg(&dockerfile)
@@ -534,8 +548,12 @@ fn planted_secrets_appear_nowhere_in_a_bundle_or_the_json_report() {
     assert!(leaks(&p, listed.as_bytes()).is_empty());
 
     // The same planted secrets against --format json (fix plans carry the Dockerfile).
-    let json = doctor()
+    let json = engine
+        .enter(doctor_path())
+        .env_remove("NO_COLOR")
+        .env_remove("TMPDIR")
         .env("DOCKER_HOST", engine.docker_host())
+        .args(["--timeout", SCAN_TIMEOUT])
         .args(["--check", "--format", "json", "--dockerfile"])
         .arg(&dockerfile)
         .output()

@@ -1,8 +1,6 @@
 //! The binary with `--root` over small trees made from the fixtures (and, as corpus tests, from
 //! the real-world files they reproduce), and over bad input.
 
-use std::time::{Duration, Instant};
-
 use crate::common::{Tree, check, doctor, fixtures, realdata_text, status, summary};
 
 /// A /proc/PID/stat line in the kernel's format.
@@ -369,9 +367,7 @@ fn a_fifo_or_a_directory_in_place_of_a_file_neither_hangs_nor_panics() {
         .arg(tree.path().join("proc/1/mountinfo"))
         .status()
         .unwrap();
-    let start = Instant::now();
     let (out, report) = tree.run_json(&[]);
-    assert!(start.elapsed() < Duration::from_secs(10));
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(status(&report, "kernel-version"), "unknown");
     assert!(

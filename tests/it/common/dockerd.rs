@@ -9,7 +9,25 @@ use std::time::{Duration, Instant};
 pub struct Dockerd {
     pub dir: tempfile::TempDir,
     child: Child,
+    /// For an engine in namespaces of its own: the host pid of its namespace's PID 1 (a shell that
+    /// started dockerd).
+    isolated: Option<u32>,
 }
+
+/// Run by `unshare` in a fresh mount and PID namespace before dockerd: every overlay mount copied
+/// from the host's namespace is detached (other engines' layers are not the test's), /run is hidden
+/// (no other engine's socket), and this shell stays PID 1 of the namespace: it reaps orphans (as an
+/// init does, so no zombie of the engine's stands in a scan) and passes SIGTERM on to dockerd.
+const ISOLATE: &str = r#"
+sed -n 's/^[^ ]* [^ ]* [^ ]* [^ ]* \([^ ]*\) .* - overlay .*/\1/p' /proc/self/mountinfo |
+  sed 's/\\\([0-7][0-7][0-7]\)/\\0\1/g' |
+  while IFS= read -r m; do umount -l "$(printf '%b' "$m")" 2>/dev/null || true; done
+mount -t tmpfs no-engine /run
+"$@" &
+engine=$!
+trap 'kill -TERM $engine' TERM
+while kill -0 $engine 2>/dev/null; do wait; done
+"#;
 
 impl Dockerd {
     pub fn start() -> Dockerd {
@@ -18,6 +36,17 @@ impl Dockerd {
 
     /// Starts an engine with this daemon.json.
     pub fn start_with_config(daemon_json: &str) -> Dockerd {
+        Dockerd::spawn(daemon_json, false)
+    }
+
+    /// An engine in a mount and PID namespace of its own, where the host's overlays are detached
+    /// and no other process is visible: a scan run through [`Dockerd::enter`] sees this engine's
+    /// containers and layers and nothing else on the machine.
+    pub fn start_isolated() -> Dockerd {
+        Dockerd::spawn("{}", true)
+    }
+
+    fn spawn(daemon_json: &str, isolated: bool) -> Dockerd {
         let dir = tempfile::Builder::new()
             .prefix("cd-dockerd.")
             .tempdir()
@@ -25,7 +54,27 @@ impl Dockerd {
         let d = dir.path();
         std::fs::write(d.join("daemon.json"), daemon_json).expect("daemon.json");
         // The data root is named `docker` so overlay paths look like a real engine's (…/docker/overlay2/…).
-        let child = Command::new("dockerd")
+        let mut cmd = if isolated {
+            let mut c = Command::new("unshare");
+            c.args([
+                "--mount",
+                "--propagation",
+                "private",
+                "--pid",
+                "--fork",
+                "--mount-proc",
+                "--kill-child",
+                "sh",
+                "-c",
+                ISOLATE,
+                "isolate",
+                "dockerd",
+            ]);
+            c
+        } else {
+            Command::new("dockerd")
+        };
+        let child = cmd
             .arg("--data-root")
             .arg(d.join("docker"))
             .arg("--exec-root")
@@ -46,7 +95,12 @@ impl Dockerd {
             .stderr(std::fs::File::create(d.join("dockerd.log")).expect("log"))
             .spawn()
             .expect("dockerd (Debian's docker.io) must be installed");
-        let engine = Dockerd { dir, child };
+        let isolated = isolated.then(|| inner_pid(child.id()));
+        let engine = Dockerd {
+            dir,
+            child,
+            isolated,
+        };
         let start = Instant::now();
         while !engine.docker(&["version"]).status.success() {
             assert!(
@@ -57,6 +111,20 @@ impl Dockerd {
             std::thread::sleep(Duration::from_millis(200));
         }
         engine
+    }
+
+    /// A command run in this engine's mount and PID namespaces (`nsenter`); for an engine that is
+    /// not isolated, the command as it is.
+    pub fn enter(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        match self.isolated {
+            Some(pid) => {
+                let mut c = Command::new("nsenter");
+                c.args(["-t", &pid.to_string(), "-m", "-p", "--"])
+                    .arg(program);
+                c
+            }
+            None => Command::new(program),
+        }
     }
 
     pub fn socket(&self) -> PathBuf {
@@ -124,7 +192,8 @@ impl Drop for Dockerd {
             let _ = self.docker(&["rm", "-f", id]);
         }
         let _ = rustix::process::kill_process(
-            rustix::process::Pid::from_raw(self.child.id() as i32).expect("pid"),
+            rustix::process::Pid::from_raw(self.isolated.unwrap_or(self.child.id()) as i32)
+                .expect("pid"),
             rustix::process::Signal::TERM,
         );
         let start = Instant::now();
@@ -136,6 +205,23 @@ impl Drop for Dockerd {
         let _ = self.child.kill();
         let _ = self.child.wait();
         unmount_below(self.dir.path());
+    }
+}
+
+/// The host pid of the one child of `pid` (unshare's forked child), waiting for it to appear.
+pub fn inner_pid(pid: u32) -> u32 {
+    let start = Instant::now();
+    loop {
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        if let Some(child) = children.split_whitespace().next() {
+            return child.parse().expect("a pid");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no child of {pid}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -42,7 +42,20 @@ pub fn realdata_text(rel: &str) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
+/// How long a test's scan may take (`--timeout`): the 8 s default turns verdicts into "did not
+/// finish within 8 s" on a loaded machine, and only the tests of the deadline itself are about that.
+pub const SCAN_TIMEOUT: &str = "120";
+
+/// The doctor, with `--timeout` [`SCAN_TIMEOUT`] first (a top-level option, so subcommands still
+/// follow it). Tests of the deadline use [`doctor_with_deadline`].
 pub fn doctor() -> assert_cmd::Command {
+    let mut cmd = doctor_with_deadline();
+    cmd.args(["--timeout", SCAN_TIMEOUT]);
+    cmd
+}
+
+/// The doctor with the scan's default deadline, for tests that pass their own `--timeout`.
+pub fn doctor_with_deadline() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("container-doctor").expect("binary");
     cmd.env_remove("NO_COLOR").env_remove("TMPDIR");
     cmd
@@ -74,7 +87,8 @@ pub fn doctor_isolated(args: &[&str]) -> std::process::Command {
     } else {
         std::process::Command::new(doctor_path())
     };
-    cmd.args(args)
+    cmd.args(["--timeout", SCAN_TIMEOUT])
+        .args(args)
         .env_remove("NO_COLOR")
         .env_remove("TMPDIR")
         .env_remove("DOCKER_HOST");
@@ -209,6 +223,7 @@ pub fn run_as_nobody(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = std::process::Command::new("setpriv");
     cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(&bin)
+        .args(["--timeout", SCAN_TIMEOUT])
         .args(args);
     for (k, v) in env {
         cmd.env(k, v);
