@@ -90,8 +90,8 @@ pub struct Scan {
     pub listed: HashSet<Dev>,
     /// Processes whose fds or links could not be read (not root, or PID 1 protected).
     pub unreadable: usize,
-    /// The mount namespace of each of those (`None`: not known).
-    pub unreadable_ns: Vec<Option<u64>>,
+    /// Which processes those are.
+    pub unreadable_pids: Vec<u32>,
     /// Mount namespaces whose table no process would show us.
     pub unread_namespaces: usize,
     /// Why no holder at all could be looked for (no process table: a `--root` tree without
@@ -148,13 +148,24 @@ impl Scan {
         if let Some(b) = &self.blind {
             return Some(b.clone());
         }
+        // A process whose namespace is unknown can be in `ns` only if it is no older than the
+        // namespace's oldest known process: an older one joined it only through setns(), which
+        // container tools do with new processes, not with old ones.
+        let oldest = ns.and_then(|n| self.namespaces.get(&n)).and_then(|pids| {
+            pids.iter()
+                .filter_map(|p| self.procs.get(p).map(|p| p.start_ticks))
+                .min()
+        });
         let here = self
-            .unreadable_ns
+            .unreadable_pids
             .iter()
-            .filter(|n| n.is_none() || **n == ns)
+            .filter_map(|pid| self.procs.get(pid))
+            .filter(|p| match p.ns {
+                Some(n) => Some(n) == ns,
+                None => oldest.is_none_or(|o| p.start_ticks >= o),
+            })
             .count()
-            + self.procs_unreadable
-            + self.ns_unreadable;
+            + self.procs_unreadable;
         (here > 0).then(|| {
             format!(
                 "{here} process{} that may be in its mount namespace could not be read",
@@ -355,7 +366,7 @@ fn find_holders(host: &Host, s: &mut Scan, tables: &[(Option<u64>, MountTable)])
         }
         if denied {
             s.unreadable += 1;
-            s.unreadable_ns.push(p.ns);
+            s.unreadable_pids.push(p.pid);
         }
         for (dev, how) in holds {
             let list = s.holds.entry(dev).or_default();

@@ -110,7 +110,7 @@ fn inside_a_container_it_says_so_and_what_that_hides() {
     assert!(text.contains("in a container (docker)"), "{text}");
     assert!(
         text.contains(
-            "Inside a container, these checks see the container, not the host: pidfd, zombies"
+            "Inside a container, these checks see the container, not the host: kernel-config, pidfd, zombies"
         ),
         "{text}"
     );

@@ -448,7 +448,12 @@ fn planted_secrets_appear_nowhere_in_a_bundle_or_the_json_report() {
         &inc,
         "Dockerfile",
         &format!(
-            "FROM debian\nENV NPM_TOKEN={}\nARG GITHUB_TOKEN={}\nRUN --mount=type=cache,target=/var/cache/apt apt-get update\n",
+            // Two stages running apt on one unlocked cache (moby/buildkit#1662): the check offers
+            // a rewrite whose plan carries the whole file, secrets included unless redacted.
+            "FROM debian AS base\nENV NPM_TOKEN={}\nARG GITHUB_TOKEN={}\n\
+             FROM base AS a\nRUN --mount=type=cache,target=/var/cache/apt apt-get update\n\
+             FROM base AS b\nRUN --mount=type=cache,target=/var/cache/apt apt-get update\n\
+             FROM scratch\nCOPY --from=a / /a\nCOPY --from=b / /b\n",
             p.add("Dockerfile ENV", alnum(16)),
             p.add("Dockerfile ARG", gh()),
         ),
