@@ -160,9 +160,7 @@ fn dockerfile_report(runc: &str, files: &[&std::path::Path]) -> Value {
     fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let mut cmd = doctor();
     cmd.env("PATH", format!("{}:/usr/bin:/bin", dir.path().display()))
-        .args(["--format", "json", "--only", "dockerfile-cache-mounts"])
-        // Not a test of the scan's deadline: a loaded machine must not turn a verdict into unknown.
-        .args(["--timeout", "300"]);
+        .args(["--format", "json", "--only", "dockerfile-cache-mounts"]);
     for f in files {
         cmd.arg("--dockerfile").arg(f);
     }

@@ -162,14 +162,7 @@ fn the_engines_own_config_file_and_data_root_decide() {
         let engine = Dockerd::start_with_config(daemon_json);
         let out = doctor()
             .env("DOCKER_HOST", engine.docker_host())
-            .args([
-                "--format",
-                "json",
-                "--only",
-                "buildkit-usage",
-                "--timeout",
-                "120",
-            ])
+            .args(["--format", "json", "--only", "buildkit-usage"])
             .output()
             .unwrap();
         let report: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -230,14 +223,7 @@ fn a_cache_mount_held_by_a_running_build_is_in_use() {
     let held = loop {
         let out = doctor()
             .env("DOCKER_HOST", engine.docker_host())
-            .args([
-                "--format",
-                "json",
-                "--only",
-                "buildkit-usage",
-                "--timeout",
-                "120",
-            ])
+            .args(["--format", "json", "--only", "buildkit-usage"])
             .output()
             .unwrap();
         let report: Value = serde_json::from_slice(&out.stdout).unwrap();
