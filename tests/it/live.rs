@@ -303,6 +303,7 @@ fn list_checks_and_explain() {
         ids,
         vec![
             "kernel-version",
+            "kernel-config",
             "pidfd",
             "zombies",
             "tmp-tmpfs",
