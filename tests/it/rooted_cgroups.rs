@@ -175,14 +175,13 @@ fn freezer_v1_stuck_freezing_names_the_d_state_task_and_the_container() {
         "{ev}"
     );
     assert!(ev.contains("pid 4242 (java) state D, waiting in fuse_wait_answer, stack fuse_wait_answer+0x3c/0x80 < fuse_simple_request+0x17c/0x2a0"), "{ev}");
+    // A Docker container's cgroup is thawed through Docker, never behind its back (#16).
     let fix = &check(&report, "cgroup-freezer")["fixes"][0];
-    assert_eq!(fix["steps"][0]["kind"], "write_file");
-    assert_eq!(fix["steps"][0]["content"], "THAWED");
+    assert_eq!(fix["steps"][0]["kind"], "exec", "{fix}");
+    let argv = fix["steps"][0]["argv"].to_string();
     assert!(
-        fix["steps"][0]["path"]
-            .as_str()
-            .unwrap()
-            .ends_with("/freezer.state")
+        argv.contains("unpause") && argv.contains("a2ffe0e97ac2"),
+        "{argv}"
     );
 }
 
@@ -230,9 +229,12 @@ fn freezer_v2_freeze_requested_but_never_frozen() {
         ev.contains("docker container 6e511f9bc7a5; 0 tasks"),
         "{ev}"
     );
-    assert_eq!(
-        check(&report, "cgroup-freezer")["fixes"][0]["steps"][0]["content"],
-        "0"
+    // A Docker container's cgroup is unfrozen through Docker, never behind its back (#16).
+    let fix = &check(&report, "cgroup-freezer")["fixes"][0];
+    assert_eq!(fix["steps"][0]["kind"], "exec", "{fix}");
+    assert!(
+        fix["steps"][0]["argv"].to_string().contains("unpause"),
+        "{fix}"
     );
 
     // Frozen for real: a warning.

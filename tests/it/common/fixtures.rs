@@ -283,7 +283,7 @@ pub fn mount_tables() -> Vec<(&'static str, String, [&'static str; 4])> {
             escapes(),
             [
                 "unknown",
-                "no mount holding /tmp",
+                "the mount table has no line for /",
                 "unknown",
                 "no cgroup or cgroup2 mounts",
             ],
@@ -293,7 +293,7 @@ pub fn mount_tables() -> Vec<(&'static str, String, [&'static str; 4])> {
             garbled(),
             [
                 "unknown",
-                "no mount holding /tmp",
+                "the mount table has no line for /",
                 "unknown",
                 "no cgroup or cgroup2 mounts",
             ],
