@@ -1,7 +1,7 @@
 //! kernel-config: hand-written configurations (each reproducing the facts of a real one, named in
 //! the test) for every verdict in the default run; and the peer test against Debian's
 //! check-config.sh over this machine's configuration and the real ones in
-//! ../shared/realdata/kconfig, option by option, where every difference is listed with its reason.
+//! corpus (realdata/kconfig), option by option, where every difference is listed with its reason.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::common::{Tree, check, doctor, realdata, status, summary};
 
 /// Ubuntu 22.04.5's 5.15.0-144-generic: the values it has for every option graded (read from
-/// ../shared/realdata/kconfig/ubuntu-22.04.5_5.15.0-144-generic.config; `n` is "is not set").
+/// the corpus file realdata/kconfig/ubuntu-22.04.5_5.15.0-144-generic.config; `n` is "is not set").
 const UBUNTU_2204: &str = "NAMESPACES=y NET_NS=y PID_NS=y IPC_NS=y UTS_NS=y CGROUPS=y \
     CGROUP_CPUACCT=y CGROUP_DEVICE=y CGROUP_FREEZER=y CGROUP_SCHED=y CPUSETS=y MEMCG=y KEYS=y \
     VETH=m BRIDGE=m BRIDGE_NETFILTER=m IP_NF_FILTER=m IP_NF_MANGLE=m IP_NF_TARGET_MASQUERADE=m \
@@ -744,7 +744,7 @@ fn compare(label: &str, theirs: &BTreeMap<String, (String, String)>, report: &Va
 }
 
 #[test]
-#[ignore = "needs the real-world corpus (../shared/realdata/kconfig) and Debian's docker.io"]
+#[ignore = "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository) and Debian's docker.io"]
 fn peer_check_config_sh_over_the_real_configurations() {
     let dir = realdata("kconfig");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
