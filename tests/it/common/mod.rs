@@ -13,15 +13,16 @@ use serde_json::Value;
 pub const NEEDS_CORPUS: &str =
     "needs the real-world corpus (CONTAINER_DOCTOR_CORPUS, or shared/ beside the repository)";
 
-/// The real-world corpus (files written by other projects, kept outside this repository): the
-/// directory named by `CONTAINER_DOCTOR_CORPUS`, else `../shared` beside the repository when it
-/// exists. The one place that knows where it is; `scripts/test` looks in the same two places.
+/// The real-world corpus (files written by other projects, kept outside this repository), as
+/// `scripts/corpus` finds it: the one place that knows where it may be (`CONTAINER_DOCTOR_CORPUS`,
+/// else beside the repository), shared with scripts/test and bench/run.
 pub fn corpus() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("CONTAINER_DOCTOR_CORPUS").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(dir));
-    }
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    beside.is_dir().then_some(beside)
+    let out =
+        std::process::Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/corpus"))
+            .output()
+            .ok()?;
+    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !dir.is_empty()).then(|| PathBuf::from(dir))
 }
 
 /// CORPUS/REL; panics (the test fails) when there is no corpus, naming how to provide one.
