@@ -100,6 +100,8 @@ pub struct Scan {
     /// Processes whose stat or mount namespace could not be read.
     pub procs_unreadable: usize,
     pub ns_unreadable: usize,
+    /// Namespace inode → the start time of its oldest known process.
+    oldest: HashMap<u64, u64>,
 }
 
 impl Scan {
@@ -151,11 +153,7 @@ impl Scan {
         // A process whose namespace is unknown can be in `ns` only if it is no older than the
         // namespace's oldest known process: an older one joined it only through setns(), which
         // container tools do with new processes, not with old ones.
-        let oldest = ns.and_then(|n| self.namespaces.get(&n)).and_then(|pids| {
-            pids.iter()
-                .filter_map(|p| self.procs.get(p).map(|p| p.start_ticks))
-                .min()
-        });
+        let oldest = ns.and_then(|n| self.oldest.get(&n)).copied();
         let here = self
             .unreadable_pids
             .iter()
@@ -198,6 +196,8 @@ pub fn scan(facts: &Facts) -> Result<Scan, String> {
                 );
                 if let Some(ns) = p.mnt_ns {
                     s.namespaces.entry(ns).or_default().push(p.pid);
+                    let oldest = s.oldest.entry(ns).or_insert(p.start_ticks);
+                    *oldest = (*oldest).min(p.start_ticks);
                 }
             }
             s.procs_unreadable = procs.completeness.unreadable;
@@ -270,10 +270,30 @@ fn submounts(table: &MountTable, m: &Mount) -> Vec<Mount> {
     found.into_iter().map(|(_, m)| m).collect()
 }
 
+/// What the holder scan shares between its workers: read-only views of the mount tables.
+struct Places<'a> {
+    host: &'a Host,
+    mounted: HashSet<Dev>,
+    listed: &'a HashSet<Dev>,
+    /// Every mount point per namespace (the last mount at a point wins, as the kernel shows it),
+    /// to place mapped files by path: a file on a submount of an overlay is not the overlay's.
+    points: HashMap<Option<u64>, HashMap<String, Dev>>,
+    host_ns: Option<u64>,
+}
+
+/// What one worker found: holds per process in pid order, who could not be read, and the
+/// devices it judged to be detached overlays.
+#[derive(Default)]
+struct Found {
+    holds: Vec<(u32, Vec<(Dev, How)>)>,
+    denied: Vec<u32>,
+    detached: HashSet<Dev>,
+}
+
+/// Reads every process's cwd, root, exe, fds and maps. The reads are independent and mostly
+/// kernel time (/proc renders maps and resolves links per process), so they are spread over a
+/// few threads named like the check's, which keeps the deadline's "waiting on" report right.
 fn find_holders(host: &Host, s: &mut Scan, tables: &[(Option<u64>, MountTable)]) {
-    let mounted: HashSet<Dev> = s.overlays.iter().map(Overlay::dev).collect();
-    // Every mount point per namespace (the last mount at a point wins, as the kernel shows it),
-    // to place mapped files by path: a file on a submount of an overlay is not the overlay's.
     let mut points: HashMap<Option<u64>, HashMap<String, Dev>> = HashMap::new();
     for (ns, table) in tables {
         let map = points.entry(*ns).or_default();
@@ -281,23 +301,92 @@ fn find_holders(host: &Host, s: &mut Scan, tables: &[(Option<u64>, MountTable)])
             map.insert(m.mount_point.clone(), (m.major, m.minor));
         }
     }
-    let no_points = HashMap::new();
-    let host_points = points.get(&s.host_ns).unwrap_or(&no_points);
-    // Devices already judged not to be overlays (pipes, sockets, other filesystems).
-    let mut not_overlay: HashSet<Dev> = HashSet::new();
+    let places = Places {
+        host,
+        mounted: s.overlays.iter().map(Overlay::dev).collect(),
+        listed: &s.listed,
+        points,
+        host_ns: s.host_ns,
+    };
+    let procs: Vec<&Proc> = s.procs.values().collect();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let chunk = procs.len().div_ceil(workers).max(256);
+    let name = std::thread::current().name().map(str::to_string);
+    let found: Vec<Found> = std::thread::scope(|scope| {
+        let handles: Vec<_> = procs
+            .chunks(chunk)
+            .map(|part| {
+                let places = &places;
+                let mut builder = std::thread::Builder::new();
+                if let Some(n) = &name {
+                    builder = builder.name(n.clone());
+                }
+                // A thread that cannot be started leaves its part to this one.
+                builder
+                    .spawn_scoped(scope, move || places.read_all(part))
+                    .map_err(|_| part)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h {
+                Ok(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                Err(part) => places.read_all(part),
+            })
+            .collect()
+    });
     let mut detached: HashSet<Dev> = HashSet::new();
+    for f in found {
+        s.unreadable += f.denied.len();
+        s.unreadable_pids.extend(f.denied);
+        detached.extend(f.detached);
+        for (pid, holds) in f.holds {
+            for (dev, how) in holds {
+                let list = s.holds.entry(dev).or_default();
+                if !list.iter().any(|h| h.pid == pid && h.how == how) {
+                    list.push(Hold { pid, how });
+                }
+            }
+        }
+    }
+    s.detached = detached.into_iter().collect();
+    s.detached.sort();
+}
 
-    let procs: Vec<Proc> = s.procs.values().cloned().collect();
-    for p in procs {
+impl Places<'_> {
+    fn read_all(&self, procs: &[&Proc]) -> Found {
+        let mut found = Found::default();
+        // Devices already judged not to be overlays (pipes, sockets, other filesystems).
+        let mut not_overlay: HashSet<Dev> = HashSet::new();
+        for p in procs {
+            let (holds, denied) = self.read(p, &mut not_overlay, &mut found.detached);
+            if denied {
+                found.denied.push(p.pid);
+            }
+            if !holds.is_empty() {
+                found.holds.push((p.pid, holds));
+            }
+        }
+        found
+    }
+
+    /// One process's holds, and whether some of its links could not be read.
+    fn read(
+        &self,
+        p: &Proc,
+        not_overlay: &mut HashSet<Dev>,
+        detached: &mut HashSet<Dev>,
+    ) -> (Vec<(Dev, How)>, bool) {
+        let host = self.host;
         let base = format!("/proc/{}", p.pid);
         let mut holds: Vec<(Dev, How)> = Vec::new();
         let mut denied = false;
         let mut is_overlay = |dev: Dev, path: &str| -> bool {
-            if mounted.contains(&dev) || detached.contains(&dev) {
+            if self.mounted.contains(&dev) || detached.contains(&dev) {
                 return true;
             }
             // Overlays have anonymous devices; only those mounted nowhere can be a detached one.
-            if dev.0 != 0 || not_overlay.contains(&dev) || s.listed.contains(&dev) {
+            if dev.0 != 0 || not_overlay.contains(&dev) || self.listed.contains(&dev) {
                 return false;
             }
             if host.statfs_magic(path).is_ok_and(|m| m == fsmagic::OVERLAY) {
@@ -331,17 +420,19 @@ fn find_holders(host: &Host, s: &mut Scan, tables: &[(Option<u64>, MountTable)])
             Err(HostError::PermissionDenied(_)) => denied = true,
             Err(_) => {}
         }
+        let no_points = HashMap::new();
+        let own = self.points.get(&p.ns).unwrap_or(&no_points);
+        let host_points = self.points.get(&self.host_ns).unwrap_or(&no_points);
         match host.mapped_files(&format!("{base}/maps")) {
             Ok(maps) => {
-                let own = points.get(&p.ns).unwrap_or(&no_points);
                 for m in maps {
                     // Kernels that show the overlay's own device name it directly; a device
                     // mounted nowhere is a detached overlay when statfs of the mapping says so.
-                    if mounted.contains(&m.dev) {
+                    if self.mounted.contains(&m.dev) {
                         holds.push((m.dev, How::Mmap(m.path)));
                         continue;
                     }
-                    if m.dev.0 == 0 && !s.listed.contains(&m.dev) {
+                    if m.dev.0 == 0 && !self.listed.contains(&m.dev) {
                         let entry = format!("{base}/map_files/{}", m.range);
                         if is_overlay(m.dev, &entry) {
                             holds.push((m.dev, How::Mmap(m.path)));
@@ -355,7 +446,7 @@ fn find_holders(host: &Host, s: &mut Scan, tables: &[(Option<u64>, MountTable)])
                         (a, b) => a.or(b),
                     };
                     if let Some((_, dev)) = place
-                        && mounted.contains(&dev)
+                        && self.mounted.contains(&dev)
                     {
                         holds.push((dev, How::Mmap(m.path)));
                     }
@@ -364,19 +455,8 @@ fn find_holders(host: &Host, s: &mut Scan, tables: &[(Option<u64>, MountTable)])
             Err(HostError::PermissionDenied(_)) => denied = true,
             Err(_) => {}
         }
-        if denied {
-            s.unreadable += 1;
-            s.unreadable_pids.push(p.pid);
-        }
-        for (dev, how) in holds {
-            let list = s.holds.entry(dev).or_default();
-            if !list.iter().any(|h| h.pid == p.pid && h.how == how) {
-                list.push(Hold { pid: p.pid, how });
-            }
-        }
+        (holds, denied)
     }
-    s.detached = detached.into_iter().collect();
-    s.detached.sort();
 }
 
 /// The deepest mount point in `points` that is `path` or one of its parents, by whole
