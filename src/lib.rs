@@ -13,6 +13,7 @@ pub mod fsmagic;
 pub mod host;
 pub mod interval;
 pub mod model;
+pub mod parallel;
 pub mod parse;
 pub mod report;
 pub mod secrets;

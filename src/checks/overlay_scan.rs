@@ -290,9 +290,8 @@ struct Found {
     detached: HashSet<Dev>,
 }
 
-/// Reads every process's cwd, root, exe, fds and maps. The reads are independent and mostly
-/// kernel time (/proc renders maps and resolves links per process), so they are spread over a
-/// few threads named like the check's, which keeps the deadline's "waiting on" report right.
+/// Reads every process's cwd, root, exe, fds and maps, on a few threads: the reads are
+/// independent and mostly kernel time.
 fn find_holders(host: &Host, s: &mut Scan, tables: &[(Option<u64>, MountTable)]) {
     let mut points: HashMap<Option<u64>, HashMap<String, Dev>> = HashMap::new();
     for (ns, table) in tables {
@@ -309,32 +308,7 @@ fn find_holders(host: &Host, s: &mut Scan, tables: &[(Option<u64>, MountTable)])
         host_ns: s.host_ns,
     };
     let procs: Vec<&Proc> = s.procs.values().collect();
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    let chunk = procs.len().div_ceil(workers).max(256);
-    let name = std::thread::current().name().map(str::to_string);
-    let found: Vec<Found> = std::thread::scope(|scope| {
-        let handles: Vec<_> = procs
-            .chunks(chunk)
-            .map(|part| {
-                let places = &places;
-                let mut builder = std::thread::Builder::new();
-                if let Some(n) = &name {
-                    builder = builder.name(n.clone());
-                }
-                // A thread that cannot be started leaves its part to this one.
-                builder
-                    .spawn_scoped(scope, move || places.read_all(part))
-                    .map_err(|_| part)
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| match h {
-                Ok(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
-                Err(part) => places.read_all(part),
-            })
-            .collect()
-    });
+    let found = crate::parallel::map_parts(&procs, 256, |part| places.read_all(part));
     let mut detached: HashSet<Dev> = HashSet::new();
     for f in found {
         s.unreadable += f.denied.len();

@@ -64,6 +64,37 @@ pub struct ProcessTable {
     pub completeness: Completeness,
 }
 
+/// What reading one /proc/PID entry gave.
+enum Seen {
+    Read(Process),
+    /// It exited between the listing and the read.
+    Vanished,
+    Unreadable,
+}
+
+fn read_one(host: &Host, pid: u32) -> Seen {
+    let stat = match host.read_text(&format!("/proc/{pid}/stat")) {
+        Ok(text) => proc_stat::parse(&text),
+        Err(HostError::NotFound(_)) => return Seen::Vanished,
+        Err(_) => None,
+    };
+    let Some(stat) = stat else {
+        return Seen::Unreadable;
+    };
+    let mnt_ns = match host.read_link(&format!("/proc/{pid}/ns/mnt")) {
+        Ok(link) => ns_inode(&link),
+        Err(_) => None,
+    };
+    Seen::Read(Process {
+        pid,
+        ppid: stat.ppid,
+        state: stat.state,
+        comm: stat.comm,
+        start_ticks: stat.start_ticks,
+        mnt_ns,
+    })
+}
+
 impl ProcessTable {
     /// Walks /proc once. An empty /proc (no procfs in a `--root` tree) is an error: a table
     /// without processes says nothing about them.
@@ -82,38 +113,24 @@ impl ProcessTable {
             },
             ..ProcessTable::default()
         };
-        for pid in pids {
-            let stat = match host.read_text(&format!("/proc/{pid}/stat")) {
-                Ok(text) => proc_stat::parse(&text),
-                Err(HostError::NotFound(_)) => {
-                    t.completeness.vanished += 1;
-                    continue;
+        // Two reads per process, mostly kernel time: spread over a few threads.
+        let parts = crate::parallel::map_parts(&pids, 512, |part| {
+            part.iter()
+                .map(|&pid| read_one(host, pid))
+                .collect::<Vec<_>>()
+        });
+        for (pid, seen) in pids.iter().zip(parts.into_iter().flatten()) {
+            match seen {
+                Seen::Vanished => t.completeness.vanished += 1,
+                Seen::Unreadable => t.completeness.unreadable += 1,
+                Seen::Read(p) => {
+                    // A zombie has no namespaces left (and holds nothing): not a gap.
+                    if p.mnt_ns.is_none() && p.state != 'Z' {
+                        t.completeness.ns_unreadable += 1;
+                    }
+                    t.procs.insert(*pid, p);
                 }
-                Err(_) => None,
-            };
-            let Some(stat) = stat else {
-                t.completeness.unreadable += 1;
-                continue;
-            };
-            let mnt_ns = match host.read_link(&format!("/proc/{pid}/ns/mnt")) {
-                Ok(link) => ns_inode(&link),
-                Err(_) => None,
-            };
-            // A zombie has no namespaces left (and holds nothing): not a gap in what we know.
-            if mnt_ns.is_none() && stat.state != 'Z' {
-                t.completeness.ns_unreadable += 1;
             }
-            t.procs.insert(
-                pid,
-                Process {
-                    pid,
-                    ppid: stat.ppid,
-                    state: stat.state,
-                    comm: stat.comm,
-                    start_ticks: stat.start_ticks,
-                    mnt_ns,
-                },
-            );
         }
         if t.procs.is_empty() {
             return Err(format!(

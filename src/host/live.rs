@@ -27,7 +27,9 @@ pub(super) fn read_capped(path: &std::path::Path, shown: &str) -> Result<Vec<u8>
             "{shown}: not a regular file"
         )));
     }
-    let mut buf = Vec::new();
+    // /proc and /sys files say size 0: a page up front reads most of them in one call.
+    let hint = usize::try_from(meta.len()).map_or(MAX_FILE_BYTES, |n| n.min(MAX_FILE_BYTES));
+    let mut buf = Vec::with_capacity(if hint == 0 { 4096 } else { hint + 1 });
     file.take(MAX_FILE_BYTES as u64 + 1)
         .read_to_end(&mut buf)
         .map_err(|e| HostError::from_io(shown, &e))?;
