@@ -302,9 +302,25 @@ struct IncludeBudget {
     stopped: Option<String>,
 }
 
+impl IncludeBudget {
+    /// Time left for the walk; past it, the walk stops and says so.
+    fn remaining(&mut self) -> Option<std::time::Duration> {
+        let left = INCLUDE_MAX_TIME.checked_sub(self.start.elapsed());
+        if left.is_none() && self.stopped.is_none() {
+            self.stopped = Some(format!(
+                "--include-dir: stopped after {} s; the rest was left out",
+                INCLUDE_MAX_TIME.as_secs()
+            ));
+        }
+        left.filter(|_| self.stopped.is_none())
+    }
+}
+
 /// Walks one `--include-dir` without ever following a symlink (so it never leaves the directory
-/// and never loops), skipping FIFOs, sockets and devices, within the budget. Files are read
-/// through the Host (non-blocking, capped) as this machine's files.
+/// and never loops), skipping FIFOs, sockets and devices, within the budget. Directories on a
+/// network or FUSE filesystem (or mounted inside the walk) are listed by a helper process the
+/// doctor abandons when the budget's time runs out, so a hung server costs time, never a hang.
+/// Files are read through the Host (non-blocking, capped) as this machine's files.
 fn include_dir(
     host: &Host,
     dir: &Path,
@@ -312,10 +328,14 @@ fn include_dir(
     budget: &mut IncludeBudget,
     left_out: &mut Vec<String>,
 ) {
-    use std::os::unix::fs::MetadataExt;
+    use crate::host::helper::{self, Kind, Listing};
+    use std::os::unix::ffi::OsStrExt;
     let shown = |p: &Path| redact::text(&crate::escape::escape_control(&p.to_string_lossy())).0;
-    let top = match fs::symlink_metadata(dir) {
-        Ok(m) if m.is_dir() => m,
+    let Some(time) = budget.remaining() else {
+        return;
+    };
+    let top = match helper::list(dir, time.min(helper::READ_TIMEOUT)) {
+        Ok(l) if l.this.kind == Kind::Dir => l,
         Ok(_) => {
             left_out.push(format!(
                 "{}: not a directory (symlinks are not followed)",
@@ -328,60 +348,67 @@ fn include_dir(
             return;
         }
     };
-    let mut seen: HashSet<(u64, u64)> = HashSet::from([(top.dev(), top.ino())]);
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&d) else {
-            left_out.push(format!("{}: cannot be listed", shown(&d)));
-            continue;
-        };
-        let mut entries: Vec<_> = entries.flatten().collect();
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            if budget.stopped.is_some() {
+    let mut seen: HashSet<(u64, u64)> = HashSet::from([(top.this.dev, top.this.ino)]);
+    let mut stack: Vec<(PathBuf, Listing)> = vec![(dir.to_path_buf(), top)];
+    while let Some((d, listing)) = stack.pop() {
+        if listing.truncated {
+            left_out.push(format!(
+                "{}: too many entries; the rest was left out",
+                shown(&d)
+            ));
+        }
+        for e in listing.entries {
+            let Some(time) = budget.remaining() else {
                 return;
-            }
-            if budget.start.elapsed() > INCLUDE_MAX_TIME {
-                budget.stopped = Some(format!(
-                    "--include-dir: stopped after {} s; the rest was left out",
-                    INCLUDE_MAX_TIME.as_secs()
-                ));
-                return;
-            }
-            let path = e.path();
+            };
+            let path = d.join(std::ffi::OsStr::from_bytes(&e.name));
             if excluded.iter().any(|g| g.matches_path(&path)) {
                 continue;
             }
-            let Ok(m) = fs::symlink_metadata(&path) else {
-                continue;
-            };
-            let ft = m.file_type();
-            if ft.is_symlink() {
-                left_out.push(format!("{}: a symlink, not followed", shown(&path)));
-            } else if ft.is_dir() {
-                if seen.insert((m.dev(), m.ino())) {
-                    stack.push(path);
-                } else {
-                    left_out.push(format!("{}: already included (a loop)", shown(&path)));
+            // A directory is listed when it is reached; a remote mount point even to learn
+            // what it is.
+            let (e, sub) = if matches!(e.kind, Kind::Dir | Kind::Remote) {
+                match helper::list(&path, time.min(helper::READ_TIMEOUT)) {
+                    Ok(l) => (l.this.clone(), Some(l)),
+                    Err(err) => {
+                        left_out.push(format!("{}: cannot be listed: {err}", shown(&path)));
+                        continue;
+                    }
                 }
-            } else if !ft.is_file() {
-                left_out.push(format!("{}: not a regular file", shown(&path)));
-            } else if budget.files >= INCLUDE_MAX_FILES {
-                budget.stopped = Some(format!(
-                    "--include-dir: {INCLUDE_MAX_FILES} files included; the rest was left out"
-                ));
-                return;
-            } else if budget.bytes + m.len() > INCLUDE_MAX_BYTES {
-                left_out.push(format!(
-                    "{}: {} bytes, over the {} MB left for included files",
-                    shown(&path),
-                    m.len(),
-                    INCLUDE_MAX_BYTES >> 20
-                ));
             } else {
-                budget.files += 1;
-                budget.bytes += m.len();
-                let _ = host.read_included(&path.to_string_lossy());
+                (e, None)
+            };
+            match (e.kind, sub) {
+                (Kind::Symlink, _) => {
+                    left_out.push(format!("{}: a symlink, not followed", shown(&path)));
+                }
+                (Kind::Dir, Some(sub)) => {
+                    if seen.insert((e.dev, e.ino)) {
+                        stack.push((path, sub));
+                    } else {
+                        left_out.push(format!("{}: already included (a loop)", shown(&path)));
+                    }
+                }
+                (Kind::File, _) if budget.files >= INCLUDE_MAX_FILES => {
+                    budget.stopped = Some(format!(
+                        "--include-dir: {INCLUDE_MAX_FILES} files included; the rest was left out"
+                    ));
+                    return;
+                }
+                (Kind::File, _) if budget.bytes + e.len > INCLUDE_MAX_BYTES => {
+                    left_out.push(format!(
+                        "{}: {} bytes, over the {} MB left for included files",
+                        shown(&path),
+                        e.len,
+                        INCLUDE_MAX_BYTES >> 20
+                    ));
+                }
+                (Kind::File, _) => {
+                    budget.files += 1;
+                    budget.bytes += e.len;
+                    let _ = host.read_included(&path.to_string_lossy());
+                }
+                _ => left_out.push(format!("{}: not a regular file", shown(&path))),
             }
         }
     }

@@ -8,19 +8,30 @@
 //! regular files only, capped) and writes it to a pipe. The doctor waits on the pipe, which a
 //! signal or exit always interrupts; past the timeout it kills the child and does not wait for it.
 //!
+//! Directories that can be there (an `--include-dir` on NFS, or with a FUSE mount inside) are
+//! listed the same way: a child lstats them and answers with a [`Listing`].
+//!
 //! Only the binary turns this on ([`enable`]); the library used on its own reads in-process.
 
+use std::ffi::OsStr;
 use std::io::{Read, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use super::{HostError, MAX_FILE_BYTES};
 
 /// The hidden first argument that makes the binary a reader.
 pub const ARG: &str = "__container-doctor-read-file";
+/// The hidden first argument that makes the binary a directory lister.
+pub const LIST_ARG: &str = "__container-doctor-list-dir";
+/// The most entries one listing holds; past it the listing says it is truncated.
+const MAX_ENTRIES: usize = 100_000;
 /// How long a helper may take before its read counts as hung.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -39,16 +50,24 @@ pub fn enabled() -> bool {
     EXE.get().is_some()
 }
 
-/// In the binary's `main`, first thing: if this process is a helper, read and answer.
+/// In the binary's `main`, first thing: if this process is a helper, read or list and answer.
 pub fn serve() -> Option<ExitCode> {
     let mut args = std::env::args_os().skip(1);
-    if args.next().as_deref() != Some(ARG.as_ref()) {
+    let mode = args.next()?;
+    if mode != OsStr::new(ARG) && mode != OsStr::new(LIST_ARG) {
         return None;
     }
     let path = PathBuf::from(args.next()?);
     let shown = path.to_string_lossy().into_owned();
+    let answer = if mode == OsStr::new(ARG) {
+        super::live::read_capped(&path, &shown)
+    } else {
+        list_here(&path, &shown).and_then(|l| {
+            serde_json::to_vec(&l).map_err(|e| HostError::Io(format!("{shown}: {e}")))
+        })
+    };
     let mut out = std::io::stdout().lock();
-    let written = match super::live::read_capped(&path, &shown) {
+    let written = match answer {
         Ok(bytes) => out.write_all(b"\x00").and_then(|_| out.write_all(&bytes)),
         Err(e) => {
             let json = serde_json::to_vec(&e).unwrap_or_default();
@@ -65,7 +84,7 @@ pub fn serve() -> Option<ExitCode> {
 /// Reads `path` (a path on this machine) in a helper when helpers are on, else in-process.
 pub fn read(path: &Path, shown: &str) -> Result<Vec<u8>, HostError> {
     match EXE.get() {
-        Some(exe) => read_in_child(exe, path, shown, READ_TIMEOUT),
+        Some(exe) => in_child(exe, ARG, path, shown, READ_TIMEOUT),
         None => super::live::read_capped(path, shown),
     }
 }
@@ -73,26 +92,24 @@ pub fn read(path: &Path, shown: &str) -> Result<Vec<u8>, HostError> {
 /// Reads `path` in a helper only if it lies on a network or FUSE filesystem (by the mount
 /// table, for a path made absolute without touching it).
 pub fn read_if_remote(path: &Path, shown: &str) -> Result<Vec<u8>, HostError> {
-    let absolute = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir().unwrap_or_default().join(path)
-    };
-    if enabled() && on_remote_or_fuse(&absolute.to_string_lossy()) {
+    if enabled() && on_remote_or_fuse(&absolute(path).to_string_lossy()) {
         read(path, shown)
     } else {
         super::live::read_capped(path, shown)
     }
 }
 
-fn read_in_child(
+/// Runs a helper in `mode` on `path` and returns its answer's bytes.
+fn in_child(
     exe: &Path,
+    mode: &str,
     path: &Path,
     shown: &str,
     timeout: Duration,
 ) -> Result<Vec<u8>, HostError> {
+    let what = if mode == ARG { "read" } else { "list" };
     let mut child = Command::new(exe)
-        .arg(ARG)
+        .arg(mode)
         .arg(path)
         .env_clear()
         .stdin(Stdio::null())
@@ -121,7 +138,7 @@ fn read_in_child(
         let _ = child.kill();
         std::thread::spawn(move || child.wait());
         return Err(HostError::Timeout(
-            format!("read {shown}"),
+            format!("{what} {shown}"),
             timeout.as_secs(),
         ));
     };
@@ -172,4 +189,117 @@ pub fn on_remote_or_fuse(path: &str) -> bool {
         && table
             .containing(path)
             .is_some_and(|m| remote_or_fuse(&m.fstype))
+}
+
+/// What lstat(2) says a path is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Kind {
+    Dir,
+    File,
+    Symlink,
+    /// A FIFO, socket or device.
+    Special,
+    /// A mount point of a network or FUSE filesystem, not looked at by whoever listed its
+    /// parent: [`list`] it to learn what it is.
+    Remote,
+}
+
+/// One path as lstat(2) saw it; `name` is its last component's bytes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    pub name: Vec<u8>,
+    pub kind: Kind,
+    pub len: u64,
+    pub dev: u64,
+    pub ino: u64,
+}
+
+/// A path and, when it is a directory, its entries (sorted by name).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Listing {
+    pub this: Entry,
+    pub entries: Vec<Entry>,
+    /// More than [`MAX_ENTRIES`] entries: the rest are not listed.
+    pub truncated: bool,
+}
+
+/// lstats `path` and, if a directory, its entries, never following a symlink. On a network or
+/// FUSE filesystem this is done by a helper the doctor abandons after `timeout`; elsewhere
+/// in-process, where an entry that is a remote mount point is left [`Kind::Remote`].
+pub fn list(path: &Path, timeout: Duration) -> Result<Listing, HostError> {
+    let shown = path.to_string_lossy();
+    match EXE.get() {
+        Some(exe) if on_remote_or_fuse(&absolute(path).to_string_lossy()) => {
+            let bytes = in_child(exe, LIST_ARG, path, &shown, timeout)?;
+            serde_json::from_slice(&bytes)
+                .map_err(|_| HostError::Io(format!("{shown}: the lister failed")))
+        }
+        _ => list_here(path, &shown),
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    }
+}
+
+fn entry(path: &Path, name: &[u8]) -> Result<Entry, std::io::Error> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(path)?;
+    let t = m.file_type();
+    let kind = if t.is_symlink() {
+        Kind::Symlink
+    } else if t.is_dir() {
+        Kind::Dir
+    } else if t.is_file() {
+        Kind::File
+    } else {
+        Kind::Special
+    };
+    Ok(Entry {
+        name: name.to_vec(),
+        kind,
+        len: m.len(),
+        dev: m.dev(),
+        ino: m.ino(),
+    })
+}
+
+fn list_here(path: &Path, shown: &str) -> Result<Listing, HostError> {
+    let name = path.file_name().map_or(&[][..], |n| n.as_bytes());
+    let this = entry(path, name).map_err(|e| HostError::from_io(shown, &e))?;
+    let mut listing = Listing {
+        this,
+        entries: Vec::new(),
+        truncated: false,
+    };
+    if listing.this.kind != Kind::Dir {
+        return Ok(listing);
+    }
+    let dir = std::fs::read_dir(path).map_err(|e| HostError::from_io(shown, &e))?;
+    for e in dir.flatten() {
+        if listing.entries.len() >= MAX_ENTRIES {
+            listing.truncated = true;
+            break;
+        }
+        let child = e.path();
+        let name = e.file_name();
+        // lstat of a mount point asks the filesystem mounted there: a hung server's.
+        if enabled() && on_remote_or_fuse(&absolute(&child).to_string_lossy()) {
+            listing.entries.push(Entry {
+                name: name.as_bytes().to_vec(),
+                kind: Kind::Remote,
+                len: 0,
+                dev: 0,
+                ino: 0,
+            });
+        } else if let Ok(en) = entry(&child, name.as_bytes()) {
+            listing.entries.push(en);
+        }
+    }
+    listing.entries.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(listing)
 }

@@ -173,6 +173,44 @@ fn include_dir_stops_at_its_file_cap() {
 }
 
 #[test]
+fn include_dir_stops_at_its_byte_cap() {
+    let tree = small_tree();
+    let work = tempfile::tempdir().unwrap();
+    let inc = work.path().join("big");
+    fs::create_dir(&inc).unwrap();
+    // Sparse files: 40 MB each on paper, nothing on disk. The first fits the 64 MB (and is
+    // then refused by the 16 MB cap on any one file), the second would pass 64 MB.
+    for name in ["big1", "big2"] {
+        fs::File::create(inc.join(name))
+            .unwrap()
+            .set_len(40 << 20)
+            .unwrap();
+    }
+    fs::write(inc.join("small.log"), "small\n").unwrap();
+    let (out, path) = bundle_of(
+        &tree,
+        work.path(),
+        "big.tar.gz",
+        &["--include-dir", inc.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let (manifest, records, _) = bundle::read(&path).unwrap();
+    let inc_s = inc.to_string_lossy();
+    let read = local_reads(&records);
+    assert!(read.contains(&format!("{inc_s}/small.log")), "{read:?}");
+    assert!(read.contains(&format!("{inc_s}/big1")), "{read:?}");
+    assert!(!read.contains(&format!("{inc_s}/big2")), "{read:?}");
+    assert!(
+        manifest.left_out.iter().any(|l| l
+            == &format!(
+                "{inc_s}/big2: 41943040 bytes, over the 64 MB left for included files"
+            )),
+        "{:?}",
+        manifest.left_out
+    );
+}
+
+#[test]
 fn bundle_packages_the_root_it_examined_and_refuses_a_bundle() {
     let tree = small_tree();
     let work = tempfile::tempdir().unwrap();

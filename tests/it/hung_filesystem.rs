@@ -173,3 +173,52 @@ fn a_hung_fuse_server_costs_at_most_the_deadline() {
     let _ = probe.kill();
     let _ = probe.wait();
 }
+
+/// `bundle --include-dir` over a directory with the hung mount inside: the walk lists it in a
+/// helper it abandons when the walk's 30 s are up, takes the files beside it, and says what it
+/// left out; the doctor exits (the test's own limit is 300 s).
+#[test]
+fn an_include_dir_with_a_hung_mount_inside_costs_its_time_cap_never_a_hang() {
+    if !require_root() {
+        return;
+    }
+    let hung = Hung::start();
+    let inc = hung.mount.parent().unwrap().to_path_buf();
+    fs::write(inc.join("app.log"), "beside the mount\n").unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let bundle_path = work.path().join("hung.tar.gz");
+    let out = doctor_with_deadline()
+        .args(["--timeout", SCAN_TIMEOUT, "bundle", "-o"])
+        .arg(&bundle_path)
+        .arg("--include-dir")
+        .arg(&inc)
+        .timeout(Duration::from_secs(300))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (manifest, records, _) = container_doctor::bundle::read(&bundle_path).unwrap();
+    let inc_s = inc.to_string_lossy();
+    let mnt = hung.mount.to_string_lossy().into_owned();
+    let read: Vec<String> = records
+        .iter()
+        .filter_map(|r| match &r.request {
+            container_doctor::host::Request::ReadLocal(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(read.contains(&format!("{inc_s}/app.log")), "{read:?}");
+    assert!(read.iter().all(|p| !p.starts_with(&mnt)), "{read:?}");
+    let left = manifest.left_out.join("\n");
+    assert!(
+        left.contains(&format!("{mnt}: cannot be listed: list {mnt}: timed out after ")),
+        "{left}"
+    );
+    // "timed out" comes only from a helper the walk gave up on (it was killed then: a request
+    // the server never took ends with a fatal signal); an lstat of the mount in the doctor itself
+    // would have blocked the walk until this test's 300 s.
+    drop(hung);
+}
