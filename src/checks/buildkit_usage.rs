@@ -5,12 +5,13 @@
 
 use std::collections::BTreeMap;
 
+use super::buildkit_disk::{self, Layout, Measured};
 use super::{Check, Options};
 use crate::facts::Facts;
 use crate::host::{DEFAULT_TIMEOUT, DOCKER_SOCKET, DirSize, DiskStat, DockerCall, Host, HostError};
 use crate::model::{FixPlan, Outcome, Risk, Status, Step, Unit, Visual};
 use crate::parse::buildkit::{
-    self, DiskSpace, GcConfig, Record, Rule, human_binary, human_decimal,
+    self, CacheSummary, DiskSpace, GcConfig, Record, Rule, human_binary, human_decimal,
 };
 use crate::parse::docker::{self as docker_args, DaemonArgs, DaemonFlags};
 
@@ -39,6 +40,10 @@ struct Builder {
     config: Result<Option<(String, GcConfig)>, String>,
     /// Usage records, when the builder could list them.
     records: Option<Vec<Record>>,
+    /// The engine's own totals (API 1.52+ `BuildCacheUsage`).
+    summary: Option<CacheSummary>,
+    /// Records measured on disk where their reported size cannot be trusted.
+    measured: Measured,
     /// Total bytes, from the records or from the state directory.
     used: Option<i64>,
     used_from: String,
@@ -122,8 +127,12 @@ fn socket_from_env(host: &Host, variable: &str, default: &str) -> String {
 }
 
 /// dockerd's config file and data root: its command line (`--config-file`, `--data-root`), the
-/// engine's own word (`/info` `DockerRootDir`), daemon.json's `data-root`, then the defaults.
-fn docker_locations(host: &Facts, out: &mut Vec<(String, String)>) -> (String, String) {
+/// engine's own word (`/info` `DockerRootDir`), daemon.json's `data-root`, then the defaults;
+/// and the engine's `/info`, when it answered.
+fn docker_locations(
+    host: &Facts,
+    out: &mut Vec<(String, String)>,
+) -> (String, String, Option<serde_json::Value>) {
     let socket = socket_from_env(host, "DOCKER_HOST", DOCKER_SOCKET);
     let daemon = daemon_on(
         host,
@@ -144,9 +153,9 @@ fn docker_locations(host: &Facts, out: &mut Vec<(String, String)>) -> (String, S
     }
     let args = daemon.map(|(_, a)| a).unwrap_or_default();
     let config = args.config_file.unwrap_or_else(|| DAEMON_JSON.to_string());
-    let info_root = host
-        .docker(DockerCall::Info)
-        .ok()
+    let info = host.docker(DockerCall::Info).ok();
+    let info_root = info
+        .as_ref()
         .and_then(|v| v.get("DockerRootDir")?.as_str().map(str::to_string));
     if let Some(r) = &info_root {
         out.push(("GET /info".into(), format!("DockerRootDir {r}")));
@@ -159,13 +168,43 @@ fn docker_locations(host: &Facts, out: &mut Vec<(String, String)>) -> (String, S
         .or(args.data_root)
         .or_else(json_root)
         .unwrap_or_else(|| DOCKER_DATA_ROOT.to_string());
-    (config, root)
+    (config, root, info)
+}
+
+/// Where the engine's builder keeps its snapshots: the graphdriver's layers, unless the engine
+/// uses the containerd image store (`/info` DriverStatus `driver-type`
+/// `io.containerd.snapshotter.v1`, moby daemon/containerd/service.go).
+fn docker_layout(info: Option<&serde_json::Value>, root: &str) -> Layout {
+    let Some(info) = info else {
+        return Layout::Unmapped(
+            "the engine's storage driver is unknown (GET /info failed)".into(),
+        );
+    };
+    let containerd = info
+        .get("DriverStatus")
+        .and_then(|s| s.as_array())
+        .is_some_and(|rows| {
+            rows.iter().any(|row| {
+                row.get(0).and_then(|k| k.as_str()) == Some("driver-type")
+                    && row.get(1).and_then(|v| v.as_str()) == Some("io.containerd.snapshotter.v1")
+            })
+        });
+    match info.get("Driver").and_then(|d| d.as_str()) {
+        _ if containerd => Layout::Unmapped(
+            "with the containerd image store, build snapshots are containerd's, named only in its meta.db (BoltDB, not read yet)".into(),
+        ),
+        Some(driver) if !driver.is_empty() => Layout::Graphdriver {
+            root: root.to_string(),
+            driver: driver.to_string(),
+        },
+        _ => Layout::Unmapped("GET /info names no storage driver".into()),
+    }
 }
 
 fn docker_builder(host: &Facts) -> Option<Builder> {
     let df = host.docker(DockerCall::SystemDf);
     let mut located = Vec::new();
-    let (config_path, data_root) = docker_locations(host, &mut located);
+    let (config_path, data_root, info) = docker_locations(host, &mut located);
     let buildkit_state = format!("{}/buildkit", data_root.trim_end_matches('/'));
     let state_exists = host.stat(&buildkit_state).is_ok_and(|m| m.is_dir);
     // Permission is not absence: a socket that refuses us (not root, not in the docker group) or
@@ -205,18 +244,31 @@ fn docker_builder(host: &Facts) -> Option<Builder> {
         Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
     });
     let major: u32 = docker_version.map(|v| v.0).unwrap_or(0);
-    let (records, used, used_from) = match &df {
-        Ok(v) => {
-            let r = buildkit::docker_df_records(v);
-            // As `docker system df` counts it: records shared with images are the images' size.
-            let total = r.iter().filter(|x| !x.shared).map(|x| x.size).sum();
-            (
-                Some(r),
-                Some(total),
-                "GET /system/df (build cache, shared records excluded)".to_string(),
-            )
+    let summary = df.as_ref().ok().and_then(buildkit::docker_df_summary);
+    let mut measured = Measured::default();
+    let listed = df.as_ref().ok().and_then(buildkit::docker_df_records);
+    let (records, used, used_from) = match (&df, listed, summary) {
+        (Ok(_), Some(mut r), _) => {
+            let layout = docker_layout(info.as_ref(), &data_root);
+            measured = buildkit_disk::measure(host, &layout, &mut r);
+            let total = counted(&r);
+            let from = format!(
+                "GET /system/df (build cache, shared records excluded{})",
+                measured_note(&measured)
+            );
+            (Some(r), Some(total), from)
         }
-        Err(e) => {
+        (Ok(_), None, Some(s)) => (
+            None,
+            Some(s.total),
+            "GET /system/df BuildCacheUsage.TotalSize (shared records included: the engine listed no records)".to_string(),
+        ),
+        (Ok(_), None, None) => {
+            let e = HostError::Io("GET /system/df: no build cache in the answer".into());
+            let (used, from) = dir_usage(host, &buildkit_state, &e);
+            (None, used, from)
+        }
+        (Err(e), _, _) => {
             let (used, from) = dir_usage(host, &buildkit_state, e);
             (None, used, from)
         }
@@ -228,6 +280,8 @@ fn docker_builder(host: &Facts) -> Option<Builder> {
         located,
         config,
         records,
+        summary,
+        measured,
         used,
         used_from,
         // The reserved/max/min defaults reached Docker with BuildKit 0.17 (Engine 28).
@@ -325,11 +379,16 @@ fn buildkitd(host: &Facts) -> Option<Builder> {
                 .unwrap_or_else(|| "buildkitd's socket".into());
             Some(format!("permission denied on {socket}"))
         });
+        let mut measured = Measured::default();
         let (records, used, used_from) = match du {
             Ok(o) if o.success() => {
-                let r = buildkit::du_verbose(&o.stdout);
-                let total =
-                    buildkit::du_total(&o.stdout).unwrap_or_else(|| r.iter().map(|x| x.size).sum());
+                let mut r = buildkit::du_verbose(&o.stdout);
+                let layout = Layout::Unmapped(BUILDKITD_UNMAPPED.into());
+                measured = buildkit_disk::measure(host, &layout, &mut r);
+                // buildctl's own total, corrected where a record was measured on disk.
+                let total = buildkit::du_total(&o.stdout)
+                    .unwrap_or_else(|| r.iter().map(|x| x.size).sum())
+                    + r.iter().map(|x| x.bytes() - x.size).sum::<i64>();
                 (Some(r), Some(total), "buildctl du -v".to_string())
             }
             Ok(o) => {
@@ -352,6 +411,8 @@ fn buildkitd(host: &Facts) -> Option<Builder> {
             located,
             config,
             records,
+            summary: None,
+            measured,
             used,
             used_from,
             legacy_default: false,
@@ -370,6 +431,30 @@ fn buildkitd(host: &Facts) -> Option<Builder> {
         });
     }
     None
+}
+
+/// Why buildkitd's records are not measured on disk: its worker names a record's snapshot
+/// directory (`runc-<snapshotter>/snapshots/snapshots/<n>`) only through two BoltDB files,
+/// `containerdmeta.db` (record → snapshotter key) and `snapshots/metadata.db` (key → n)
+/// (buildkit worker/runc/runc.go). Reading them is the seam for a BoltDB reader.
+const BUILDKITD_UNMAPPED: &str = "buildkitd names a record's snapshot directory only in containerdmeta.db and snapshots/metadata.db (BoltDB, not read yet)";
+
+/// Bytes the non-shared records take (as `docker system df` and BuildKit's GC count them:
+/// records shared with images are the images' size), measured on disk where that was needed.
+fn counted(records: &[Record]) -> i64 {
+    records
+        .iter()
+        .filter(|r| !r.shared)
+        .map(Record::bytes)
+        .sum()
+}
+
+/// ", 2 measured on disk" for the usage line's source.
+fn measured_note(m: &Measured) -> String {
+    match m.held.0 + m.stale.0 {
+        0 => String::new(),
+        n => format!(", {n} record(s) measured on disk"),
+    }
 }
 
 /// Without records, the state directory's size stands in, and the evidence says why.
@@ -530,6 +615,36 @@ fn judge(host: &Host, b: &Builder, out: &mut Outcome) -> (Status, String) {
         return (Status::Unknown, "cache usage unknown".into());
     };
     out.push(b.used_from.clone(), human_decimal(used));
+    if let Some(s) = &b.summary {
+        out.push(
+            "GET /system/df BuildCacheUsage",
+            format!(
+                "TotalSize {}, Reclaimable {}, {} of {} record(s) active (the engine's own totals: shared records in TotalSize, internal and frontend records in Reclaimable)",
+                human_decimal(s.total),
+                human_decimal(s.reclaimable),
+                s.active,
+                s.count
+            ),
+        );
+    }
+    for (dir, what) in &b.measured.evidence {
+        out.push(dir.clone(), what.clone());
+    }
+    if let (n @ 1.., Some(why)) = &b.measured.unmeasured {
+        out.push(
+            "not measured on disk",
+            format!("{n} held record(s) reported as 0 B: {why}"),
+        );
+    }
+    if b.measured.unchecked > 0 {
+        out.push(
+            "not measured on disk",
+            format!(
+                "{} cache mount(s) not checked for a stale size: the scan's bound was reached",
+                b.measured.unchecked
+            ),
+        );
+    }
     let disk = host.disk_stat(&b.state).ok();
     let limit = effective_limit(b, gc, disk, used);
     out.push(
@@ -600,15 +715,37 @@ fn judge(host: &Host, b: &Builder, out: &mut Outcome) -> (Status, String) {
             ));
         }
     }
-    let freeable = b.records.as_deref().map(Freeable::of);
+    let freeable = match (&b.records, &b.summary) {
+        (Some(r), _) => Some(Freeable::of(r)),
+        (None, Some(s)) => Some(Freeable::of_summary(s)),
+        (None, None) => None,
+    };
+    if b.measured.stale.0 > 0 {
+        let (n, reported, disk) = b.measured.stale;
+        notes.push(format!(
+            "{n} record(s) reported as {} take {} on disk (a stale size: BuildKit keeps a cache mount's first measure), counted as measured",
+            human_decimal(reported),
+            human_decimal(disk)
+        ));
+    }
     if let Some(l) = limit.bytes
         && used > l
     {
         status = Status::Warn;
         notes.push(format!("over the limit by {}", human_decimal(used - l)));
+        // BuildKit's GC weighs the sizes it reports, not the disk's.
+        if let Some(r) = &b.records {
+            let reported: i64 = r.iter().filter(|r| !r.shared).map(|r| r.size).sum();
+            if reported <= l {
+                notes.push(format!(
+                    "BuildKit counts only {} (sizes it does not know or has not updated), under its limit: its GC will not act",
+                    human_decimal(reported)
+                ));
+            }
+        }
+        // Never offer a prune that frees nothing, or may: say what holds the cache instead.
         match &freeable {
-            // Never offer a prune that frees nothing: say what holds the cache instead.
-            Some(f) if f.bytes == 0 => notes.push(format!("a prune frees nothing: {}", f.why())),
+            Some(f) if f.bytes <= 0 => notes.push(format!("a prune frees nothing: {}", f.why())),
             Some(f) => {
                 if f.bytes < used - l {
                     notes.push(format!(
@@ -619,7 +756,8 @@ fn judge(host: &Host, b: &Builder, out: &mut Outcome) -> (Status, String) {
                 }
                 out.push_fix(prune_plan(b, l));
             }
-            None => out.push_fix(prune_plan(b, l)),
+            None => notes
+                .push("what a prune would free is unknown: the builder listed no records".into()),
         }
     }
     if limit.bytes.is_none() && gc.is_some_and(|g| !g.rules.is_empty()) {
@@ -637,7 +775,7 @@ fn judge(host: &Host, b: &Builder, out: &mut Outcome) -> (Status, String) {
     }
     if let Some(records) = &b.records {
         let f = Freeable::of(records);
-        if used >= STUCK_BYTES && f.bytes == 0 && !records.is_empty() {
+        if used >= STUCK_BYTES && f.bytes <= 0 && !records.is_empty() {
             status = status.max(Status::Warn);
             notes.push(format!(
                 "nothing is reclaimable, GC cannot help: {}",
@@ -646,7 +784,7 @@ fn judge(host: &Host, b: &Builder, out: &mut Outcome) -> (Status, String) {
             for r in records.iter().filter(|r| r.in_use).take(5) {
                 out.push(
                     format!("in use: {}", r.id),
-                    format!("{} {} {}", r.kind, human_decimal(r.size), r.description),
+                    format!("{} {} {}", r.kind, human_decimal(r.bytes()), r.description),
                 );
             }
             if f.in_use.0 > 0 {
@@ -703,37 +841,45 @@ fn judge(host: &Host, b: &Builder, out: &mut Outcome) -> (Status, String) {
 }
 
 /// What a prune (without `--all`) can free, and what keeps the rest.
+#[derive(Default)]
 struct Freeable {
     bytes: i64,
     /// Records held by a build or by the daemon: count, bytes.
     in_use: (usize, i64),
-    /// In-use records reported as 0 B: Docker reports a cache mount held by a running build so.
+    /// Held records reported as 0 B and measured on disk.
+    in_use_measured: usize,
+    /// Held records reported as 0 B and not measured: Docker reports a held cache mount so.
     in_use_unsized: usize,
     /// Records shared with images: `builder prune` leaves them to the images.
     shared: (usize, i64),
+    /// `internal` and `frontend` records: only `--all` deletes them.
+    kept_types: usize,
     /// Neither in use nor shared, yet not reclaimable by the builder's own word.
     kept: usize,
+    /// Only the engine's `Reclaimable` is known (no records listed).
+    engine_only: bool,
 }
 
 impl Freeable {
     fn of(records: &[Record]) -> Freeable {
-        let mut f = Freeable {
-            bytes: 0,
-            in_use: (0, 0),
-            in_use_unsized: 0,
-            shared: (0, 0),
-            kept: 0,
-        };
+        let mut f = Freeable::default();
         for r in records {
             if r.frees() {
-                f.bytes += r.size;
+                f.bytes += r.bytes();
             } else if r.in_use {
                 f.in_use.0 += 1;
-                f.in_use.1 += r.size;
-                f.in_use_unsized += usize::from(r.size == 0);
+                f.in_use.1 += r.bytes();
+                if r.size == 0 {
+                    match r.on_disk {
+                        Some(_) => f.in_use_measured += 1,
+                        None => f.in_use_unsized += 1,
+                    }
+                }
             } else if r.shared {
                 f.shared.0 += 1;
-                f.shared.1 += r.size;
+                f.shared.1 += r.bytes();
+            } else if r.reclaimable && r.kept_without_all() {
+                f.kept_types += 1;
             } else {
                 f.kept += 1;
             }
@@ -741,7 +887,24 @@ impl Freeable {
         f
     }
 
+    /// From the engine's totals alone (API 1.52+ without records): its `Reclaimable` also counts
+    /// internal and frontend records, which a prune without `--all` keeps.
+    fn of_summary(s: &CacheSummary) -> Freeable {
+        Freeable {
+            bytes: s.reclaimable,
+            in_use: (usize::try_from(s.active).unwrap_or(0), 0),
+            engine_only: true,
+            ..Freeable::default()
+        }
+    }
+
     fn why(&self) -> String {
+        if self.engine_only {
+            return format!(
+                "the engine's Reclaimable, with {} record(s) in use",
+                self.in_use.0
+            );
+        }
         let mut parts = Vec::new();
         if self.in_use.0 > 0 {
             parts.push(format!(
@@ -750,9 +913,15 @@ impl Freeable {
                 human_decimal(self.in_use.1)
             ));
         }
+        if self.in_use_measured > 0 {
+            parts.push(format!(
+                "{} of them reported as 0 B while held, measured on disk",
+                self.in_use_measured
+            ));
+        }
         if self.in_use_unsized > 0 {
             parts.push(format!(
-                "{} of them reported as 0 B: the engine does not size a cache mount while a build holds it",
+                "{} of them reported as 0 B: the engine does not size a record while a build holds it",
                 self.in_use_unsized
             ));
         }
@@ -761,6 +930,12 @@ impl Freeable {
                 "{} record(s) shared with images ({}): `builder prune` leaves them, removing the images frees them",
                 self.shared.0,
                 human_decimal(self.shared.1)
+            ));
+        }
+        if self.kept_types > 0 {
+            parts.push(format!(
+                "{} internal or frontend record(s), which only a prune with --all deletes",
+                self.kept_types
             ));
         }
         if self.kept > 0 {
@@ -859,7 +1034,7 @@ fn records_evidence(records: &[Record], out: &mut Outcome) {
             })
             .or_default();
         e.0 += 1;
-        e.1 += r.size;
+        e.1 += r.bytes();
     }
     for (kind, (_, bytes)) in &by_type {
         out.measure(
@@ -888,21 +1063,31 @@ fn records_evidence(records: &[Record], out: &mut Outcome) {
         out.push("by type", types.join(", "));
     }
     let mut largest: Vec<&Record> = records.iter().collect();
-    largest.sort_by_key(|r| std::cmp::Reverse(r.size));
+    largest.sort_by_key(|r| std::cmp::Reverse(r.bytes()));
     for r in largest.into_iter().take(LARGEST) {
         let flags = match (r.in_use, r.shared, r.reclaimable) {
+            (true, _, _) if r.size == 0 && r.on_disk.is_some() => {
+                "in use (0 B reported while held; measured on disk)"
+            }
             (true, _, _) if r.size == 0 => "in use (size not reported while held)",
             (true, _, _) => "in use",
             (false, true, _) => "shared with images",
             (false, false, false) => "not reclaimable",
+            (false, false, true) if r.kept_without_all() => "reclaimable only by prune --all",
             (false, false, true) => "reclaimable",
         };
+        let stale = match r.on_disk {
+            Some(_) if r.size != 0 => {
+                format!(" (reported {}, measured on disk)", human_decimal(r.size))
+            }
+            _ => String::new(),
+        };
         out.push(
-            format!("record {}", &r.id[..r.id.len().min(25)]),
+            format!("record {}", r.id.chars().take(25).collect::<String>()),
             format!(
-                "{} {}, {flags} {}",
+                "{} {}{stale}, {flags} {}",
                 r.kind,
-                human_decimal(r.size),
+                human_decimal(r.bytes()),
                 r.description
             ),
         );
@@ -1090,6 +1275,7 @@ mod tests {
                 Request::DirSize("/srv/flag/buildkit".into()),
                 Ok(Answer::DirSize(DirSize {
                     bytes: 1234,
+                    apparent: 1000,
                     entries: 3,
                     truncated: false,
                 })),
@@ -1123,6 +1309,7 @@ mod buildkitd_tests {
                         Request::DirSize("/srv/bk".into()),
                         Ok(Answer::DirSize(DirSize {
                             bytes: 1234,
+                            apparent: 1000,
                             entries: 3,
                             truncated: false,
                         })),
