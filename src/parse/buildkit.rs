@@ -542,7 +542,12 @@ pub fn du_verbose(text: &str) -> Vec<Record> {
             key => {
                 let Some(r) = cur.as_mut() else { continue };
                 match key {
-                    "Reclaimable" => r.reclaimable = v == "true",
+                    // buildctl prints `Reclaimable` as "not in use" (cmd/buildctl/diskusage.go
+                    // `!di.InUse`): the one word it gives of a record held by a build.
+                    "Reclaimable" => {
+                        r.reclaimable = v == "true";
+                        r.in_use = !r.reclaimable;
+                    }
                     "Shared" => r.shared = v == "true",
                     "In use" | "InUse" => r.in_use = v == "true",
                     "Size" => r.size = human_size(v).unwrap_or(0),
@@ -573,7 +578,8 @@ pub fn du_table(text: &str) -> Vec<Record> {
                 id: id.trim_end_matches('*').to_string(),
                 kind: String::new(),
                 size: human_size(size)?,
-                in_use: false,
+                // RECLAIMABLE is `!InUse` (cmd/buildctl/diskusage.go printTableRow).
+                in_use: !reclaimable,
                 shared: size.ends_with('*'),
                 reclaimable,
                 description: String::new(),
