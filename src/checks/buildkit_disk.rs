@@ -124,9 +124,13 @@ pub fn measure(host: &Host, layout: &Layout, records: &mut [Record]) -> Measured
         let size = match host.dir_size(&dir) {
             Ok(s) => s,
             Err(HostError::NotFound(_)) => {
-                // Not a mutable record: its data is an image layer or a committed snapshot.
+                // An immutable record: its data is an image layer, or the directory of the
+                // mutable record it was committed from.
                 walks -= 1;
-                skip(&mut m, format!("no directory {dir} (not a mutable record)"));
+                skip(
+                    &mut m,
+                    format!("no directory {dir} (its data lies under another snapshot's name)"),
+                );
                 continue;
             }
             Err(e) => {

@@ -57,7 +57,8 @@ struct Builder {
     /// matches keys case-insensitively).
     gc_enabled_key: Option<bool>,
     restart: Vec<String>,
-    prune: fn(i64) -> Vec<String>,
+    /// The builder's own prune (without `--all`), down to a keep when given.
+    prune: fn(Option<i64>) -> Vec<String>,
 }
 
 pub const CHECK: Check = Check {
@@ -291,13 +292,14 @@ fn docker_builder(host: &Facts) -> Option<Builder> {
         gc_enabled_key,
         restart: restart_argv(host, "docker"),
         prune: |keep| {
-            vec![
+            let mut argv = vec![
                 "docker".into(),
                 "builder".into(),
                 "prune".into(),
                 "--force".into(),
-                format!("--keep-storage={keep}"),
-            ]
+            ];
+            argv.extend(keep.map(|k| format!("--keep-storage={k}")));
+            argv
         },
     })
 }
@@ -421,12 +423,10 @@ fn buildkitd(host: &Facts) -> Option<Builder> {
             gc_enabled_key: None,
             restart: restart_argv(host, "buildkit"),
             prune: |keep| {
+                let mut argv = vec!["buildctl".into(), "prune".into()];
                 // buildctl takes --keep-storage in MB (10⁶ bytes).
-                vec![
-                    "buildctl".into(),
-                    "prune".into(),
-                    format!("--keep-storage={}", keep / 1_000_000),
-                ]
+                argv.extend(keep.map(|k| format!("--keep-storage={}", k / 1_000_000)));
+                argv
             },
         });
     }
@@ -733,17 +733,17 @@ fn judge(host: &Host, b: &Builder, out: &mut Outcome) -> (Status, String) {
     {
         status = Status::Warn;
         notes.push(format!("over the limit by {}", human_decimal(used - l)));
-        // BuildKit's GC weighs the sizes it reports, stale ones too, not the disk's.
-        if let Some(r) = &b.records
-            && b.measured.stale.0 > 0
-        {
-            let reported: i64 = r.iter().filter(|r| !r.shared).map(|r| r.size).sum();
-            if reported <= l {
-                notes.push(format!(
-                    "BuildKit counts only {} by its stale sizes, under its limit: its GC will not act",
-                    human_decimal(reported)
-                ));
-            }
+        // BuildKit's GC and its prune down to a keep weigh the sizes it reports, stale ones
+        // too, and stop at once when their total is under the keep (cache/manager.go pruneOnce).
+        let reported = b.records.as_ref().map_or(used, |r| {
+            r.iter().filter(|r| !r.shared).map(|r| r.size).sum()
+        });
+        let under_by_its_count = reported <= l;
+        if under_by_its_count && b.measured.stale.0 > 0 {
+            notes.push(format!(
+                "BuildKit counts only {} by its stale sizes, under its limit: its GC will not act",
+                human_decimal(reported)
+            ));
         }
         // Never offer a prune that frees nothing, or may: say what holds the cache instead.
         match &freeable {
@@ -756,7 +756,8 @@ fn judge(host: &Host, b: &Builder, out: &mut Outcome) -> (Status, String) {
                         f.why()
                     ));
                 }
-                out.push_fix(prune_plan(b, l));
+                let keep = (!under_by_its_count).then_some(l);
+                out.push_fix(prune_plan(b, keep, f.bytes));
             }
             None => notes
                 .push("what a prune would free is unknown: the builder listed no records".into()),
@@ -1068,6 +1069,7 @@ fn records_evidence(records: &[Record], out: &mut Outcome) {
     largest.sort_by_key(|r| std::cmp::Reverse(r.bytes()));
     for r in largest.into_iter().take(LARGEST) {
         let flags = match (r.in_use, r.shared, r.reclaimable) {
+            (true, true, _) => "in use, shared with images",
             (true, _, _) if r.size == 0 && r.on_disk.is_some() => {
                 "in use (0 B reported while held; measured on disk)"
             }
@@ -1096,18 +1098,28 @@ fn records_evidence(records: &[Record], out: &mut Outcome) {
     }
 }
 
-fn prune_plan(b: &Builder, limit: i64) -> FixPlan {
-    FixPlan {
-        id: "prune-build-cache".into(),
-        title: format!(
+/// The builder's prune down to `keep`; without one (its own count is already under the limit,
+/// where a prune down to it would free nothing), of every reclaimable record.
+fn prune_plan(b: &Builder, keep: Option<i64>, frees: i64) -> FixPlan {
+    let title = match keep {
+        Some(l) => format!(
             "Prune the {} cache down to its limit ({})",
             b.name,
-            human_decimal(limit)
+            human_decimal(l)
         ),
+        None => format!(
+            "Prune the {} cache's reclaimable records ({}): by BuildKit's own count it is under its limit, so a prune down to the limit would free nothing",
+            b.name,
+            human_decimal(frees)
+        ),
+    };
+    FixPlan {
+        id: "prune-build-cache".into(),
+        title,
         risk: Risk::Disruptive,
         needs_root: true,
         steps: vec![Step::Exec {
-            argv: (b.prune)(limit),
+            argv: (b.prune)(keep),
         }],
     }
 }
@@ -1574,7 +1586,23 @@ mod disk_tests {
         assert!(!o.summary.contains("its GC will not act"), "{}", o.summary);
         assert!(pruned(&o));
 
-        // Reported under the limit, over it on disk: the GC will not act, a prune will.
+        let argv = |o: &Outcome| match &o
+            .fixes
+            .iter()
+            .find(|f| f.id == "prune-build-cache")
+            .unwrap()
+            .steps[0]
+        {
+            Step::Exec { argv } => argv.join(" "),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            argv(&o),
+            "docker builder prune --force --keep-storage=1048576"
+        );
+
+        // Reported under the limit, over it on disk: the GC will not act, and a prune down to
+        // the limit would stop at once; a prune of the reclaimable records frees them.
         let o = run(on_disk(
             engine(json!({"BuildCache": [item(STALE, "exec.cachemount", 900_000, false, false)]})),
             STALE,
@@ -1588,7 +1616,7 @@ mod disk_tests {
             "{}",
             o.summary
         );
-        assert!(pruned(&o));
+        assert_eq!(argv(&o), "docker builder prune --force");
 
         // Reported 5 MB, its directory emptied: what a prune frees is nothing.
         let o = run(on_disk(
