@@ -64,8 +64,8 @@ pub struct Measured {
     pub stale: (usize, i64, i64),
     /// Held records reported as 0 B left unmeasured, and the first reason.
     pub unmeasured: (usize, Option<String>),
-    /// Cache mounts not held that the bounds left unchecked for a stale size.
-    pub unchecked: usize,
+    /// Cache mounts not held left unchecked for a stale size, and the first reason.
+    pub unchecked: (usize, Option<String>),
 }
 
 /// Measures held records reported as 0 B, then cache mounts (the records whose size goes stale),
@@ -96,13 +96,15 @@ pub fn measure(host: &Host, layout: &Layout, records: &mut [Record]) -> Measured
         let r = &mut records[i];
         let is_held = held(r);
         let skip = |m: &mut Measured, why: String| {
-            if is_held {
-                m.unmeasured.0 += 1;
-                m.unmeasured.1.get_or_insert(why);
-            }
+            let (n, first) = if is_held {
+                &mut m.unmeasured
+            } else {
+                &mut m.unchecked
+            };
+            *n += 1;
+            first.get_or_insert(why);
         };
         if let Some(why) = &stop {
-            m.unchecked += usize::from(!is_held);
             skip(&mut m, why.clone());
             continue;
         }
@@ -115,7 +117,6 @@ pub fn measure(host: &Host, layout: &Layout, records: &mut [Record]) -> Measured
         };
         if walks == AT_MOST {
             let why = format!("at most {AT_MOST} directories are measured per scan");
-            m.unchecked += usize::from(!is_held);
             skip(&mut m, why.clone());
             stop = Some(why);
             continue;
@@ -125,12 +126,14 @@ pub fn measure(host: &Host, layout: &Layout, records: &mut [Record]) -> Measured
             Ok(s) => s,
             Err(HostError::NotFound(_)) => {
                 // An immutable record: its data is an image layer, or the directory of the
-                // mutable record it was committed from.
+                // mutable record it was committed from. (A cache mount is mutable: none is here.)
                 walks -= 1;
-                skip(
-                    &mut m,
-                    format!("no directory {dir} (its data lies under another snapshot's name)"),
-                );
+                if is_held {
+                    skip(
+                        &mut m,
+                        format!("no directory {dir} (its data lies under another snapshot's name)"),
+                    );
+                }
                 continue;
             }
             Err(e) => {
@@ -389,8 +392,13 @@ mod tests {
                 Ok(size(4096, 10, 1, false)),
             );
         }
+        records.push(record("idle", "exec.cachemount", 5, false, false));
         let m = measure(&script.host(), &overlay2(), &mut records);
         assert_eq!(m.held.0, AT_MOST);
+        assert_eq!(
+            m.unchecked.0, 1,
+            "the idle cache mount comes after the held ones"
+        );
         assert_eq!(m.unmeasured.0, 7 - AT_MOST);
         assert!(
             m.unmeasured
@@ -419,13 +427,17 @@ mod tests {
 
     #[test]
     fn unmapped_layouts_ask_nothing_and_say_why() {
-        let mut records = vec![record("abc", "exec.cachemount", 0, true, false)];
+        let mut records = vec![
+            record("abc", "exec.cachemount", 0, true, false),
+            record("def", "exec.cachemount", 7, false, false),
+        ];
         let m = measure(
             &Script::new().host(),
             &Layout::Unmapped("needs BoltDB".into()),
             &mut records,
         );
         assert_eq!(m.unmeasured, (1, Some("needs BoltDB".into())));
+        assert_eq!(m.unchecked, (1, Some("needs BoltDB".into())));
         assert!(m.evidence.is_empty());
     }
 }

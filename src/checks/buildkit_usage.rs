@@ -636,13 +636,10 @@ fn judge(host: &Host, b: &Builder, out: &mut Outcome) -> (Status, String) {
             format!("{n} held record(s) reported as 0 B: {why}"),
         );
     }
-    if b.measured.unchecked > 0 {
+    if let (n @ 1.., Some(why)) = &b.measured.unchecked {
         out.push(
             "not measured on disk",
-            format!(
-                "{} cache mount(s) not checked for a stale size: the scan's bound was reached",
-                b.measured.unchecked
-            ),
+            format!("{n} cache mount(s) not checked for a stale size: {why}"),
         );
     }
     let disk = host.disk_stat(&b.state).ok();
@@ -1760,6 +1757,33 @@ mod disk_tests {
         assert!(
             matches!(&prune.steps[0], Step::Exec { argv } if argv == &["buildctl", "prune", "--keep-storage=0"]),
             "{prune:?}"
+        );
+    }
+
+    /// moby/buildkit#5583: every record `Reclaimable: false` (buildctl's word for in use) in a
+    /// cache far over `keepBytes`: GC cannot help, a restart releases them; no prune.
+    #[test]
+    fn buildkitd_records_held_by_the_daemon_get_a_restart_not_a_prune() {
+        let du = "ID:\t\tq1w2e3r4t5y6u7i8o9p0a1s2d\nMutable:\tfalse\nReclaimable:\tfalse\nShared:\t\tfalse\nSize:\t\t172.82GB\nType:\t\tregular\n\nID:\t\tz1x2c3v4b5n6m7l8k9j0h1g2f\nMutable:\ttrue\nReclaimable:\tfalse\nShared:\t\tfalse\nSize:\t\t366.2GB\nType:\t\tsource.local\n\nTotal:\t\t539.02GB\n";
+        let o = run(Script::new()
+            .file(
+                "/etc/buildkit/buildkitd.toml",
+                "[worker.oci]\n[[worker.oci.gcpolicy]]\nkeepBytes = \"200GB\"\nall = true\n",
+            )
+            .command(&["buildctl", "du", "-v"], 0, du, ""));
+        assert!(o.summary.contains("over the limit by"), "{}", o.summary);
+        assert!(
+            o.summary.contains(
+                "nothing is reclaimable, GC cannot help: 2 record(s) in use (539.020 GB)"
+            ),
+            "{}",
+            o.summary
+        );
+        assert!(!pruned(&o), "{:?}", o.fixes);
+        assert!(
+            o.fixes.iter().any(|f| f.id == "restart-builder"),
+            "{:?}",
+            o.fixes
         );
     }
 
