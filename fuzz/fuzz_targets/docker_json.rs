@@ -8,5 +8,6 @@ fuzz_target!(|data: &[u8]| {
         let _ = docker::merged_dir(&v);
         let _ = docker::version_components(&v);
         let _ = buildkit::docker_df_records(&v);
+        let _ = buildkit::docker_df_summary(&v);
     }
 });

@@ -1,6 +1,7 @@
 //! The registry of checks, in display order, and the runner that times them and turns a
 //! panicking check into `unknown` instead of taking the whole report down.
 
+mod buildkit_disk;
 mod buildkit_usage;
 mod cgroup_freezer;
 mod cgroup_version;

@@ -36,6 +36,7 @@ pub fn dir_size(path: &Path, shown: &str) -> Result<DirSize, HostError> {
             linked: HashSet::new(),
             size: DirSize {
                 bytes: top.blocks() as i64 * 512,
+                apparent: if top.is_dir() { 0 } else { top.len() as i64 },
                 entries: 1,
                 truncated: false,
             },
@@ -101,9 +102,11 @@ impl Walk {
             st.busy -= 1;
             st.size.entries += listing.entries;
             st.size.bytes += listing.bytes;
-            for (key, blocks) in listing.linked {
+            st.size.apparent += listing.apparent;
+            for (key, blocks, len) in listing.linked {
                 if st.linked.insert(key) {
                     st.size.bytes += blocks;
+                    st.size.apparent += len;
                 }
             }
             if st.size.entries >= MAX_ENTRIES || Instant::now() > self.deadline {
@@ -131,21 +134,49 @@ impl Walk {
                 l.bytes += blocks;
                 l.dirs.push(entry.path());
             } else if m.nlink() > 1 {
-                l.linked.push(((m.dev(), m.ino()), blocks));
+                l.linked.push(((m.dev(), m.ino()), blocks, m.len() as i64));
             } else {
                 l.bytes += blocks;
+                l.apparent += m.len() as i64;
             }
         }
         l
     }
 }
 
-/// What one directory holds: its subdirectories, the bytes of the rest, how many entries, and
-/// the hard-linked files, to be counted once across the tree.
+/// What one directory holds: its subdirectories, the bytes of the rest (allocated, and the
+/// files' own sizes), how many entries, and the hard-linked files, to be counted once across the
+/// tree.
 #[derive(Default)]
 struct Listing {
     dirs: Vec<PathBuf>,
     bytes: i64,
+    apparent: i64,
     entries: u64,
-    linked: Vec<((u64, u64), i64)>,
+    linked: Vec<((u64, u64), i64, i64)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sparse file is large by its size and small by its blocks; a hard link counts once by
+    /// both measures (as `du` and moby's `directory.Size` count them).
+    #[test]
+    fn allocated_and_apparent_sizes() {
+        let dir = tempfile::tempdir().unwrap();
+        let sparse = std::fs::File::create(dir.path().join("sparse")).unwrap();
+        sparse.set_len(64 << 20).unwrap();
+        std::fs::write(dir.path().join("data"), vec![7u8; 1 << 20]).unwrap();
+        std::fs::hard_link(dir.path().join("data"), dir.path().join("link")).unwrap();
+        let s = dir_size(dir.path(), "t").unwrap();
+        assert_eq!(s.apparent, (64 << 20) + (1 << 20));
+        assert!(
+            s.bytes >= 1 << 20 && s.bytes < 2 << 20,
+            "allocated: {}",
+            s.bytes
+        );
+        assert_eq!(s.entries, 4);
+        assert!(!s.truncated);
+    }
 }

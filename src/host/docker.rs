@@ -25,7 +25,9 @@ pub enum DockerCall {
     Containers,
     /// `GET /containers/{id}/json`
     Inspect(String),
-    /// `GET /system/df`
+    /// `GET /system/df?type=build-cache&verbose=1`: only the build cache (API 1.42+ computes
+    /// nothing else), with its records (1.52+ lists them only when asked `verbose`; older
+    /// engines ignore both parameters).
     SystemDf,
     /// `GET /version`
     Version,
@@ -40,7 +42,7 @@ impl DockerCall {
         match self {
             DockerCall::Containers => "/containers/json?all=1".into(),
             DockerCall::Inspect(id) => format!("/containers/{id}/json"),
-            DockerCall::SystemDf => "/system/df".into(),
+            DockerCall::SystemDf => "/system/df?type=build-cache&verbose=1".into(),
             DockerCall::Version => "/version".into(),
             DockerCall::Info => "/info".into(),
         }

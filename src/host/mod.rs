@@ -197,6 +197,11 @@ pub struct DiskStat {
 pub struct DirSize {
     /// Allocated bytes (st_blocks × 512), hard links counted once, as du does.
     pub bytes: i64,
+    /// The files' own sizes (st_size, directories not counted, hard links once): what Docker's
+    /// graphdriver reports for a layer (moby pkg/directory `Size`), where `bytes` is what
+    /// containerd's snapshotters report (continuity `fs.DiskUsage`). Absent in older bundles.
+    #[serde(default)]
+    pub apparent: i64,
     pub entries: u64,
     /// Stopped at the entry or time limit: `bytes` is a lower bound.
     pub truncated: bool,

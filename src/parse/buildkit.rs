@@ -390,56 +390,106 @@ pub struct Record {
     pub id: String,
     /// regular, source.local, exec.cachemount, source.git.checkout, frontend, internal.
     pub kind: String,
+    /// The size the builder reports.
     pub size: i64,
     pub in_use: bool,
     pub shared: bool,
     pub reclaimable: bool,
     pub description: String,
+    /// Bytes measured on disk, set where the reported size is 0 because a build holds the record,
+    /// or is stale: counted instead of `size`.
+    pub on_disk: Option<i64>,
 }
 
 impl Record {
     /// Whether `builder prune` / `buildctl prune` (without `--all`) can delete it: not held by a
-    /// build (BuildKit never deletes a record with live references) and not shared with an image
+    /// build (BuildKit never deletes a record with live references), not shared with an image
     /// (the engine's prune skips those; buildctl's own `Reclaimable` counts them, the engine's
-    /// does not — moby daemon/internal/builder-next/builder.go, buildkit cache/manager.go).
+    /// does not — moby daemon/internal/builder-next/builder.go, buildkit cache/manager.go), and
+    /// not an `internal` or `frontend` record, which buildkit's pruneOnce keeps unless `--all`.
     pub fn frees(&self) -> bool {
-        self.reclaimable && !self.in_use && !self.shared
+        self.reclaimable && !self.in_use && !self.shared && !self.kept_without_all()
+    }
+
+    /// `internal` and `frontend` records: only `prune --all` deletes them.
+    pub fn kept_without_all(&self) -> bool {
+        matches!(self.kind.as_str(), "internal" | "frontend")
+    }
+
+    /// The bytes it takes: measured on disk where that was needed, else as reported.
+    pub fn bytes(&self) -> i64 {
+        self.on_disk.unwrap_or(self.size)
     }
 }
 
+/// The engine's own account of its build cache (API 1.52+ `BuildCacheUsage`), summed over the
+/// same records as `Items` (moby daemon/internal/builder-next/builder.go `DiskUsage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheSummary {
+    /// Every record's size, shared ones included.
+    pub total: i64,
+    /// Records neither in use nor shared (internal and frontend records included).
+    pub reclaimable: i64,
+    pub active: i64,
+    pub count: i64,
+}
+
+/// `BuildCacheUsage` of Docker's `/system/df`, when the engine (API 1.52+, Docker 29) sends it.
+/// Its fields are `omitempty`: a missing one is zero.
+pub fn docker_df_summary(df: &Value) -> Option<CacheSummary> {
+    let u = df.get("BuildCacheUsage")?.as_object()?;
+    let n = |k: &str| u.get(k).and_then(Value::as_i64).unwrap_or(0);
+    Some(CacheSummary {
+        total: n("TotalSize"),
+        reclaimable: n("Reclaimable"),
+        active: n("ActiveCount"),
+        count: n("TotalCount"),
+    })
+}
+
 /// The build-cache records of Docker's `/system/df`: `BuildCache` up to API 1.51,
-/// `BuildCacheUsage.Items` after.
-pub fn docker_df_records(df: &Value) -> Vec<Record> {
-    df.get("BuildCache")
-        .or_else(|| df.pointer("/BuildCacheUsage/Items"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|r| {
-                    let in_use = r.get("InUse").and_then(Value::as_bool).unwrap_or(false);
-                    let shared = r.get("Shared").and_then(Value::as_bool).unwrap_or(false);
-                    Some(Record {
-                        id: r.get("ID")?.as_str()?.to_string(),
-                        kind: r
-                            .get("Type")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_string(),
-                        size: r.get("Size").and_then(Value::as_i64).unwrap_or(0),
-                        in_use,
-                        shared,
-                        // As the engine counts it (API 1.52 `Reclaimable`): not in use, not shared.
-                        reclaimable: !in_use && !shared,
-                        description: r
-                            .get("Description")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_string(),
-                    })
+/// `BuildCacheUsage.Items` after (1.52 sends both unless asked `verbose`). `None` when the answer
+/// lists no records (1.53+ without `verbose`).
+pub fn docker_df_records(df: &Value) -> Option<Vec<Record>> {
+    let items = match (df.get("BuildCache"), df.pointer("/BuildCacheUsage/Items")) {
+        (Some(Value::Array(items)), _) | (_, Some(Value::Array(items))) => items,
+        // Before API 1.52 an empty cache is `"BuildCache": null` (a nil Go slice).
+        (Some(Value::Null), _) => return Some(Vec::new()),
+        // Since 1.52 an empty list is left out: a summary without records is an empty cache
+        // only when it counts none.
+        _ => match docker_df_summary(df) {
+            Some(s) if s.count == 0 => return Some(Vec::new()),
+            _ => return None,
+        },
+    };
+    Some(
+        items
+            .iter()
+            .filter_map(|r| {
+                let in_use = r.get("InUse").and_then(Value::as_bool).unwrap_or(false);
+                let shared = r.get("Shared").and_then(Value::as_bool).unwrap_or(false);
+                Some(Record {
+                    id: r.get("ID")?.as_str()?.to_string(),
+                    kind: r
+                        .get("Type")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
+                    size: r.get("Size").and_then(Value::as_i64).unwrap_or(0),
+                    in_use,
+                    shared,
+                    // As the engine counts it (API 1.52 `Reclaimable`): not in use, not shared.
+                    reclaimable: !in_use && !shared,
+                    description: r
+                        .get("Description")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
+                    on_disk: None,
                 })
-                .collect()
-        })
-        .unwrap_or_default()
+            })
+            .collect(),
+    )
 }
 
 /// go-units FromHumanSize: decimal units ("1.653GB" = 1.653 × 10⁹), as `du` prints them.
@@ -486,12 +536,18 @@ pub fn du_verbose(text: &str) -> Vec<Record> {
                     shared: false,
                     reclaimable: true,
                     description: String::new(),
+                    on_disk: None,
                 });
             }
             key => {
                 let Some(r) = cur.as_mut() else { continue };
                 match key {
-                    "Reclaimable" => r.reclaimable = v == "true",
+                    // buildctl prints `Reclaimable` as "not in use" (cmd/buildctl/diskusage.go
+                    // `!di.InUse`): the one word it gives of a record held by a build.
+                    "Reclaimable" => {
+                        r.reclaimable = v == "true";
+                        r.in_use = !r.reclaimable;
+                    }
                     "Shared" => r.shared = v == "true",
                     "In use" | "InUse" => r.in_use = v == "true",
                     "Size" => r.size = human_size(v).unwrap_or(0),
@@ -522,10 +578,12 @@ pub fn du_table(text: &str) -> Vec<Record> {
                 id: id.trim_end_matches('*').to_string(),
                 kind: String::new(),
                 size: human_size(size)?,
-                in_use: false,
+                // RECLAIMABLE is `!InUse` (cmd/buildctl/diskusage.go printTableRow).
+                in_use: !reclaimable,
                 shared: size.ends_with('*'),
                 reclaimable,
                 description: String::new(),
+                on_disk: None,
             })
         })
         .collect()
@@ -659,6 +717,68 @@ mod tests {
             r(None, None, Some(20 * gb)).keep_bytes(100 * gb, 50 * gb, 70 * gb),
             Some(70 * gb)
         );
+    }
+
+    /// `/system/df` as moby's daemon/server/router/system/system_routes.go writes it: API 1.41
+    /// (Docker 20.10: `BuildCache`, null when empty), 1.52 (Docker 29: `BuildCacheUsage` beside
+    /// the legacy fields, or alone with `verbose`; its fields `omitempty`), and 1.53+ without
+    /// `verbose` (totals, no records).
+    #[test]
+    fn docker_df_across_api_versions() {
+        use serde_json::json;
+        let item = json!({"ID": "9h4t09uw3uouprso7st4b5q4x", "Type": "exec.cachemount",
+            "Description": "cached mount /c", "InUse": true, "Shared": false, "Size": 0});
+        assert_eq!(
+            docker_df_records(&json!({"BuildCache": null})),
+            Some(vec![])
+        );
+        let old = docker_df_records(&json!({"BuildCache": [item]})).unwrap();
+        assert_eq!(old.len(), 1);
+        assert!(old[0].in_use && !old[0].reclaimable && old[0].on_disk.is_none());
+        assert_eq!(docker_df_summary(&json!({"BuildCache": [item]})), None);
+
+        let both = json!({"BuildCache": [item], "BuildCacheUsage": {"ActiveCount": 1,
+            "TotalCount": 1, "TotalSize": 0, "Items": [item]}});
+        assert_eq!(docker_df_records(&both).unwrap(), old);
+        let verbose = json!({"BuildCacheUsage": {"ActiveCount": 1, "TotalCount": 1,
+            "Reclaimable": 2_000_000, "TotalSize": 5_000_000, "Items": [item]}});
+        assert_eq!(docker_df_records(&verbose).unwrap(), old);
+        assert_eq!(
+            docker_df_summary(&verbose),
+            Some(CacheSummary {
+                total: 5_000_000,
+                reclaimable: 2_000_000,
+                active: 1,
+                count: 1
+            })
+        );
+        // Totals only: the records are unknown, unless it counts none.
+        let brief = json!({"BuildCacheUsage": {"ActiveCount": 1, "TotalCount": 1, "TotalSize": 5}});
+        assert_eq!(docker_df_records(&brief), None);
+        assert_eq!(
+            docker_df_records(&json!({"BuildCacheUsage": {}})),
+            Some(vec![])
+        );
+        assert_eq!(
+            docker_df_summary(&json!({"BuildCacheUsage": {}}))
+                .unwrap()
+                .reclaimable,
+            0
+        );
+        // Garbled answers: nothing, never a panic.
+        assert_eq!(docker_df_records(&json!({"BuildCache": "x"})), None);
+        assert_eq!(docker_df_summary(&json!({"BuildCacheUsage": [1]})), None);
+        assert_eq!(docker_df_records(&json!([])), None);
+    }
+
+    /// buildkit cache/manager.go pruneOnce: without `--all`, internal and frontend records stay.
+    #[test]
+    fn a_prune_without_all_keeps_internal_and_frontend_records() {
+        let du = "ID:\t\tf1\nReclaimable:\ttrue\nShared:\t\tfalse\nSize:\t\t2MB\nType:\t\tfrontend\n\nID:\t\tr1\nReclaimable:\ttrue\nShared:\t\tfalse\nSize:\t\t3MB\nType:\t\tregular\n\n";
+        let r = du_verbose(du);
+        assert!(!r[0].frees() && r[0].kept_without_all());
+        assert!(r[1].frees());
+        assert_eq!(r[1].bytes(), 3_000_000);
     }
 
     #[test]
