@@ -269,6 +269,7 @@ fn buildkitd(host: &Facts) -> Option<Builder> {
             ),
         ));
     }
+    let daemon_running = daemon.is_some();
     let args = daemon.map(|(_, a)| a).unwrap_or_default();
     // Rootless buildkitd reads $XDG_CONFIG_HOME (or ~/.config) and keeps state in ~/.local/share.
     let home = host.env("HOME").ok().flatten();
@@ -295,12 +296,22 @@ fn buildkitd(host: &Facts) -> Option<Builder> {
             format!("{h}/.local/share/buildkit"),
         ));
     }
-    for (toml_path, default_state) in candidates {
+    // Permission is not absence: a socket that refuses us (not root, not in buildkitd's group)
+    // is a buildkitd there, whether or not buildctl is installed to ask it.
+    let reached = host.connect(&socket);
+    let refused_socket = match &reached {
+        Err(HostError::PermissionDenied(s)) => Some(format!("permission denied on {s}")),
+        _ => None,
+    };
+    let answering = reached.is_ok() || refused_socket.is_some();
+    // A config or state directory we may not read is there all the same.
+    let there = |r: Result<bool, HostError>| !matches!(r, Ok(false) | Err(HostError::NotFound(_)));
+    let found = candidates.iter().position(|(toml_path, state)| {
+        there(host.read_text(toml_path).map(|_| true)) || there(host.stat(state).map(|m| m.is_dir))
+    });
+    let chosen = found.or((daemon_running || answering).then_some(0))?;
+    if let Some((toml_path, default_state)) = candidates.into_iter().nth(chosen) {
         let text = host.read_text(&toml_path);
-        let state_exists = host.stat(&default_state).is_ok_and(|m| m.is_dir);
-        if matches!(text, Err(HostError::NotFound(_))) && !state_exists {
-            continue;
-        }
         let parsed = match &text {
             Ok(t) => buildkit::buildkitd_toml(t).map_err(|e| format!("{toml_path}: {e}")),
             Err(HostError::NotFound(_)) => Ok((None, Vec::new())),
@@ -314,16 +325,21 @@ fn buildkitd(host: &Facts) -> Option<Builder> {
             .unwrap_or(default_state);
         let config =
             parsed.map(|(_, workers)| workers.into_iter().next().map(|w| (toml_path.clone(), w)));
-        let du = host.run(&["buildctl", "du", "-v"], DEFAULT_TIMEOUT);
+        let du = match &refused_socket {
+            Some(why) => Err(HostError::PermissionDenied(why.clone())),
+            None => host.run(&["buildctl", "du", "-v"], DEFAULT_TIMEOUT),
+        };
         // buildctl: "dial unix /run/buildkit/buildkitd.sock: connect: permission denied".
-        let refused = du.as_ref().ok().filter(|o| !o.success()).and_then(|o| {
-            let at = o.stderr.find("connect: permission denied")?;
-            let before = &o.stderr[..at];
-            let socket = before
-                .rfind("dial unix ")
-                .map(|i| before[i + 10..].trim_end_matches([':', ' ']).to_string())
-                .unwrap_or_else(|| "buildkitd's socket".into());
-            Some(format!("permission denied on {socket}"))
+        let refused = refused_socket.clone().or_else(|| {
+            du.as_ref().ok().filter(|o| !o.success()).and_then(|o| {
+                let at = o.stderr.find("connect: permission denied")?;
+                let before = &o.stderr[..at];
+                let socket = before
+                    .rfind("dial unix ")
+                    .map(|i| before[i + 10..].trim_end_matches([':', ' ']).to_string())
+                    .unwrap_or_else(|| "buildkitd's socket".into());
+                Some(format!("permission denied on {socket}"))
+            })
         });
         let (records, used, used_from) = match du {
             Ok(o) if o.success() => {
