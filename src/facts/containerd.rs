@@ -421,3 +421,257 @@ fn in_cgroup_of(facts: &Facts, pid: u32, id: &str) -> bool {
         last == id || last.ends_with(&suffix)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::{Answer, Request, Script};
+
+    const SOCK: &str = "/srv/cd/containerd.sock";
+    const TASKS: &str = "/srv/cd/state/io.containerd.runtime.v2.task/default";
+
+    /// A process (pid, ppid, comm, argv) as /proc shows it, in mount namespace 1.
+    fn process(s: Script, pid: u32, ppid: u32, comm: &str, argv: &str) -> Script {
+        s.file(
+            &format!("/proc/{pid}/stat"),
+            &format!(
+                "{pid} ({comm}) S {ppid} 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 {pid}00 0 0\n"
+            ),
+        )
+        .file(&format!("/proc/{pid}/cmdline"), &argv.replace(' ', "\0"))
+        .link(&format!("/proc/{pid}/ns/mnt"), "mnt:[4026531841]")
+    }
+
+    /// containerd 1.6.20 as a test started it (`--config` naming root, state and socket), with a
+    /// shim started for task `web`, which also serves `side` (grouped with `--annotation
+    /// io.containerd.runc.v2.group=web`): the layout seen on this machine.
+    fn host(side_init_alive: bool) -> Script {
+        let hash = parse::shim_socket_name(SOCK, "default", "web");
+        let mut s = Script::new().file(
+            "/srv/cd/config.toml",
+            &format!("version = 2\nroot = \"/srv/cd/root\"\nstate = \"/srv/cd/state\"\n[grpc]\n  address = \"{SOCK}\"\n"),
+        );
+        s = process(s, 1, 0, "init", "/sbin/init");
+        s = process(
+            s,
+            26,
+            1,
+            "containerd",
+            "containerd --config /srv/cd/config.toml",
+        );
+        s = process(
+            s,
+            63,
+            1,
+            "containerd-shim",
+            &format!("/usr/bin/containerd-shim-runc-v2 -namespace default -id web -address {SOCK}"),
+        );
+        s = process(s, 82, 63, "sleep", "sleep 600");
+        if side_init_alive {
+            s = process(s, 124, 63, "sleep", "sleep 600");
+        }
+        for (id, pid) in [("web", 82), ("side", 124)] {
+            s = s
+                .file(&format!("{TASKS}/{id}/init.pid"), &pid.to_string())
+                .file(
+                    &format!("{TASKS}/{id}/address"),
+                    &format!("unix:///run/containerd/s/{hash}"),
+                );
+        }
+        s
+    }
+
+    fn bundle(id: &str) -> Bundle {
+        parse::bundle(&format!("{TASKS}/{id}/rootfs")).unwrap()
+    }
+
+    fn task_of(s: Script, id: &str) -> Task {
+        let facts = Facts::of(s.host());
+        let cz = Containerd::read(&facts);
+        task(&facts, &cz, &bundle(id), &mut Listings::new())
+    }
+
+    fn state(t: &Task) -> (Option<String>, String) {
+        match t {
+            Task::Known(c) => (c.state.clone(), c.source.clone()),
+            other => panic!("not known: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn daemons_from_their_command_line_and_config() {
+        let facts = Facts::of(host(true).host());
+        let cz = Containerd::read(&facts);
+        let d = cz.daemon_of(&bundle("web")).unwrap();
+        assert_eq!(
+            (d.pid, d.root.as_str(), d.address.as_str()),
+            (Some(26), "/srv/cd/root", SOCK)
+        );
+        assert!(
+            d.located.contains("config /srv/cd/config.toml"),
+            "{}",
+            d.located
+        );
+        // The configured default daemon is known too, not running.
+        assert!(
+            cz.daemons
+                .iter()
+                .any(|d| d.pid.is_none() && d.state == "/run/containerd")
+        );
+        assert_eq!(cz.shims.len(), 1);
+    }
+
+    #[test]
+    fn running_tasks_from_init_pid_under_a_shim_grouped_or_not() {
+        for id in ["web", "side"] {
+            let (s, source) = state(&task_of(host(true), id));
+            assert_eq!(s.as_deref(), Some("running"), "{id}: {source}");
+            assert!(
+                source.contains("a child of containerd-shim pid 63"),
+                "{source}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_grouped_task_whose_init_exited_is_stopped_through_its_shims_socket() {
+        let t = task_of(host(false), "side");
+        let (s, source) = state(&t);
+        assert_eq!(s.as_deref(), Some("stopped"), "{source}");
+        assert!(
+            source.contains("containerd-shim pid 63 serves it"),
+            "{source}"
+        );
+        let Task::Known(c) = t else { unreachable!() };
+        assert_eq!(c.address.as_deref(), Some(SOCK));
+        assert_eq!(c.namespace.as_deref(), Some("default"));
+    }
+
+    #[test]
+    fn no_shim_and_no_init_is_a_task_gone() {
+        // The shim was killed while something held the root: containerd's cleanup could not
+        // unmount it ("failed to cleanup rootfs mount … device or resource busy").
+        let mut s = Script::new();
+        s = process(s, 1, 0, "init", "/sbin/init");
+        let hash = parse::shim_socket_name(SOCK, "default", "web");
+        s = s.file(&format!("{TASKS}/web/init.pid"), "86").file(
+            &format!("{TASKS}/web/address"),
+            &format!("unix:///run/containerd/s/{hash}"),
+        );
+        match task_of(s, "web") {
+            Task::Gone(why) => assert!(
+                why.contains("no containerd-shim serves it") && why.contains("pid 86"),
+                "{why}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Not root: the bundle (0700) is unreadable.
+    fn not_root(side_cgroup: &str) -> Script {
+        let mut s = host(true);
+        for id in ["web", "side"] {
+            for f in ["init.pid", "address", "config.json"] {
+                let p = format!("{TASKS}/{id}/{f}");
+                s = s.answer(
+                    Request::Read(p.clone()),
+                    Err(HostError::PermissionDenied(p)),
+                );
+            }
+        }
+        s.file("/proc/82/cgroup", "12:pids:/default/web\n0::/\n")
+            .file("/proc/124/cgroup", &format!("12:pids:{side_cgroup}\n"))
+            .euid(65534)
+    }
+
+    #[test]
+    fn not_root_a_shim_child_in_the_tasks_cgroup_is_its_init() {
+        let (s, source) = state(&task_of(not_root("/default/side"), "side"));
+        assert_eq!(s.as_deref(), Some("running"), "{source}");
+        assert!(
+            source.contains("pid 124, a child of containerd-shim pid 63"),
+            "{source}"
+        );
+        // Kubernetes' systemd cgroup driver names it cri-containerd-ID.scope.
+        let k8s = not_root("/kubepods.slice/kubepods-pod1.slice/cri-containerd-side.scope");
+        assert_eq!(state(&task_of(k8s, "side")).0.as_deref(), Some("running"));
+    }
+
+    #[test]
+    fn not_root_a_refusing_socket_leaves_the_owner_unknown() {
+        let s = not_root("/elsewhere").answer(
+            Request::Connect(SOCK.into()),
+            Err(HostError::PermissionDenied(SOCK.into())),
+        );
+        match task_of(s, "side") {
+            Task::Refused(why) => assert_eq!(why, format!("permission denied on {SOCK}")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ctr_settles_what_processes_cannot() {
+        let ctr = [
+            "ctr",
+            "--address",
+            SOCK,
+            "--namespace",
+            "default",
+            "--connect-timeout",
+            "2s",
+            "task",
+            "ls",
+        ];
+        let asked = |out: &str| {
+            not_root("/elsewhere")
+                .answer(Request::Connect(SOCK.into()), Ok(Answer::Connected))
+                .command(&ctr, 0, out, "")
+        };
+        let (s, source) = state(&task_of(
+            asked("TASK PID STATUS\nside 124 PAUSED\n"),
+            "side",
+        ));
+        assert_eq!(s.as_deref(), Some("paused"));
+        assert!(source.starts_with(&format!(
+            "ctr --address {SOCK} --namespace default task ls: PAUSED"
+        )));
+        match task_of(asked("TASK PID STATUS\nweb 82 RUNNING\n"), "side") {
+            Task::Gone(why) => assert!(why.contains("lists no task side"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        // ctr refused where the plain connect was let in (an LSM, say): still refused.
+        let refused = not_root("/elsewhere")
+            .answer(Request::Connect(SOCK.into()), Ok(Answer::Connected))
+            .command(&ctr, 1, "", &format!("ctr: failed to dial \"{SOCK}\": connection error: desc = \"transport: error while dialing: dial unix {SOCK}: connect: permission denied\""));
+        assert!(matches!(task_of(refused, "side"), Task::Refused(_)));
+    }
+
+    #[test]
+    fn without_processes_or_containerd_the_state_is_unknown() {
+        // A --root tree of files: no /proc, no socket, no ctr; the default config's state dir.
+        let s = Script::new().file(
+            "/run/containerd/io.containerd.runtime.v2.task/k8s.io/7d08/init.pid",
+            "82",
+        );
+        let facts = Facts::of(s.host());
+        let cz = Containerd::read(&facts);
+        let b = parse::bundle("/run/containerd/io.containerd.runtime.v2.task/k8s.io/7d08/rootfs")
+            .unwrap();
+        let (st, source) = state(&task(&facts, &cz, &b, &mut Listings::new()));
+        assert_eq!(st, None);
+        assert!(source.contains("cannot list processes"), "{source}");
+        assert!(
+            source
+                .contains("containerd does not answer: connect to /run/containerd/containerd.sock"),
+            "{source}"
+        );
+        // A state dir no containerd is known for: not asked at all.
+        let s = Script::new().file(&format!("{TASKS}/web/init.pid"), "82");
+        let (st, source) = state(&task_of(s, "web"));
+        assert_eq!(st, None);
+        assert!(
+            source.ends_with("no containerd known for state directory /srv/cd/state"),
+            "{source}"
+        );
+    }
+}
