@@ -11,40 +11,60 @@ pub const DEFAULT_STATE: &str = "/run/containerd";
 pub const DEFAULT_ADDRESS: &str = "/run/containerd/containerd.sock";
 pub const DEFAULT_CONFIG: &str = "/etc/containerd/config.toml";
 
-/// Go's `flag` package (containerd, its shims): `-name value`, `--name value`, `-name=value`,
-/// `--name=value`; the value of the last `name` given (Go keeps the last). `bools` take no value.
-fn go_flag(argv: &[String], names: &[&str], bools: &[&str]) -> Option<String> {
-    let mut found = None;
-    let mut i = 1;
-    while i < argv.len() {
-        let a = argv[i].as_str();
-        i += 1;
-        if a == "--" {
-            break;
-        }
-        let Some(flag) = a.strip_prefix("--").or_else(|| a.strip_prefix('-')) else {
-            // Go's flag package stops at the first argument that is not a flag (a subcommand).
-            break;
+/// A command line as Go's `flag` package reads it (containerd, its shims): `-name value`,
+/// `--name value`, `-name=value`, `--name=value`, up to the first argument that is not a flag
+/// (a subcommand: `containerd config dump`, `containerd-shim-runc-v2 … delete`).
+struct GoArgs {
+    flags: Vec<(String, String)>,
+    /// The first argument after the flags, if any.
+    action: Option<String>,
+}
+
+impl GoArgs {
+    /// `bools` take no value.
+    fn parse(argv: &[String], bools: &[&str]) -> GoArgs {
+        let mut out = GoArgs {
+            flags: Vec::new(),
+            action: None,
         };
-        let (name, inline) = match flag.split_once('=') {
-            Some((n, v)) => (n, Some(v)),
-            None => (flag, None),
-        };
-        if bools.contains(&name) || (inline.is_none() && argv.get(i).is_none()) {
-            continue;
-        }
-        let value = match inline {
-            Some(v) => v.to_string(),
-            None => {
-                i += 1;
-                argv[i - 1].clone()
+        let mut i = 1;
+        while i < argv.len() {
+            let a = argv[i].as_str();
+            i += 1;
+            if a == "--" {
+                out.action = argv.get(i).cloned();
+                break;
             }
-        };
-        if names.contains(&name) {
-            found = Some(value);
+            let Some(flag) = a.strip_prefix("--").or_else(|| a.strip_prefix('-')) else {
+                out.action = Some(a.to_string());
+                break;
+            };
+            let (name, inline) = match flag.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (flag, None),
+            };
+            if bools.contains(&name) {
+                continue;
+            }
+            let Some(value) = inline.or_else(|| argv.get(i).cloned()) else {
+                break;
+            };
+            if !a.contains('=') {
+                i += 1;
+            }
+            out.flags.push((name.to_string(), value));
         }
+        out
     }
-    found
+
+    /// The value of the last of `names` given (Go keeps the last).
+    fn get(&self, names: &[&str]) -> Option<String> {
+        self.flags
+            .iter()
+            .rev()
+            .find(|(n, _)| names.contains(&n.as_str()))
+            .map(|(_, v)| v.clone())
+    }
 }
 
 /// What a running containerd's command line says (`containerd --config F --root R --state S
@@ -61,7 +81,8 @@ pub struct DaemonArgs {
 const DAEMON_BOOLS: &[&str] = &["v", "version", "h", "help"];
 
 pub fn daemon_args(argv: &[String]) -> DaemonArgs {
-    let get = |names: &[&str]| go_flag(argv, names, DAEMON_BOOLS);
+    let args = GoArgs::parse(argv, DAEMON_BOOLS);
+    let get = |names: &[&str]| args.get(names);
     DaemonArgs {
         config: get(&["config", "c"]),
         root: get(&["root"]),
@@ -92,9 +113,10 @@ pub fn config(text: &str) -> Result<Config, String> {
     })
 }
 
-/// A shim process: `containerd-shim-runc-v2 -namespace NS -id ID -address A` (runtime v2), or
+/// A serving shim: `containerd-shim-runc-v2 -namespace NS -id ID -address A` (runtime v2), or
 /// the v1 `containerd-shim -namespace NS -workdir ROOT/io.containerd.runtime.v1.linux/NS/ID
-/// -address A …`, whose id is its work directory's name.
+/// -address A …`, whose id is its work directory's name. The same binary run with an action
+/// (`start`, or `delete`: containerd cleaning up after a dead shim) serves nothing: `None`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShimArgs {
     pub namespace: String,
@@ -106,7 +128,11 @@ pub struct ShimArgs {
 const SHIM_BOOLS: &[&str] = &["debug", "systemd-cgroup", "v", "version"];
 
 pub fn shim_args(argv: &[String]) -> Option<ShimArgs> {
-    let get = |name: &str| go_flag(argv, &[name], SHIM_BOOLS).filter(|v| !v.is_empty());
+    let args = GoArgs::parse(argv, SHIM_BOOLS);
+    if args.action.is_some() {
+        return None;
+    }
+    let get = |name: &str| args.get(&[name]).filter(|v| !v.is_empty());
     let id = get("id").or_else(|| {
         get("workdir").and_then(|w| {
             w.trim_end_matches('/')
@@ -344,6 +370,12 @@ mod tests {
         .unwrap();
         assert_eq!((v1.namespace.as_str(), v1.id.as_str()), ("moby", "0b14"));
         assert!(shim_args(&argv("containerd-shim-runc-v2 -v")).is_none());
+        // containerd cleaning up after a dead shim runs the binary with `delete`: it serves
+        // nothing (seen while containerd 1.6.20 retried a busy rootfs unmount).
+        assert!(shim_args(&argv(
+            "/usr/bin/containerd-shim-runc-v2 -namespace default -address /a.sock -publish-binary /usr/bin/containerd -id lost -bundle /s/default/lost delete",
+        ))
+        .is_none());
         assert!(shim_args(&argv("containerd-shim-runc-v2 -namespace x")).is_none());
     }
 
