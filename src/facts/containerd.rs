@@ -379,6 +379,11 @@ fn listed<'a>(
                 Err(HostError::PermissionDenied(s)) => {
                     return Err(Asked::Refused(format!("permission denied on {s}")));
                 }
+                Err(HostError::NotFound(_)) => {
+                    return Err(Asked::Failed(format!(
+                        "containerd does not answer: no socket at {address}"
+                    )));
+                }
                 Err(e) => return Err(Asked::Failed(format!("containerd does not answer: {e}"))),
                 Ok(()) => {}
             }
@@ -661,8 +666,9 @@ mod tests {
         assert_eq!(st, None);
         assert!(source.contains("cannot list processes"), "{source}");
         assert!(
-            source
-                .contains("containerd does not answer: connect to /run/containerd/containerd.sock"),
+            source.contains(
+                "containerd does not answer: no socket at /run/containerd/containerd.sock"
+            ),
             "{source}"
         );
         // A state dir no containerd is known for: not asked at all.

@@ -9,7 +9,7 @@
 
 use std::process::Command;
 
-use crate::common::{check, doctor_path, require_root, status};
+use crate::common::{Tree, check, doctor_path, fixtures, require_root, status};
 use serde_json::Value;
 
 /// Builds an OCI image layout holding one layer, a busybox-static rootfs (sh, sleep, true), for
@@ -384,4 +384,76 @@ fn containerd_tasks_running_stopped_and_left_over_as_root_and_as_nobody() {
     assert_eq!(value(&stdout, "FIX_RC"), "0", "{stdout}\n{stderr}");
     assert_eq!(value(&stdout, "SIDE_MOUNTED"), "0", "{stdout}\n{stderr}");
     assert!(!value(&stdout, "AFTER").contains("side"), "{stdout}");
+}
+
+/// Under `--root` over a node's files there are no processes to read and no containerd to ask:
+/// every task's root is containerd's, its state unknown, nothing leaked, nothing offered.
+#[test]
+fn node_mount_tables_without_processes_are_unknown_never_leaked() {
+    let (k8s, k8s_ids) = fixtures::k8s_node_containerd();
+    let (k3s, k3s_ids) = fixtures::k3s_node_containerd_v1();
+    let (stargz, stargz_ids) = fixtures::stargz_node();
+    let k8s_task = "/run/containerd/io.containerd.runtime.v2.task/k8s.io";
+    let cases = [
+        (
+            "k8s",
+            k8s,
+            k8s_task,
+            k8s_ids.to_vec(),
+            "containerd does not answer: no socket at /run/containerd/containerd.sock",
+        ),
+        (
+            "k3s",
+            k3s,
+            "/run/k3s/containerd/io.containerd.runtime.v1.linux/k8s.io",
+            k3s_ids.to_vec(),
+            "no containerd known for state directory /run/k3s/containerd",
+        ),
+        (
+            "stargz",
+            stargz,
+            k8s_task,
+            stargz_ids.to_vec(),
+            "containerd does not answer: no socket at /run/containerd/containerd.sock",
+        ),
+    ];
+    for (name, table, tasks, ids, why) in cases {
+        let tree = Tree::new();
+        tree.file("proc/1/mountinfo", table);
+        if name == "k8s" {
+            // The container's bundle, as CRI writes its config.json: the name comes from it.
+            tree.file(
+                &format!("{tasks}/{}/config.json", ids[1]),
+                r#"{"ociVersion":"1.0.2-dev","annotations":{"io.kubernetes.cri.container-type":"container","io.kubernetes.cri.container-name":"coredns","io.kubernetes.cri.sandbox-name":"coredns-5d78c9869d-x7k2p","io.kubernetes.cri.sandbox-namespace":"kube-system"}}"#,
+            );
+        }
+        let (_, report) = tree.run_json(&["--only", "overlay-busy"]);
+        assert_eq!(
+            status(&report, "overlay-busy"),
+            "unknown",
+            "{name}: {report:#}"
+        );
+        let c = check(&report, "overlay-busy");
+        assert_eq!(c["fixes"], serde_json::json!([]), "{name}: {report:#}");
+        let ev = c["evidence"].to_string();
+        assert!(!ev.contains("leaked"), "{name}: {ev}");
+        for id in ids {
+            let lines = evidence_of(&report, &format!("{tasks}/{id}/rootfs"));
+            assert!(
+                lines.iter().any(|l| l.contains(&format!(
+                    "({}, state unknown): its engine's state is unknown",
+                    &id[..12]
+                )) && l.contains(why)
+                    && l.ends_with("not judged, no stop or unmount is offered")
+                    && !l.contains(", no container")),
+                "{name}: {lines:?}"
+            );
+        }
+        if name == "k8s" {
+            assert!(
+                ev.contains("containerd container k8s.io/kube-system/coredns-5d78c9869d-x7k2p/coredns (9f2e8d7c6b5a, state unknown)"),
+                "{ev}"
+            );
+        }
+    }
 }
