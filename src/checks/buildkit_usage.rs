@@ -1158,6 +1158,69 @@ mod buildkitd_tests {
     }
 }
 
+/// #15 item 8: permission is not absence, for buildkitd too.
+#[cfg(test)]
+mod refusal_tests {
+    use super::*;
+    use crate::host::{Request, Script};
+
+    fn buildkitd_part(o: &Outcome) -> &str {
+        o.summary
+            .split("; ")
+            .find(|p| p.starts_with("buildkitd: "))
+            .unwrap_or_else(|| panic!("no buildkitd in {:?}", o.summary))
+    }
+
+    fn run(script: Script) -> Outcome {
+        (CHECK.run)(&Facts::of(script.host()), &Options::default())
+    }
+
+    #[test]
+    fn a_running_buildkitd_whose_root_we_may_not_read_is_there() {
+        // Not root: buildkitd's --root is under a 0700 directory; no config file; no buildctl.
+        let stat = super::tests::STAT.replace("(dockerd)", "(buildkitd)");
+        let o = run(Script::new()
+            .file("/proc/42/stat", &stat)
+            .file("/proc/42/cmdline", "buildkitd\0--root\0/srv/private/bk\0")
+            .answer(
+                Request::Stat("/srv/private/bk".into()),
+                Err(HostError::PermissionDenied("/srv/private/bk".into())),
+            )
+            .euid(1000));
+        assert_eq!(o.status, Status::Unknown, "{}", o.summary);
+        assert!(
+            buildkitd_part(&o).contains("cache usage unknown"),
+            "{}",
+            o.summary
+        );
+    }
+
+    #[test]
+    fn a_socket_that_refuses_us_is_a_buildkitd_there_without_buildctl() {
+        // BUILDKIT_HOST names a socket that refuses us; nothing else of buildkitd is visible.
+        let o = run(Script::new()
+            .answer(
+                Request::Env("BUILDKIT_HOST".into()),
+                Ok(crate::host::Answer::Env(Some(
+                    "unix:///run/user/0/bk.sock".into(),
+                ))),
+            )
+            .answer(
+                Request::Connect("/run/user/0/bk.sock".into()),
+                Err(HostError::PermissionDenied("/run/user/0/bk.sock".into())),
+            )
+            .euid(1000));
+        assert_eq!(o.status, Status::Unknown, "{}", o.summary);
+        assert_eq!(
+            buildkitd_part(&o),
+            "buildkitd: permission denied on /run/user/0/bk.sock"
+        );
+        // Nothing there at all: no buildkitd, and no word of one.
+        let o = run(Script::new());
+        assert_eq!(o.status, Status::Skipped, "{}", o.summary);
+    }
+}
+
 /// #16 item 11: what a prune can free decides whether one is offered.
 #[cfg(test)]
 mod reclaim_tests {
