@@ -4,8 +4,9 @@
 //! whose `ctr task rm` failed because something held its root is a stopped task that only
 //! `ctr task delete` releases; a task whose shim died while its root was held is a leftover
 //! containerd lists no more; and a non-root scan against the 0660 root-owned socket says
-//! "permission denied", never "leaked". Everything runs in private mount and PID namespaces with
-//! /run hidden, so the scan sees only this containerd, and nothing outlives the scene.
+//! "permission denied", never "leaked" (and so does its support bundle, replayed). Everything
+//! runs in private mount and PID namespaces with /run hidden, so the scan sees only this
+//! containerd, and nothing outlives the scene.
 
 use std::process::Command;
 
@@ -97,6 +98,12 @@ echo END
 cp "$1" "$base/doctor"; chmod 755 "$base/doctor"
 echo REPORT
 setpriv --reuid=65534 --regid=65534 --clear-groups "$base/doctor" --timeout 120 --format json --only overlay-busy || true
+echo END
+# The same as nobody, into a support bundle, replayed: the refusal is recorded, not re-asked.
+mkdir -m 777 "$base/out"
+setpriv --reuid=65534 --regid=65534 --clear-groups "$base/doctor" --timeout 120 bundle -o "$base/out/nobody.tar.gz" > /dev/null 2>&1 || true
+echo REPORT
+"$1" --timeout 120 --from-bundle "$base/out/nobody.tar.gz" --format json --only overlay-busy || true
 echo END
 CONTAINER_DOCTOR_AUDIT_LOG="$base/audit.log" "$1" --timeout 120 fix overlay-busy --plan containerd-release-side --yes --force > "$base/fix.out" 2>&1; echo "FIX_RC=$?"
 echo "SIDE_MOUNTED=$(grep -c "$T/side/rootfs" /proc/self/mountinfo || true)"
@@ -378,6 +385,19 @@ fn containerd_tasks_running_stopped_and_left_over_as_root_and_as_nobody() {
     assert!(!all.contains("no task"), "{all}");
     assert_eq!(fixes(&n), Vec::<Value>::new(), "{n:#}");
     assert_eq!(status(&n, "overlay-busy"), "unknown", "{n:#}");
+    // Replayed from nobody's bundle: the same verdicts, the same words.
+    let replayed = report(&stdout, &stderr, 2);
+    for point in [&web, &side, &lost] {
+        assert_eq!(
+            evidence_of(&replayed, point),
+            evidence_of(&n, point),
+            "{point}: {replayed:#}"
+        );
+    }
+    assert_eq!(
+        check(&replayed, "overlay-busy")["summary"],
+        check(&n, "overlay-busy")["summary"]
+    );
 
     // The offered plan, applied: the holder stopped, then ctr deletes the task and its shim
     // unmounts the root.
