@@ -152,7 +152,8 @@ pub fn shim_args(argv: &[String]) -> Option<ShimArgs> {
 pub const RUNTIME_V2: &str = "io.containerd.runtime.v2.task";
 pub const RUNTIME_V1: &str = "io.containerd.runtime.v1.linux";
 
-/// A task's bundle, as a rootfs mount point names it: `STATE/io.containerd.runtime.v2.task/NS/ID/rootfs`.
+/// A task's bundle, as a rootfs mount point names it:
+/// `STATE/io.containerd.runtime.v2.task/NS/ID/rootfs`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bundle {
     /// The state directory above the runtime directory (the v1 runtime's is under `/run` too).
