@@ -477,3 +477,51 @@ fn node_mount_tables_without_processes_are_unknown_never_leaked() {
         }
     }
 }
+
+/// containerd's temporary mounts (mount.WithTempMount: image unpack, diff, a volume's copy) in
+/// a `--root` tree whose processes are readable: containerd's own while a containerd with that
+/// root runs, a leftover when none does. The layout of containerd 1.7+'s ROOT/tmpmounts.
+#[test]
+fn temporary_mounts_are_containerds_while_it_runs() {
+    let snap = "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots";
+    let point = "/var/lib/containerd/tmpmounts/containerd-mount2863019152";
+    let table = format!(
+        "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n\
+         90 1 0:90 / {point} ro,relatime - overlay overlay ro,lowerdir={snap}/12/fs:{snap}/11/fs\n"
+    );
+    let stat = |pid: u32, comm: &str| {
+        format!(
+            "{pid} ({comm}) S 1 {pid} {pid} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 {pid}00 0 0\n"
+        )
+    };
+    for running in [true, false] {
+        let tree = Tree::new();
+        tree.file("proc/1/mountinfo", &table)
+            .file("proc/1/stat", stat(1, "systemd"))
+            .file("proc/1/cmdline", "/sbin/init\0")
+            .mnt_ns(1, 4026531841);
+        if running {
+            tree.file("proc/26/stat", stat(26, "containerd"))
+                .file("proc/26/cmdline", "/usr/bin/containerd\0")
+                .file("proc/26/mountinfo", &table)
+                .mnt_ns(26, 4026531841);
+        }
+        let (_, report) = tree.run_json(&["--only", "overlay-busy"]);
+        let lines = evidence_of(&report, point);
+        let c = check(&report, "overlay-busy");
+        if running {
+            assert_eq!(status(&report, "overlay-busy"), "ok", "{report:#}");
+            assert!(
+                lines[0].starts_with("containerd's temporary mount (image unpack, diff or volume copy) while containerd pid 26 runs; 0 holders"),
+                "{lines:?}"
+            );
+            assert_eq!(c["fixes"], serde_json::json!([]));
+        } else {
+            assert_eq!(status(&report, "overlay-busy"), "warn", "{report:#}");
+            assert!(
+                lines[0].starts_with("containerd's temporary mount, and no containerd with its root runs; leaked: nothing holds it"),
+                "{lines:?}"
+            );
+        }
+    }
+}
