@@ -88,6 +88,7 @@ fn request(r: &mut Request, t: &mut Tally) {
         | Request::Statfs(p)
         | Request::DiskStat(p)
         | Request::DirSize(p)
+        | Request::Connect(p)
         | Request::ProbeFreezer(_, p) => text_in_place(p, t),
         // The doctor's own commands: no allowlist (replay asks for the same argv), only detectors.
         Request::Run(argv) => argv.iter_mut().for_each(|a| text_in_place(a, t)),
@@ -315,7 +316,8 @@ impl Anonymizer {
             | Request::Stat(p)
             | Request::Statfs(p)
             | Request::DiskStat(p)
-            | Request::DirSize(p) => *p = self.text(p),
+            | Request::DirSize(p)
+            | Request::Connect(p) => *p = self.text(p),
             Request::Run(argv) => argv.iter_mut().for_each(|a| *a = self.text(a)),
             _ => {}
         }

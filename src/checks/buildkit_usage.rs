@@ -325,6 +325,7 @@ fn buildkitd(host: &Facts) -> Option<Builder> {
             ),
         ));
     }
+    let daemon_running = daemon.is_some();
     let args = daemon.map(|(_, a)| a).unwrap_or_default();
     // Rootless buildkitd reads $XDG_CONFIG_HOME (or ~/.config) and keeps state in ~/.local/share.
     let home = host.env("HOME").ok().flatten();
@@ -351,12 +352,22 @@ fn buildkitd(host: &Facts) -> Option<Builder> {
             format!("{h}/.local/share/buildkit"),
         ));
     }
-    for (toml_path, default_state) in candidates {
+    // Permission is not absence: a socket that refuses us (not root, not in buildkitd's group)
+    // is a buildkitd there, whether or not buildctl is installed to ask it.
+    let reached = host.connect(&socket);
+    let refused_socket = match &reached {
+        Err(HostError::PermissionDenied(s)) => Some(format!("permission denied on {s}")),
+        _ => None,
+    };
+    let answering = reached.is_ok() || refused_socket.is_some();
+    // A config or state directory we may not read is there all the same.
+    let there = |r: Result<bool, HostError>| !matches!(r, Ok(false) | Err(HostError::NotFound(_)));
+    let found = candidates.iter().position(|(toml_path, state)| {
+        there(host.read_text(toml_path).map(|_| true)) || there(host.stat(state).map(|m| m.is_dir))
+    });
+    let chosen = found.or((daemon_running || answering).then_some(0))?;
+    if let Some((toml_path, default_state)) = candidates.into_iter().nth(chosen) {
         let text = host.read_text(&toml_path);
-        let state_exists = host.stat(&default_state).is_ok_and(|m| m.is_dir);
-        if matches!(text, Err(HostError::NotFound(_))) && !state_exists {
-            continue;
-        }
         let parsed = match &text {
             Ok(t) => buildkit::buildkitd_toml(t).map_err(|e| format!("{toml_path}: {e}")),
             Err(HostError::NotFound(_)) => Ok((None, Vec::new())),
@@ -370,16 +381,21 @@ fn buildkitd(host: &Facts) -> Option<Builder> {
             .unwrap_or(default_state);
         let config =
             parsed.map(|(_, workers)| workers.into_iter().next().map(|w| (toml_path.clone(), w)));
-        let du = host.run(&["buildctl", "du", "-v"], DEFAULT_TIMEOUT);
+        let du = match &refused_socket {
+            Some(why) => Err(HostError::PermissionDenied(why.clone())),
+            None => host.run(&["buildctl", "du", "-v"], DEFAULT_TIMEOUT),
+        };
         // buildctl: "dial unix /run/buildkit/buildkitd.sock: connect: permission denied".
-        let refused = du.as_ref().ok().filter(|o| !o.success()).and_then(|o| {
-            let at = o.stderr.find("connect: permission denied")?;
-            let before = &o.stderr[..at];
-            let socket = before
-                .rfind("dial unix ")
-                .map(|i| before[i + 10..].trim_end_matches([':', ' ']).to_string())
-                .unwrap_or_else(|| "buildkitd's socket".into());
-            Some(format!("permission denied on {socket}"))
+        let refused = refused_socket.clone().or_else(|| {
+            du.as_ref().ok().filter(|o| !o.success()).and_then(|o| {
+                let at = o.stderr.find("connect: permission denied")?;
+                let before = &o.stderr[..at];
+                let socket = before
+                    .rfind("dial unix ")
+                    .map(|i| before[i + 10..].trim_end_matches([':', ' ']).to_string())
+                    .unwrap_or_else(|| "buildkitd's socket".into());
+                Some(format!("permission denied on {socket}"))
+            })
         });
         let mut measured = Measured::default();
         let (records, used, used_from) = match du {
@@ -1337,6 +1353,69 @@ mod buildkitd_tests {
         assert!(ev.contains("/srv/bk.toml: worker.oci"), "{ev}");
         assert!(ev.contains("size of /srv/bk "), "{ev}");
         assert!(o.summary.contains("GC is disabled"), "{}", o.summary);
+    }
+}
+
+/// #15 item 8: permission is not absence, for buildkitd too.
+#[cfg(test)]
+mod refusal_tests {
+    use super::*;
+    use crate::host::{Request, Script};
+
+    fn buildkitd_part(o: &Outcome) -> &str {
+        o.summary
+            .split("; ")
+            .find(|p| p.starts_with("buildkitd: "))
+            .unwrap_or_else(|| panic!("no buildkitd in {:?}", o.summary))
+    }
+
+    fn run(script: Script) -> Outcome {
+        (CHECK.run)(&Facts::of(script.host()), &Options::default())
+    }
+
+    #[test]
+    fn a_running_buildkitd_whose_root_we_may_not_read_is_there() {
+        // Not root: buildkitd's --root is under a 0700 directory; no config file; no buildctl.
+        let stat = super::tests::STAT.replace("(dockerd)", "(buildkitd)");
+        let o = run(Script::new()
+            .file("/proc/42/stat", &stat)
+            .file("/proc/42/cmdline", "buildkitd\0--root\0/srv/private/bk\0")
+            .answer(
+                Request::Stat("/srv/private/bk".into()),
+                Err(HostError::PermissionDenied("/srv/private/bk".into())),
+            )
+            .euid(1000));
+        assert_eq!(o.status, Status::Unknown, "{}", o.summary);
+        assert!(
+            buildkitd_part(&o).contains("cache usage unknown"),
+            "{}",
+            o.summary
+        );
+    }
+
+    #[test]
+    fn a_socket_that_refuses_us_is_a_buildkitd_there_without_buildctl() {
+        // BUILDKIT_HOST names a socket that refuses us; nothing else of buildkitd is visible.
+        let o = run(Script::new()
+            .answer(
+                Request::Env("BUILDKIT_HOST".into()),
+                Ok(crate::host::Answer::Env(Some(
+                    "unix:///run/user/0/bk.sock".into(),
+                ))),
+            )
+            .answer(
+                Request::Connect("/run/user/0/bk.sock".into()),
+                Err(HostError::PermissionDenied("/run/user/0/bk.sock".into())),
+            )
+            .euid(1000));
+        assert_eq!(o.status, Status::Unknown, "{}", o.summary);
+        assert_eq!(
+            buildkitd_part(&o),
+            "buildkitd: permission denied on /run/user/0/bk.sock"
+        );
+        // Nothing there at all: no buildkitd, and no word of one.
+        let o = run(Script::new());
+        assert_eq!(o.status, Status::Skipped, "{}", o.summary);
     }
 }
 

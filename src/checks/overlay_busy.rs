@@ -7,9 +7,11 @@ use std::collections::HashMap;
 
 use super::{Check, Options};
 use crate::facts::Facts;
+use crate::facts::containerd::{self as containerd_facts, Task};
 use crate::facts::engines::{self, Container, Engine};
 use crate::host::HostError;
 use crate::model::{FixPlan, MountNs, Outcome, Risk, Status, Step, Table};
+use crate::parse::containerd;
 use crate::parse::mountinfo::escape;
 use crate::parse::overlay::Owner;
 
@@ -36,6 +38,10 @@ pub const CHECK: Check = Check {
 enum Owned {
     /// An engine's container, with the state that engine (or conmon) gives.
     Container(Container),
+    /// The engine itself uses it while it runs (containerd's temporary mounts): in use.
+    Engine(String),
+    /// A container's root whose engine no longer accounts for it: judged as a leak, said whose.
+    Leftover(String),
     /// The engine that would know could not be asked: the owner is unknown.
     Unknown(String),
 }
@@ -54,6 +60,7 @@ impl Owned {
                 };
                 format!("{} container {} ({id}, {state})", c.engine.name(), c.name)
             }
+            Owned::Engine(what) | Owned::Leftover(what) => what.clone(),
             Owned::Unknown(why) => format!("owner unknown: {why}"),
         }
     }
@@ -129,12 +136,17 @@ fn run(host: &Facts, _: &Options) -> Outcome {
             owned.map(Owned::describe).unwrap_or_else(|| "—".into()),
             holders_cell(&scan, holds_all, &other_ns),
         ]);
-        let who = owned
-            .map(Owned::describe)
-            .unwrap_or_else(|| format!("{}, no container", o.owner.name()));
+        let who = owned.map(Owned::describe).unwrap_or_else(|| match o.owner {
+            Owner::Containerd => "containerd, not a task's root".to_string(),
+            _ => format!("{}, no container", o.owner.name()),
+        });
         // A namespace's "/" is its root filesystem: in use for as long as the namespace lives.
         let ns_root = o.mount.mount_point == "/";
-        let engine_in_use = matches!(owned, Some(Owned::Container(c)) if c.in_use());
+        let engine_in_use = match owned {
+            Some(Owned::Container(c)) => c.in_use(),
+            Some(Owned::Engine(_)) => true,
+            _ => false,
+        };
         if engine_in_use || ((as_root || ns_root) && !matches!(owned, Some(Owned::Container(_)))) {
             n.live += 1;
             if ok_lines < OK_SHOWN {
@@ -145,6 +157,13 @@ fn run(host: &Facts, _: &Options) -> Outcome {
                         format!(
                             "{who} (from {}); {}",
                             c.source,
+                            holders_count(holds_all.len(), &unknown_holders)
+                        ),
+                    ),
+                    Some(Owned::Engine(_)) => out.push(
+                        place,
+                        format!(
+                            "{who}; {}",
                             holders_count(holds_all.len(), &unknown_holders)
                         ),
                     ),
@@ -192,7 +211,21 @@ fn run(host: &Facts, _: &Options) -> Outcome {
                 ),
             );
             out = holders_evidence(&scan, holds_all, &other_ns, out);
-            if let Some(plan) = engine_plan(c) {
+            if let Some(mut plan) = engine_plan(c) {
+                // containerd unmounts the root itself and fails while something holds it
+                // ("failed rootfs umount: … device or resource busy"): the holders go first.
+                if c.engine == Engine::Containerd && !local.is_empty() && unknown_holders.is_none()
+                {
+                    let stop = signal_plan(String::new(), &scan, &local);
+                    plan.title = format!(
+                        "Stop the {} process{} holding it, then: {}",
+                        stop.steps.len(),
+                        if stop.steps.len() == 1 { "" } else { "es" },
+                        plan.title
+                    );
+                    plan.risk = Risk::Destructive;
+                    plan.steps = stop.steps.into_iter().chain(plan.steps).collect();
+                }
                 out = out.fix(plan);
             }
             continue;
@@ -365,8 +398,8 @@ fn run(host: &Facts, _: &Options) -> Outcome {
     } else {
         Status::Ok
     };
-    if let Some(note) = attribution {
-        out.push("container attribution", note);
+    for (source, note) in attribution {
+        out.push(source, note);
     }
     if let Some(why) = &unknown_holders {
         out.push("holders", format!("not all known: {why}"));
@@ -423,6 +456,33 @@ fn engine_plan(c: &Container) -> Option<FixPlan> {
                 c.name
             ),
         ),
+        Engine::Containerd => {
+            // Only a stopped task is containerd's to release; deleting it unmounts its root.
+            let (Some("stopped"), Some(ns), Some(address)) =
+                (c.state.as_deref(), &c.namespace, &c.address)
+            else {
+                return None;
+            };
+            (
+                [
+                    "ctr",
+                    "--address",
+                    address,
+                    "--namespace",
+                    ns,
+                    "task",
+                    "delete",
+                    &c.id,
+                ]
+                .map(String::from)
+                .to_vec(),
+                Risk::Disruptive,
+                format!(
+                    "Delete the stopped containerd task {} ({id}) with ctr: its shim unmounts the root",
+                    c.name
+                ),
+            )
+        }
         Engine::CriO | Engine::Storage => return None,
     };
     Some(FixPlan {
@@ -508,11 +568,13 @@ fn holders_evidence(
     out
 }
 
-/// Mount point → owner, from the Docker engine and from containers/storage's own records with
-/// the state from conmon or `podman ps`. An engine that refuses us (not root, not in its group)
-/// or does not answer leaves its overlays' owner unknown: "no container" would be a guess.
-fn attribute(facts: &Facts, scan: &Scan) -> (HashMap<String, Owned>, Option<String>) {
+/// Mount point → owner, from the Docker engine, from containers/storage's own records with the
+/// state from conmon or `podman ps`, and from containerd's bundles, shims and `ctr`. An engine
+/// that refuses us (not root, not in its group) or does not answer leaves its overlays' owner
+/// unknown: "no container" would be a guess. Also the evidence of how owners were found.
+fn attribute(facts: &Facts, scan: &Scan) -> (HashMap<String, Owned>, Vec<(String, String)>) {
     let mut owners = HashMap::new();
+    let mut notes = Vec::new();
     let mut note = None;
     if scan.overlays.iter().any(|o| o.owner == Owner::Docker) {
         match facts.docker_containers() {
@@ -552,7 +614,75 @@ fn attribute(facts: &Facts, scan: &Scan) -> (HashMap<String, Owned>, Option<Stri
             owners.insert(o.mount.mount_point.clone(), Owned::Container(c));
         }
     }
-    (owners, note)
+    if let Some(n) = note {
+        notes.push(("container attribution".to_string(), n));
+    }
+    attribute_containerd(facts, scan, &mut owners, &mut notes);
+    (owners, notes)
+}
+
+/// containerd's overlays: a task's root (its bundle's `rootfs`) gets the task's state; a
+/// temporary mount is containerd's own while a containerd with that root runs.
+fn attribute_containerd(
+    facts: &Facts,
+    scan: &Scan,
+    owners: &mut HashMap<String, Owned>,
+    notes: &mut Vec<(String, String)>,
+) {
+    let mut overlays = scan
+        .overlays
+        .iter()
+        .filter(|o| o.owner == Owner::Containerd)
+        .peekable();
+    if overlays.peek().is_none() {
+        return;
+    }
+    let cz = facts.containerd();
+    let mut listings = containerd_facts::Listings::new();
+    let mut shown: Vec<String> = Vec::new();
+    for o in overlays {
+        let point = &o.mount.mount_point;
+        if let Some(b) = containerd::bundle(point) {
+            if let Some(d) = cz.daemon_of(&b)
+                && !shown.contains(&d.located)
+            {
+                shown.push(d.located.clone());
+            }
+            let owned = match containerd_facts::task(facts, cz, &b, &mut listings) {
+                Task::Known(c) => Owned::Container(c),
+                Task::Gone(why) => Owned::Leftover(format!(
+                    "containerd task {}/{}'s root, no task: {why}",
+                    b.namespace, b.id
+                )),
+                Task::Refused(why) => {
+                    Owned::Unknown(format!("containerd could not be asked ({why})"))
+                }
+            };
+            owners.insert(point.clone(), owned);
+        } else if containerd::temp_mount(point) {
+            let dirs: Vec<&str> = o
+                .layers
+                .upper
+                .iter()
+                .chain(&o.layers.lower)
+                .map(String::as_str)
+                .collect();
+            let owned = match (cz.running_daemon_with(&dirs), facts.processes()) {
+                (Some(d), _) => Owned::Engine(format!(
+                    "containerd's temporary mount (image unpack, diff or volume copy) while containerd pid {} runs",
+                    d.pid.unwrap_or_default()
+                )),
+                (None, Err(why)) => Owned::Unknown(format!(
+                    "containerd's temporary mount; whether containerd runs is unknown ({why})"
+                )),
+                (None, Ok(_)) => Owned::Leftover(
+                    "containerd's temporary mount, and no containerd with its root runs".into(),
+                ),
+            };
+            owners.insert(point.clone(), owned);
+        }
+    }
+    notes.extend(shown.into_iter().map(|l| ("containerd".to_string(), l)));
 }
 
 /// containers/storage keeps `overlay-containers/containers.json` next to `overlay/`; a

@@ -1,7 +1,7 @@
 //! Containers as their engines know them, with the source that decided each state: the Docker
 //! Engine API; containers/storage's own records (Podman, Buildah, CRI-O share them); conmon
 //! processes (one per running Podman or CRI-O container); and `podman ps` bounded by the command
-//! timeout. Podman 4.x keeps its state in BoltDB (libpod/bolt_state.db), from 4.8 optionally in
+//! timeout. containerd's tasks are read in `super::containerd`. Podman 4.x keeps its state in BoltDB (libpod/bolt_state.db), from 4.8 optionally in
 //! SQLite (libpod/db.sql); reading BoltDB needs a reader we do not have, so `podman ps` stands in,
 //! live only.
 
@@ -20,6 +20,8 @@ pub enum Engine {
     Podman,
     Buildah,
     CriO,
+    /// A containerd task (ctr, nerdctl, a Kubernetes node's CRI).
+    Containerd,
     /// A containers/storage container no engine marker names.
     Storage,
 }
@@ -31,6 +33,7 @@ impl Engine {
             Engine::Podman => "podman",
             Engine::Buildah => "buildah",
             Engine::CriO => "cri-o",
+            Engine::Containerd => "containerd",
             Engine::Storage => "containers/storage",
         }
     }
@@ -50,15 +53,20 @@ pub struct Container {
     /// containers/storage: its graph root and runroot, when known (for the engine's own commands).
     pub storage_root: Option<String>,
     pub runroot: Option<String>,
+    /// containerd: the task's namespace and containerd's socket, when known (for `ctr`).
+    pub namespace: Option<String>,
+    pub address: Option<String>,
 }
 
 impl Container {
     /// Whether the engine uses it now: a process runs in it, or it is paused, or a build holds it.
     pub fn in_use(&self) -> bool {
-        matches!(
-            self.state.as_deref(),
-            Some("running" | "paused" | "restarting" | "stopping" | "removing" | "storage")
-        )
+        match self.state.as_deref() {
+            Some("running" | "paused" | "restarting" | "stopping" | "removing" | "storage") => true,
+            // A containerd task created but not started has its init (runc init) waiting in it.
+            Some("created" | "pausing") => self.engine == Engine::Containerd,
+            _ => false,
+        }
     }
 
     /// The engine's global options naming a non-default storage, for its own commands.
@@ -179,6 +187,8 @@ pub fn docker_containers(host: &Host) -> Result<Vec<DockerContainer>, HostError>
                 source: "Docker Engine API".into(),
                 storage_root: None,
                 runroot: None,
+                namespace: None,
+                address: None,
             },
         });
     }
@@ -240,6 +250,8 @@ pub fn storage_container(
         source: String::new(),
         storage_root: Some(root.to_string()),
         runroot: conmon.and_then(|m| m.runroot.clone()),
+        namespace: None,
+        address: None,
     };
     if engine == Engine::Buildah {
         // A Buildah working container never runs; its mount is Buildah's (`buildah mount`, or a

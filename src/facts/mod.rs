@@ -4,6 +4,7 @@
 //! facts into *unknown* the same way everywhere.
 
 mod cgroups;
+pub mod containerd;
 pub mod engines;
 mod mounts;
 mod os_release;
@@ -35,6 +36,7 @@ pub struct Facts {
     tools: Mutex<HashMap<String, Option<Tool>>>,
     conmons: OnceLock<Vec<engines::Conmon>>,
     docker: OnceLock<Result<Vec<engines::DockerContainer>, HostError>>,
+    containerd: OnceLock<containerd::Containerd>,
 }
 
 impl std::ops::Deref for Facts {
@@ -58,6 +60,7 @@ impl Facts {
             tools: Mutex::new(HashMap::new()),
             conmons: OnceLock::new(),
             docker: OnceLock::new(),
+            containerd: OnceLock::new(),
         }
     }
 
@@ -121,6 +124,12 @@ impl Facts {
     /// conmon processes: one per running Podman or CRI-O container, with its storage.
     pub fn conmons(&self) -> &[engines::Conmon] {
         self.conmons.get_or_init(|| engines::conmons(self))
+    }
+
+    /// containerd's daemons (where each keeps its data and listens) and its shims.
+    pub fn containerd(&self) -> &containerd::Containerd {
+        self.containerd
+            .get_or_init(|| containerd::Containerd::read(self))
     }
 
     /// Docker's containers with their state and merged directories, from the Engine API.

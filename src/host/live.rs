@@ -102,6 +102,13 @@ fn maps_path_part(line: &[u8]) -> &[u8] {
     rest
 }
 
+/// Connects to a unix socket and drops the connection.
+pub(super) fn connect_unix(path: &std::path::Path, shown: &str) -> Result<(), HostError> {
+    std::os::unix::net::UnixStream::connect(path)
+        .map(drop)
+        .map_err(|e| HostError::from_io(shown, &e))
+}
+
 pub(super) fn list_names(path: &std::path::Path, shown: &str) -> Result<Vec<String>, HostError> {
     let dir = std::fs::read_dir(path).map_err(|e| HostError::from_io(shown, &e))?;
     Ok(dir
@@ -221,6 +228,10 @@ impl Source for Live {
             _ => DOCKER_SOCKET.to_string(),
         };
         super::docker::call(&socket, call, DEFAULT_TIMEOUT)
+    }
+
+    fn connect(&self, socket: &str) -> Result<(), HostError> {
+        connect_unix(socket.as_ref(), socket)
     }
 
     fn probe_pidfd(&self) -> Result<PidfdProbe, HostError> {

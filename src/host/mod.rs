@@ -98,6 +98,9 @@ pub trait Source: Send + Sync {
     fn run(&self, argv: &[String], timeout: Duration) -> Result<CommandOutput, HostError>;
     /// One Docker Engine API call, answered with the API's JSON.
     fn docker(&self, call: &DockerCall) -> Result<serde_json::Value, HostError>;
+    /// Connects to a unix socket and hangs up: whether an engine we do not speak to (containerd,
+    /// buildkitd) answers there, refuses us (EACCES) or is not there, in the OS's own words.
+    fn connect(&self, socket: &str) -> Result<(), HostError>;
     fn probe_pidfd(&self) -> Result<PidfdProbe, HostError>;
     /// Freezes a scratch cgroup under `dir` holding one sleeping process, then removes it all.
     fn probe_freezer(&self, version: FreezerVersion, dir: &str) -> Result<FreezerProbe, HostError>;
@@ -138,6 +141,7 @@ pub enum Request {
     Env(String),
     Run(Vec<String>),
     Docker(DockerCall),
+    Connect(String),
     ProbePidfd,
     ProbeFreezer(FreezerVersion, String),
 }
@@ -159,6 +163,7 @@ impl std::fmt::Display for Request {
             Request::Env(n) => write!(f, "${n}"),
             Request::Run(argv) => write!(f, "run `{}`", argv.join(" ")),
             Request::Docker(c) => write!(f, "Docker Engine API GET {}", c.path()),
+            Request::Connect(s) => write!(f, "connect to {s}"),
             Request::ProbePidfd => write!(f, "pidfd probe"),
             Request::ProbeFreezer(_, d) => write!(f, "freezer probe in {d}"),
         }
@@ -182,6 +187,8 @@ pub enum Answer {
     Pidfd(PidfdProbe),
     Freezer(FreezerProbe),
     Mappings(Vec<Mapping>),
+    /// A socket accepted the connection.
+    Connected,
 }
 
 /// statvfs(2) of a filesystem, in bytes (free counts blocks reserved for root, as BuildKit does).
@@ -380,6 +387,14 @@ impl Host {
         self.serve(Request::Docker(call.clone()), || self.source.docker(&call))
     }
 
+    /// Connects to the unix socket `socket` and hangs up at once: Ok when something listens and
+    /// lets us in; `PermissionDenied` when it refuses us; `NotFound` when nothing is there.
+    pub fn connect(&self, socket: &str) -> Result<(), HostError> {
+        self.serve(Request::Connect(socket.into()), || {
+            self.source.connect(socket)
+        })
+    }
+
     /// The distinct files a process has mapped (/proc/PID/maps, summarized while it is read).
     pub fn mapped_files(&self, path: &str) -> Result<Vec<Mapping>, HostError> {
         self.serve(Request::MappedFiles(path.into()), || {
@@ -445,6 +460,12 @@ macro_rules! answer_from {
         })*
     };
 }
+impl From<()> for Answer {
+    fn from(_: ()) -> Self {
+        Answer::Connected
+    }
+}
+
 answer_from!(Vec<u8> => Bytes, Vec<String> => Names, String => Link, u64 => Magic, DiskStat => DiskStat, DirSize => DirSize, Option<String> => Env,
     CommandOutput => Output, serde_json::Value => Json, PidfdProbe => Pidfd, Meta => Meta, FreezerProbe => Freezer, Vec<Mapping> => Mappings);
 

@@ -163,6 +163,15 @@ impl Source for Replay {
         take!(self, Request::Docker(call.clone()), Json)
     }
 
+    fn connect(&self, socket: &str) -> Result<(), HostError> {
+        match self.next(Request::Connect(socket.into()))? {
+            Answer::Connected => Ok(()),
+            _ => Err(HostError::Io(
+                "the bundle answers with the wrong kind of fact".into(),
+            )),
+        }
+    }
+
     fn probe_pidfd(&self) -> Result<PidfdProbe, HostError> {
         take!(self, Request::ProbePidfd, Pidfd)
     }

@@ -154,6 +154,11 @@ impl Source for Rooted {
         super::docker::call(&socket.to_string_lossy(), call, DEFAULT_TIMEOUT)
     }
 
+    /// A socket under the root (the host's, with `-v /:/host`) is reached like the engine's.
+    fn connect(&self, socket: &str) -> Result<(), HostError> {
+        super::live::connect_unix(&self.under(socket), socket)
+    }
+
     fn probe_pidfd(&self) -> Result<PidfdProbe, HostError> {
         Err(not_under_root("pidfd probe"))
     }

@@ -2,6 +2,7 @@
 
 pub mod buildkit;
 pub mod cgroup;
+pub mod containerd;
 pub mod criu;
 pub mod docker;
 pub mod dockerfile;

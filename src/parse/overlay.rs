@@ -85,6 +85,11 @@ impl Owner {
 }
 
 pub fn owner(mount_point: &str, layers: &Layers) -> Owner {
+    // A containerd task's bundle is containerd's whatever snapshotter made its layers (overlayfs,
+    // stargz, nydus, k3s's own root).
+    if super::containerd::bundle(mount_point).is_some() {
+        return Owner::Containerd;
+    }
     let paths: Vec<&str> = layers
         .upper
         .iter()
@@ -157,6 +162,14 @@ mod tests {
         assert_eq!(
             owner("/x", &up("/var/lib/docker/buildkit/executor/abc/diff")),
             Owner::BuildKit
+        );
+        // stargz's snapshots live outside containerd's root (containerd/stargz-snapshotter#893).
+        assert_eq!(
+            owner(
+                "/run/containerd/io.containerd.runtime.v2.task/k8s.io/f07b/rootfs",
+                &up("/var/lib/containerd-stargz-grpc/snapshotter/snapshots/17/fs")
+            ),
+            Owner::Containerd
         );
         assert_eq!(
             owner("/tmp/ovl/merged", &up("/tmp/ovl/upper")),

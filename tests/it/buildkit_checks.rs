@@ -326,3 +326,40 @@ fn the_state_walk_counts_what_du_counts() {
         .unwrap();
     assert_eq!(ours, du);
 }
+
+/// #15 item 8: a buildkitd socket that refuses us (not root, not in its group) is a buildkitd
+/// there, whose cache is unknown: "permission denied on …", never "no BuildKit", even without
+/// buildctl to ask it (Debian has none) and with no config or state in sight.
+#[test]
+fn a_buildkitd_socket_that_refuses_us_is_unknown_not_absent() {
+    if !crate::common::require_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let sock = dir.path().join("buildkitd.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    fs::set_permissions(&sock, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let host = format!("unix://{}", sock.display());
+    let home = dir.path().to_string_lossy().into_owned();
+    let out = crate::common::run_as_nobody(
+        &["--format", "json", "--only", "buildkit-usage"],
+        &[
+            ("BUILDKIT_HOST", host.as_str()),
+            ("HOME", home.as_str()),
+            ("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
+        ],
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = summary(&report, "buildkit-usage");
+    assert!(
+        s.split("; ")
+            .any(|p| p == format!("buildkitd: permission denied on {}", sock.display())),
+        "{s}"
+    );
+    assert_eq!(status(&report, "buildkit-usage"), "unknown", "{report}");
+}

@@ -7,6 +7,7 @@ mod buildkit_checks;
 mod bundle;
 mod bundle_bounds;
 mod cgroups_live;
+mod containerd_overlay;
 mod criu_hosts;
 mod docker_buildkit;
 mod docker_overlay;

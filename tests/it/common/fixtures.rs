@@ -179,6 +179,68 @@ pub fn podman_rootless_container_v1() -> String {
     lines(&l.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
+/// A Kubernetes node running containerd's CRI (runtime v2): a pod sandbox's and a container's
+/// roots at their bundles' `rootfs`, with lower dirs from the overlayfs snapshotter and
+/// `index=off,nfs_export=off`, beside the sandbox's shm, a projected volume and a network
+/// namespace. Reproduces the facts of the mount table pasted in opencontainers/runc#2404 (a node
+/// whose containers' rootfs mounts leaked into other namespaces); ids and numbers are ours.
+pub fn k8s_node_containerd() -> (String, [&'static str; 2]) {
+    let sandbox = "3c1d9e0b5a7f46e2b8d4c6a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1";
+    let container = "9f2e8d7c6b5a49381726354a4b3c2d1e0f9e8d7c6b5a49381726354a4b3c2d1e";
+    let snap = "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots";
+    let task = "/run/containerd/io.containerd.runtime.v2.task/k8s.io";
+    let l = [
+        "25 1 253:0 / / rw,relatime shared:1 - ext4 /dev/mapper/vg0-root rw".to_string(),
+        "26 25 0:24 / /run rw,nosuid,nodev shared:5 - tmpfs tmpfs rw,size=1630436k,mode=755".into(),
+        format!("1210 26 0:212 / /run/containerd/io.containerd.grpc.v1.cri/sandboxes/{sandbox}/shm rw,nosuid,nodev,noexec,relatime shared:640 - tmpfs shm rw,size=65536k"),
+        format!("1232 26 0:215 / {task}/{sandbox}/rootfs rw,relatime shared:652 - overlay overlay rw,lowerdir={snap}/1/fs,upperdir={snap}/301/fs,workdir={snap}/301/work,index=off,nfs_export=off"),
+        "1240 25 0:4 net:[4026533107] /run/netns/cni-5e0c6c1a-2b7d-8e4f-9a3b-1c2d3e4f5a6b rw shared:660 - nsfs nsfs rw".into(),
+        "1251 25 0:218 / /var/lib/kubelet/pods/8b1f0c2d-3e4f-4a5b-9c6d-7e8f9a0b1c2d/volumes/kubernetes.io~projected/kube-api-access-x7k2p rw,relatime shared:671 - tmpfs tmpfs rw,size=3953544k".into(),
+        format!("1266 26 0:221 / {task}/{container}/rootfs rw,relatime shared:680 - overlay overlay rw,lowerdir={snap}/278/fs:{snap}/244/fs:{snap}/15/fs,upperdir={snap}/302/fs,workdir={snap}/302/work,index=off,nfs_export=off"),
+    ];
+    (
+        lines(&l.iter().map(String::as_str).collect::<Vec<_>>()),
+        [sandbox, container],
+    )
+}
+
+/// A k3s node (containerd under k3s's own root and state, the runtime v1 linux shim): roots at
+/// /run/k3s/containerd/io.containerd.runtime.v1.linux/k8s.io/ID/rootfs, snapshots under
+/// /var/lib/rancher/k3s/agent/containerd, `xino=off`. Reproduces the facts of the mount table
+/// pasted in k3d-io/k3d#48; ids and numbers are ours.
+pub fn k3s_node_containerd_v1() -> (String, [&'static str; 1]) {
+    let id = "0b7e4d2c9a1f4e6b8d3c5a7f9e1b2d4c6a8f0e2b4d6c8a0f2e4b6d8c0a2f4e6b";
+    let snap =
+        "/var/lib/rancher/k3s/agent/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots";
+    let l = [
+        "2061 1 0:71 / / rw,relatime - overlay overlay rw,lowerdir=/var/lib/docker/overlay2/l/K3DNODEROOTLAYER0000000000,upperdir=/var/lib/docker/overlay2/7a1b2c3d/diff,workdir=/var/lib/docker/overlay2/7a1b2c3d/work,xino=off".to_string(),
+        format!("2536 2061 0:199 / /run/k3s/containerd/io.containerd.runtime.v1.linux/k8s.io/{id}/rootfs rw,relatime - overlay overlay rw,lowerdir={snap}/4/fs:{snap}/3/fs,upperdir={snap}/18/fs,workdir={snap}/18/work,xino=off"),
+    ];
+    (
+        lines(&l.iter().map(String::as_str).collect::<Vec<_>>()),
+        [id],
+    )
+}
+
+/// A node with the stargz snapshotter, whose layers live outside containerd's root
+/// (/var/lib/containerd-stargz-grpc/snapshotter/snapshots/N/fs) while the roots are containerd's
+/// bundles. Reproduces the facts of the mount table in containerd/stargz-snapshotter#893.
+pub fn stargz_node() -> (String, [&'static str; 1]) {
+    let id = "5d4c3b2a19f8e7d6c5b4a3928170f6e5d4c3b2a19f8e7d6c5b4a3928170f6e5d";
+    let snap = "/var/lib/containerd-stargz-grpc/snapshotter/snapshots";
+    let l = [
+        "22 1 259:1 / / rw,relatime shared:1 - xfs /dev/nvme0n1p1 rw".to_string(),
+        "24 22 0:22 / /run rw,nosuid,nodev shared:6 - tmpfs tmpfs rw,mode=755".into(),
+        format!(
+            "913 24 0:187 / /run/containerd/io.containerd.runtime.v2.task/k8s.io/{id}/rootfs rw,relatime shared:402 - overlay overlay rw,lowerdir={snap}/16/fs:{snap}/15/fs:{snap}/14/fs,upperdir={snap}/17/fs,workdir={snap}/17/work"
+        ),
+    ];
+    (
+        lines(&l.iter().map(String::as_str).collect::<Vec<_>>()),
+        [id],
+    )
+}
+
 /// Three mounts whose paths need every escape the kernel writes (`\040` space, `\012` newline,
 /// `\011` tab, `\134` backslash) and a CIFS source and options with spaces and backslashes; no
 /// root mount, and the one under /tmp is not /tmp.
