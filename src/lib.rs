@@ -20,3 +20,4 @@ pub mod secrets;
 pub mod summary;
 pub mod sys;
 pub mod tui;
+pub mod units;

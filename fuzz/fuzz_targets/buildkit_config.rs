@@ -14,5 +14,5 @@ fuzz_target!(|data: &[u8]| {
     let _ = buildkit::daemon_json_builder(&text);
     let _ = buildkit::disk_space(&text);
     let _ = buildkit::duration(&text);
-    let _ = buildkit::ram_in_bytes(&text);
+    let _ = container_doctor::units::ram_in_bytes(&text);
 });

@@ -7,5 +7,5 @@ fuzz_target!(|data: &[u8]| {
     let _ = buildkit::du_verbose(&text);
     let _ = buildkit::du_table(&text);
     let _ = buildkit::du_total(&text);
-    let _ = buildkit::human_size(&text);
+    let _ = container_doctor::units::human_size(&text);
 });

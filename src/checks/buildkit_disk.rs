@@ -6,7 +6,8 @@
 //!   reused and written to by later builds keeps the size it had when first measured.
 
 use crate::host::{DirSize, Host, HostError};
-use crate::parse::buildkit::{Record, human_decimal};
+use crate::parse::buildkit::Record;
+use crate::units::human_decimal;
 
 /// Directories measured per builder: each walk is bounded by the Host (entries and time), and so
 /// is their number, so that a scan stays within its deadline.

@@ -10,10 +10,9 @@ use super::{Check, Options};
 use crate::facts::Facts;
 use crate::host::{DEFAULT_TIMEOUT, DOCKER_SOCKET, DirSize, DiskStat, DockerCall, Host, HostError};
 use crate::model::{FixPlan, Outcome, Risk, Status, Step, Unit, Visual};
-use crate::parse::buildkit::{
-    self, CacheSummary, DiskSpace, GcConfig, Record, Rule, human_binary, human_decimal,
-};
+use crate::parse::buildkit::{self, CacheSummary, DiskSpace, GcConfig, Record, Rule};
 use crate::parse::docker::{self as docker_args, DaemonArgs, DaemonFlags};
+use crate::units::{human_binary, human_decimal};
 
 /// Where standalone buildkitd keeps its config and state (rootful; rootless comes from $HOME).
 const BUILDKITD_TOML: &str = "/etc/buildkit/buildkitd.toml";

@@ -14,8 +14,8 @@ use super::fit::{fit_words, fit_words_end, path_and_note, wrapped_height};
 use super::markdown;
 use super::ui::{pane, risk_style, scrollbar, status_style, style};
 use crate::model::{CheckResult, Unit, Visual};
-use crate::parse::buildkit::human_decimal;
 use crate::report::text::clean;
+use crate::units::human_decimal;
 
 pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     let focused = app.focus == Focus::Detail;

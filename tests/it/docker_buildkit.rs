@@ -6,7 +6,7 @@ use std::process::Command;
 
 use crate::common::dockerd::Dockerd;
 use crate::common::{check, doctor, require_root, status};
-use container_doctor::parse::buildkit::human_size;
+use container_doctor::units::human_size;
 use serde_json::Value;
 
 const DAEMON_JSON: &str = r#"{"builder": {"gc": {"enabled": true, "defaultKeepStorage": "20MB"}}}"#;

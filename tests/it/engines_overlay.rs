@@ -7,14 +7,15 @@
 
 use std::process::Command;
 
-use crate::common::{check, doctor_path, require_root, status};
+use crate::common::{check, doctor_path, require_root, scratch, status};
 use serde_json::Value;
 
 /// Runs `script` in private mount and PID namespaces with the doctor's path as $1; returns
 /// stdout, which holds one JSON report after a line `REPORT` and `KEY=VALUE` lines elsewhere.
 fn in_namespaces(script: &str, env: &[(&str, &str)]) -> (String, String) {
+    let scratch = scratch();
     let mut cmd = Command::new("unshare");
-    cmd.env("MAPPER", MAPPER);
+    cmd.env("MAPPER", MAPPER).env("SCRATCH", scratch.path());
     cmd.args([
         "--mount",
         "--propagation",
@@ -97,7 +98,7 @@ fn plans_naming(report: &Value, needle: &str) -> Vec<Value> {
 
 const SUBMOUNT_SCENE: &str = r#"
 set -eu
-base=$(mktemp -d /tmp/cd-sub.XXXXXX)
+base=$(mktemp -d "$SCRATCH"/cd-sub.XXXXXX)
 mount -t tmpfs scene "$base"
 mkdir -p "$base/l/sub" "$base/u" "$base/w" "$base/m"
 mount -t overlay overlay -o "lowerdir=$base/l,upperdir=$base/u,workdir=$base/w" "$base/m"
@@ -163,7 +164,7 @@ fn a_submount_is_the_blocker_and_a_mapping_on_it_holds_nothing() {
 
 const DETACHED_SCENE: &str = r#"
 set -eu
-base=$(mktemp -d /tmp/cd-det.XXXXXX)
+base=$(mktemp -d "$SCRATCH"/cd-det.XXXXXX)
 mount -t tmpfs scene "$base"
 mkdir -p "$base/l" "$base/u" "$base/w" "$base/m" "$base/m2"
 echo data > "$base/u/file"
@@ -210,7 +211,7 @@ fn a_detached_overlay_held_only_by_a_mapping_is_found() {
 /// a stopped Podman container mounted with `podman mount`.
 const ENGINES_SCENE: &str = r#"
 set -eu
-base=$(mktemp -d /tmp/cd-eng.XXXXXX)
+base=$(mktemp -d "$SCRATCH"/cd-eng.XXXXXX)
 mount -t tmpfs scene "$base"
 mkdir -p "$base/rootfs/bin" "$base/containers/storage" "$base/run" "$base/tmp"
 cp /bin/busybox "$base/rootfs/bin/"
@@ -315,7 +316,7 @@ fn podman_and_buildah_containers_are_known_with_their_state() {
 
 const REFUSING_SOCKET_SCENE: &str = r#"
 set -eu
-base=$(mktemp -d /tmp/cd-sock.XXXXXX)
+base=$(mktemp -d "$SCRATCH"/cd-sock.XXXXXX)
 mount -t tmpfs -o mode=755 scene "$base"
 d="$base/var/lib/docker/overlay2/abc"
 mkdir -p "$d/diff" "$d/work" "$d/merged" "$base/l"

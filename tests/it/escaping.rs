@@ -25,12 +25,14 @@ fn a_forged_holder_name_is_escaped_and_a_non_utf8_mount_point_unmounted_by_its_b
         return;
     }
     let dir = tempfile::tempdir().unwrap();
+    let scratch = crate::common::scratch();
     let out = Command::new("unshare")
+        .env("SCRATCH", scratch.path())
         .args(["--mount", "--propagation", "private", "bash", "-c"])
         .arg(
             r#"
             export LC_ALL=C
-            base=$(mktemp -d /tmp/doctor-forge.XXXXXX); mount -t tmpfs forgescene "$base"
+            base=$(mktemp -d "$SCRATCH"/doctor-forge.XXXXXX); mount -t tmpfs forgescene "$base"
             mkdir -p "$base/l" "$base/u" "$base/w"
             m="$base/m-"$'\xff\xfe'"-x"
             mkdir -p "$m"
@@ -43,7 +45,7 @@ time.sleep(600)') &
             holder=$!
             while [ ! -e "$READY" ]; do sleep 0.1; done
             cd "$base"
-            id=$(awk '$5 ~ /^\/tmp\/doctor-forge/ && $0 ~ / - overlay / {print $1}' /proc/self/mountinfo | head -1)
+            id=$(awk '$5 ~ /\/doctor-forge\./ && $0 ~ / - overlay / {print $1}' /proc/self/mountinfo | head -1)
             echo "MOUNT_ID=$id"
             echo "=== REPORT"
             "$D" --check -v --timeout 60 --only overlay-busy

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 const SCENE: &str = r#"
 set -eu
-base=$(mktemp -d /tmp/cd-nsattack.XXXXXX)
+base=$(mktemp -d "$SCRATCH"/cd-nsattack.XXXXXX)
 mount -t tmpfs cd-nsattack "$base"
 chmod 755 "$base"
 mkdir -p "$base/target" "$base/l" "$base/u" "$base/w"
@@ -56,7 +56,9 @@ fn an_unprivileged_users_overlay_never_unmounts_the_doctors_mount() {
     if !require_root() {
         return;
     }
+    let scratch = crate::common::scratch();
     let out = Command::new("unshare")
+        .env("SCRATCH", scratch.path())
         .args([
             "--mount",
             "--propagation",

@@ -15,7 +15,9 @@ use serde_json::Value;
 /// the scripts mount over) and the audit log as `$LOG`.
 fn in_namespace(script: &str, log: &Path) -> Output {
     let (_copy, doctor) = doctor_outside_tmp();
+    let scratch = crate::common::scratch();
     Command::new("unshare")
+        .env("SCRATCH", scratch.path())
         .args([
             "--mount",
             "--propagation",
@@ -115,7 +117,7 @@ fn a_busy_overlay_is_freed_and_bystanders_survive() {
     let log = dir.path().join("audit.log");
     let out = in_namespace(
         r#"
-        base=$(mktemp -d /tmp/doctor-fix.XXXXXX); mount -t tmpfs fixscene "$base"
+        base=$(mktemp -d "$SCRATCH"/doctor-fix.XXXXXX); mount -t tmpfs fixscene "$base"
         trap 'cd / && umount -R -l "$base"; rmdir "$base"' EXIT
         mkdir -p "$base/l" "$base/u" "$base/w"
         # A mount point full of shell syntax: nothing in it may run.
@@ -127,7 +129,7 @@ nl"
         sleep 600 & bystander=$!
         sleep 0.3
         cd "$base"
-        id=$(awk '$5 ~ /^\/tmp\/doctor-fix/ && $0 ~ / - overlay / {print $1}' /proc/self/mountinfo | head -1)
+        id=$(awk '$5 ~ /\/doctor-fix\./ && $0 ~ / - overlay / {print $1}' /proc/self/mountinfo | head -1)
         echo "MOUNT_ID=$id"
         "$D" fix overlay-busy --plan "stop-holders-and-unmount-$id" --yes; echo "NOFORCE_RC=$?"
         "$D" fix overlay-busy --plan "stop-holders-and-unmount-$id" --yes --force; echo "RC=$?"

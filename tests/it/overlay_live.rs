@@ -17,7 +17,7 @@ use serde_json::Value;
 const SCENE: &str = r#"
 set -eu
 doctor=$1
-base=$(mktemp -d /tmp/cd-ovl.XXXXXX)
+base=$(mktemp -d "$SCRATCH"/cd-ovl.XXXXXX)
 mount -t tmpfs doctor-scene "$base"
 pids=""
 # The scene's mounts live in this namespace only; the directory under /tmp is removed on the way out.
@@ -108,7 +108,9 @@ fn holders_in_a_private_namespace_match_fuser_plus_what_fuser_cannot_see() {
     if !require_root() {
         return;
     }
+    let scratch = crate::common::scratch();
     let out = Command::new("unshare")
+        .env("SCRATCH", scratch.path())
         .args([
             "--mount",
             "--propagation",
@@ -417,7 +419,7 @@ fn churn_does_not_hide_stable_holders() {
     // scan reports the stable holder, and nothing errs or panics.
     let script = r#"
         set -u
-        base=$(mktemp -d /tmp/cd-churn.XXXXXX); mount -t tmpfs churn "$base"
+        base=$(mktemp -d "$SCRATCH"/cd-churn.XXXXXX); mount -t tmpfs churn "$base"
         trap 'cd / && umount -R -l "$base"; rmdir "$base"' EXIT
         mkdir -p "$base/l" "$base/u" "$base/w" "$base/m"
         mount -t overlay overlay -o "lowerdir=$base/l,upperdir=$base/u,workdir=$base/w" "$base/m"
@@ -434,7 +436,9 @@ fn churn_does_not_hide_stable_holders() {
         wait $procs $mounts
         kill -9 $stable
     "#;
+    let scratch = crate::common::scratch();
     let out = Command::new("unshare")
+        .env("SCRATCH", scratch.path())
         .args(["--mount", "--propagation", "private", "bash", "-c", script])
         .arg(doctor_path())
         .output()

@@ -701,7 +701,7 @@ mod buildkit {
         let keep: Vec<i64> = text
             .lines()
             .filter_map(|l| l.trim().strip_prefix("Keep Bytes:"))
-            .filter_map(buildkit::human_size)
+            .filter_map(container_doctor::units::human_size)
             .collect();
         assert_eq!(
             keep,

@@ -62,6 +62,21 @@ pub fn doctor_with_deadline() -> assert_cmd::Command {
     cmd
 }
 
+/// A directory for a scene's files, removed on drop. Scenes mount in private namespaces on
+/// directories under it (`mktemp -d "$SCRATCH"/…`), which outside the namespace are plain empty
+/// directories, so nothing is left in /tmp. Open to all (0755) like /tmp itself, for scenes
+/// that run parts as `nobody`.
+pub fn scratch() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new()
+        .prefix("cd-scene.")
+        .tempdir()
+        .expect("scratch directory");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("scratch directory mode");
+    dir
+}
+
 pub fn doctor_path() -> PathBuf {
     assert_cmd::cargo::cargo_bin("container-doctor")
 }
