@@ -26,8 +26,7 @@ fn re(p: &str) -> Regex {
     // Word boundaries are ASCII ones (secrets are ASCII tokens): with Unicode's, any non-ASCII
     // text makes the regex engine give up its DFA for the PikeVM, three quarters of a bundle's
     // time.
-    Regex::new(&p.replace(r"\b", r"(?-u:\b)"))
-        .unwrap_or_else(|e| panic!("detector pattern: {e}"))
+    Regex::new(&p.replace(r"\b", r"(?-u:\b)")).unwrap_or_else(|e| panic!("detector pattern: {e}"))
 }
 
 struct Detector {

@@ -202,9 +202,7 @@ fn include_dir_stops_at_its_byte_cap() {
     assert!(!read.contains(&format!("{inc_s}/big2")), "{read:?}");
     assert!(
         manifest.left_out.iter().any(|l| l
-            == &format!(
-                "{inc_s}/big2: 41943040 bytes, over the 64 MB left for included files"
-            )),
+            == &format!("{inc_s}/big2: 41943040 bytes, over the 64 MB left for included files")),
         "{:?}",
         manifest.left_out
     );

@@ -214,7 +214,9 @@ fn an_include_dir_with_a_hung_mount_inside_costs_its_time_cap_never_a_hang() {
     assert!(read.iter().all(|p| !p.starts_with(&mnt)), "{read:?}");
     let left = manifest.left_out.join("\n");
     assert!(
-        left.contains(&format!("{mnt}: cannot be listed: list {mnt}: timed out after ")),
+        left.contains(&format!(
+            "{mnt}: cannot be listed: list {mnt}: timed out after "
+        )),
         "{left}"
     );
     // "timed out" comes only from a helper the walk gave up on (it was killed then: a request
