@@ -1,9 +1,15 @@
 //! Containers as their engines know them, with the source that decided each state: the Docker
-//! Engine API; containers/storage's own records (Podman, Buildah, CRI-O share them); conmon
-//! processes (one per running Podman or CRI-O container); and `podman ps` bounded by the command
-//! timeout. containerd's tasks are read in `super::containerd`. Podman 4.x keeps its state in BoltDB (libpod/bolt_state.db), from 4.8 optionally in
-//! SQLite (libpod/db.sql); reading BoltDB needs a reader we do not have, so `podman ps` stands in,
-//! live only.
+//! Engine API; containers/storage's own records (Podman, Buildah, CRI-O share them); libpod's
+//! database; conmon processes (one per running Podman or CRI-O container); and `podman ps`.
+//! containerd's tasks are read in `super::containerd`.
+//!
+//! Podman's state is read from its database, `<graphroot>/libpod/bolt_state.db`, through the
+//! Host: so it is known under `--root` and in a replayed bundle too, and no podman is run. A
+//! database that is there but cannot be read leaves the state unknown, with why. `podman ps`
+//! (live only, bounded by the command timeout) stands in where there is no BoltDB file: Podman
+//! 4.8+ may keep its state in SQLite (`libpod/db.sql`), which is not read here — no SQLite crate
+//! reads a file served as bytes without building SQLite's C into the static binary — and where
+//! both files exist, the one Podman uses depends on its `database_backend` setting.
 
 use std::collections::HashMap;
 
@@ -63,6 +69,8 @@ impl Container {
     pub fn in_use(&self) -> bool {
         match self.state.as_deref() {
             Some("running" | "paused" | "restarting" | "stopping" | "removing" | "storage") => true,
+            // libpod: created in the OCI runtime, its init process waiting inside.
+            Some("initialized") => self.engine == Engine::Podman,
             // A containerd task created but not started has its init (runc init) waiting in it.
             Some("created" | "pausing") => self.engine == Engine::Containerd,
             _ => false,
@@ -195,13 +203,22 @@ pub fn docker_containers(host: &Host) -> Result<Vec<DockerContainer>, HostError>
     Ok(out)
 }
 
+/// What Podman says of the containers of one graph root: each id's state (or why it has none),
+/// from libpod's database or `podman ps`, with the run root its database names.
+#[derive(Debug, Clone)]
+pub struct PodmanListing {
+    pub source: String,
+    pub states: HashMap<String, Result<String, String>>,
+    pub runroot: Option<String>,
+}
+
 /// The containers/storage container whose layer is `layer`, under graph root `root`, with its
 /// engine (Buildah's `buildah.json`, CRI-O's pod metadata, else Podman when libpod's database
-/// is there) and its state from conmon, else `podman ps`.
+/// is there) and its state from libpod's database (else `podman ps`), else conmon.
 pub fn storage_container(
     facts: &Facts,
     conmons: &[Conmon],
-    podman_states: &mut HashMap<String, Result<HashMap<String, String>, String>>,
+    podman: &mut HashMap<String, Result<PodmanListing, String>>,
     root: &str,
     layer: &str,
 ) -> Option<Container> {
@@ -229,9 +246,9 @@ pub fn storage_container(
             "{root}/overlay-containers/{id}/userdata/buildah.json"
         ))
         .is_ok();
-    let libpod = ["bolt_state.db", "db.sql"]
+    let libpod = [BOLT_DB, SQLITE_DB]
         .iter()
-        .any(|db| facts.stat(&format!("{root}/libpod/{db}")).is_ok());
+        .any(|db| facts.stat(&format!("{root}/{db}")).is_ok());
     let engine = if buildah {
         Engine::Buildah
     } else if metadata.get("pod-id").is_some() || metadata.get("pod-name").is_some() {
@@ -260,19 +277,31 @@ pub fn storage_container(
         container.source = format!("{root}/overlay-containers/{id}/userdata/buildah.json");
         return Some(container);
     }
+    // Why Podman's word is missing, when it is.
+    let mut missing = None;
     if engine == Engine::Podman || engine == Engine::Storage {
-        let states = podman_states
-            .entry(root.to_string())
-            .or_insert_with(|| podman_ps(facts, root, conmon.and_then(|m| m.runroot.as_deref())));
-        match states {
-            Ok(s) if s.contains_key(&id) => {
-                container.engine = Engine::Podman;
-                container.state = s.get(&id).cloned();
-                container.source = format!("podman --root {root} ps --all");
-                return Some(container);
-            }
-            Ok(_) => {}
-            Err(e) => container.source = e.clone(),
+        let listing = podman.entry(root.to_string()).or_insert_with(|| {
+            podman_listing(facts, root, conmon.and_then(|m| m.runroot.as_deref()))
+        });
+        match listing {
+            Ok(l) => match l.states.get(&id) {
+                Some(state) => {
+                    container.engine = Engine::Podman;
+                    if container.runroot.is_none() {
+                        container.runroot = l.runroot.clone();
+                    }
+                    match state {
+                        Ok(s) => {
+                            container.state = Some(s.clone());
+                            container.source = l.source.clone();
+                            return Some(container);
+                        }
+                        Err(why) => missing = Some(format!("{}: {why}", l.source)),
+                    }
+                }
+                None => missing = Some(format!("not in {}", l.source)),
+            },
+            Err(e) => missing = Some(e.clone()),
         }
     }
     if let Some(m) = conmon {
@@ -281,19 +310,56 @@ pub fn storage_container(
         if m.podman {
             container.engine = Engine::Podman;
         }
-    } else if container.source.is_empty() {
-        container.source = "no conmon process and no engine listing for it".into();
+    } else {
+        container.source = match missing {
+            Some(why) => format!("{why}; no conmon process monitors it"),
+            None => "no conmon process and no engine listing for it".into(),
+        };
     }
     Some(container)
 }
 
-/// `podman --root ROOT ps --all --format json`: id → state. Live only, bounded by the command
-/// timeout. The runroot comes from libpod's database when not given.
-fn podman_ps(
-    host: &Host,
+/// libpod's databases, under the graph root (their static dir by default).
+const BOLT_DB: &str = "libpod/bolt_state.db";
+const SQLITE_DB: &str = "libpod/db.sql";
+
+/// Podman's word on the containers under `root`: its BoltDB database when that is the one it
+/// uses, else `podman ps`. A database that is there but unreadable is the answer (unknown, and
+/// why): `podman ps` would read the same file.
+fn podman_listing(
+    facts: &Facts,
     root: &str,
     runroot: Option<&str>,
-) -> Result<HashMap<String, String>, String> {
+) -> Result<PodmanListing, String> {
+    let bolt = format!("{root}/{BOLT_DB}");
+    let sqlite = format!("{root}/{SQLITE_DB}");
+    let has_sqlite = facts.stat(&sqlite).is_ok();
+    match facts.libpod_db(&bolt) {
+        Ok(db) if !has_sqlite => Ok(PodmanListing {
+            source: format!("libpod database {bolt}"),
+            states: db.containers.into_iter().map(|c| (c.id, c.state)).collect(),
+            runroot: db.run_root,
+        }),
+        Ok(_) => podman_ps(facts, root, runroot).map_err(|e| {
+            format!(
+                "{bolt} and {sqlite} both exist (Podman uses the one its database_backend names; \
+                 SQLite is not read here), and {e}"
+            )
+        }),
+        Err(HostError::NotFound(_)) => podman_ps(facts, root, runroot).map_err(|e| {
+            if has_sqlite {
+                format!("libpod's SQLite database {sqlite} is not read here, and {e}")
+            } else {
+                e
+            }
+        }),
+        Err(e) => Err(format!("libpod's database could not be read: {e}")),
+    }
+}
+
+/// `podman --root ROOT ps --all --format json`: id → state. Live only, bounded by the command
+/// timeout. The runroot comes from libpod's database when not given.
+fn podman_ps(host: &Host, root: &str, runroot: Option<&str>) -> Result<PodmanListing, String> {
     let mut argv = vec!["podman", "--root", root];
     if let Some(r) = runroot {
         argv.extend(["--runroot", r]);
@@ -308,19 +374,24 @@ fn podman_ps(
     }
     let list: Value =
         serde_json::from_str(&out.stdout).map_err(|e| format!("{shown}: not JSON: {e}"))?;
-    Ok(list
+    let states = list
         .as_array()
         .map(|a| {
             a.iter()
                 .filter_map(|c| {
                     Some((
                         c.get("Id")?.as_str()?.to_string(),
-                        c.get("State")?.as_str()?.to_lowercase(),
+                        Ok(c.get("State")?.as_str()?.to_lowercase()),
                     ))
                 })
                 .collect()
         })
-        .unwrap_or_default())
+        .unwrap_or_default();
+    Ok(PodmanListing {
+        source: format!("podman --root {root} ps --all"),
+        states,
+        runroot: None,
+    })
 }
 
 #[cfg(test)]

@@ -245,9 +245,11 @@ impl<'a, R: ReadAt + ?Sized> Db<'a, R> {
                 high_water.saturating_sub(1)
             )));
         }
+        let past_end = || damaged(format!("page {id} runs past the end of the file"));
         let offset = id
             .checked_mul(page_size)
-            .ok_or_else(|| damaged(format!("page {id} is past any file")))?;
+            .filter(|o| o.saturating_add(HEADER as u64) <= self.src.size())
+            .ok_or_else(past_end)?;
         let mut head = [0u8; HEADER];
         self.fetch(&mut head, offset)?;
         let marked = le_u64(&head, 0);
@@ -271,7 +273,7 @@ impl<'a, R: ReadAt + ?Sized> Db<'a, R> {
             .checked_add(len)
             .is_none_or(|end| end > self.src.size())
         {
-            return Err(damaged(format!("page {id} runs past the end of the file")));
+            return Err(past_end());
         }
         let total = self.read.get().saturating_add(len);
         if total > self.limit {
@@ -441,4 +443,467 @@ fn le_u64(b: &[u8], at: usize) -> u64 {
     b.get(at..at + 8)
         .and_then(|s| s.try_into().ok())
         .map_or(0, u64::from_le_bytes)
+}
+
+/// Hand-built BoltDB files for tests, laid out as bbolt v1.3 writes them (page.go, db.go).
+#[cfg(test)]
+pub(crate) mod build {
+    /// One leaf entry.
+    pub enum Entry<'a> {
+        Data(&'a [u8], &'a [u8]),
+        /// A bucket whose tree starts at a page.
+        Bucket(&'a [u8], u64),
+        /// An inline bucket: its leaf page inside the value.
+        Inline(&'a [u8], Vec<Entry<'a>>),
+    }
+
+    pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+    /// Pages by id; 0 and 1 are the meta pages, 2 the (empty) freelist.
+    pub struct File {
+        pub page_size: usize,
+        pages: Vec<Vec<u8>>,
+    }
+
+    fn header(id: u64, flags: u16, count: usize, overflow: u32) -> Vec<u8> {
+        let mut h = id.to_le_bytes().to_vec();
+        h.extend(flags.to_le_bytes());
+        h.extend((count as u16).to_le_bytes());
+        h.extend(overflow.to_le_bytes());
+        h
+    }
+
+    /// A leaf page's bytes, unpadded: header, elements, then keys and values.
+    pub fn leaf_bytes(id: u64, entries: &[Entry], overflow: u32) -> Vec<u8> {
+        let mut page = header(id, 0x02, entries.len(), overflow);
+        let mut data = Vec::new();
+        let base = 16 + 16 * entries.len();
+        for (i, e) in entries.iter().enumerate() {
+            let (flags, key, value) = match e {
+                Entry::Data(k, v) => (0u32, *k, v.to_vec()),
+                Entry::Bucket(k, root) => {
+                    let mut v = root.to_le_bytes().to_vec();
+                    v.extend(0u64.to_le_bytes());
+                    (1, *k, v)
+                }
+                Entry::Inline(k, inner) => {
+                    let mut v = vec![0u8; 16];
+                    v.extend(leaf_bytes(0, inner, 0));
+                    (1, *k, v)
+                }
+            };
+            let pos = base + data.len() - (16 + 16 * i);
+            page.extend(flags.to_le_bytes());
+            page.extend((pos as u32).to_le_bytes());
+            page.extend((key.len() as u32).to_le_bytes());
+            page.extend((value.len() as u32).to_le_bytes());
+            data.extend(key);
+            data.extend(value);
+        }
+        page.extend(data);
+        page
+    }
+
+    impl File {
+        pub fn new(page_size: usize) -> Self {
+            let mut f = File {
+                page_size,
+                pages: vec![Vec::new(), Vec::new()],
+            };
+            f.push(header(2, 0x10, 0, 0));
+            f
+        }
+
+        /// The next page id.
+        pub fn next_id(&self) -> u64 {
+            self.pages.len() as u64
+        }
+
+        /// Adds a page (spanning as many pages as it needs, the rest as overflow); its id.
+        pub fn push(&mut self, bytes: Vec<u8>) -> u64 {
+            let id = self.next_id();
+            let span = bytes.len().div_ceil(self.page_size).max(1);
+            let mut padded = bytes;
+            padded.resize(span * self.page_size, 0);
+            self.pages.push(padded);
+            for _ in 1..span {
+                self.pages.push(Vec::new());
+            }
+            id
+        }
+
+        pub fn leaf(&mut self, entries: &[Entry]) -> u64 {
+            let id = self.next_id();
+            let len = leaf_bytes(id, entries, 0).len();
+            let overflow = (len.div_ceil(self.page_size).max(1) - 1) as u32;
+            self.push(leaf_bytes(id, entries, overflow))
+        }
+
+        pub fn branch(&mut self, children: &[(&[u8], u64)]) -> u64 {
+            let id = self.next_id();
+            let mut page = header(id, 0x01, children.len(), 0);
+            let mut data: Vec<u8> = Vec::new();
+            let base = 16 + 16 * children.len();
+            for (i, (key, child)) in children.iter().enumerate() {
+                let pos = base + data.len() - (16 + 16 * i);
+                page.extend((pos as u32).to_le_bytes());
+                page.extend((key.len() as u32).to_le_bytes());
+                page.extend(child.to_le_bytes());
+                data.extend(*key);
+            }
+            page.extend(data);
+            self.push(page)
+        }
+
+        /// A meta page's bytes (checksummed as bbolt does).
+        pub fn meta(&self, id: u64, root: u64, txid: u64) -> Vec<u8> {
+            let mut m = header(id, 0x04, 0, 0);
+            m.extend(0xED0C_DAEDu32.to_le_bytes());
+            m.extend(2u32.to_le_bytes());
+            m.extend((self.page_size as u32).to_le_bytes());
+            m.extend(0u32.to_le_bytes());
+            m.extend(root.to_le_bytes());
+            m.extend(0u64.to_le_bytes());
+            m.extend(2u64.to_le_bytes());
+            m.extend(self.next_id().to_le_bytes());
+            m.extend(txid.to_le_bytes());
+            let sum = m[16..72].iter().fold(FNV_OFFSET, |h, b| {
+                (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+            });
+            m.extend(sum.to_le_bytes());
+            m
+        }
+
+        /// The file, with meta page 0 at (root0, txid0) and meta page 1 at (root1, txid1).
+        pub fn finish_with(mut self, metas: [(u64, u64); 2]) -> Vec<u8> {
+            for (i, (root, txid)) in metas.into_iter().enumerate() {
+                let mut m = self.meta(i as u64, root, txid);
+                m.resize(self.page_size, 0);
+                self.pages[i] = m;
+            }
+            self.pages.concat()
+        }
+
+        /// The file with both meta pages naming `root`, page 1 the newer.
+        pub fn finish(self, root: u64) -> Vec<u8> {
+            self.finish_with([(root, 1), (root, 2)])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::build::{Entry, File};
+    use super::*;
+
+    /// Everything the reader walks: a bucket over a branch page and two leaves (one value with
+    /// overflow pages), an inline bucket, plain values at the top.
+    fn sample() -> (Vec<u8>, Vec<u8>) {
+        let mut f = File::new(4096);
+        let big = vec![b'x'; 10_000];
+        let left = f.leaf(&[Entry::Data(b"a1", b"one"), Entry::Data(b"a2", &big)]);
+        let right = f.leaf(&[Entry::Data(b"m1", b"mid"), Entry::Data(b"z9", b"last")]);
+        let tree = f.branch(&[(b"a1", left), (b"m1", right)]);
+        let root = f.leaf(&[
+            Entry::Data(b"plain", b"value"),
+            Entry::Bucket(b"tree", tree),
+            Entry::Inline(
+                b"tiny",
+                vec![Entry::Data(b"k", b"v"), Entry::Data(b"k2", b"v2")],
+            ),
+        ]);
+        (f.finish(root), big)
+    }
+
+    fn data(v: Option<Value>) -> Option<Vec<u8>> {
+        v.and_then(Value::into_data)
+    }
+
+    #[test]
+    fn reads_buckets_nested_inline_over_branches_and_overflow_pages() {
+        let (file, big) = sample();
+        let db = Db::open(file.as_slice()).unwrap();
+        assert_eq!(db.meta().page_size, 4096);
+        assert_eq!(db.meta().txid, 2);
+        let root = db.root();
+        assert_eq!(
+            data(db.get(&root, b"plain").unwrap()),
+            Some(b"value".to_vec())
+        );
+        assert_eq!(db.get(&root, b"absent").unwrap(), None);
+        let tree = db
+            .get(&root, b"tree")
+            .unwrap()
+            .unwrap()
+            .into_bucket()
+            .unwrap();
+        // Each leaf reached through the branch, below, at and above its first key.
+        assert_eq!(data(db.get(&tree, b"a1").unwrap()), Some(b"one".to_vec()));
+        assert_eq!(data(db.get(&tree, b"a2").unwrap()), Some(big.clone()));
+        assert_eq!(data(db.get(&tree, b"m1").unwrap()), Some(b"mid".to_vec()));
+        assert_eq!(data(db.get(&tree, b"z9").unwrap()), Some(b"last".to_vec()));
+        assert_eq!(db.get(&tree, b"0").unwrap(), None);
+        assert_eq!(db.get(&tree, b"zz").unwrap(), None);
+        let keys: Vec<Vec<u8>> = db
+            .entries(&tree)
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(keys, [&b"a1"[..], b"a2", b"m1", b"z9"]);
+        let tiny = db
+            .get(&root, b"tiny")
+            .unwrap()
+            .unwrap()
+            .into_bucket()
+            .unwrap();
+        assert_eq!(data(db.get(&tiny, b"k2").unwrap()), Some(b"v2".to_vec()));
+        assert_eq!(db.entries(&tiny).unwrap().len(), 2);
+        // A value is no bucket, a bucket no value.
+        assert!(
+            db.get(&root, b"plain")
+                .unwrap()
+                .unwrap()
+                .into_bucket()
+                .is_none()
+        );
+        assert!(
+            db.get(&root, b"tree")
+                .unwrap()
+                .unwrap()
+                .into_data()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn the_newer_valid_meta_page_is_current() {
+        let mut f = File::new(4096);
+        let old = f.leaf(&[Entry::Data(b"v", b"old")]);
+        let new = f.leaf(&[Entry::Data(b"v", b"new")]);
+        let value = |file: &[u8]| {
+            let db = Db::open(file)?;
+            Ok::<_, Error>(data(db.get(&db.root(), b"v")?))
+        };
+        let file = f.finish_with([(old, 7), (new, 8)]);
+        assert_eq!(value(&file).unwrap(), Some(b"new".to_vec()));
+        // Page 0 newer this time.
+        let mut f = File::new(4096);
+        let new0 = f.leaf(&[Entry::Data(b"v", b"new")]);
+        let old1 = f.leaf(&[Entry::Data(b"v", b"old")]);
+        assert_eq!(
+            value(&f.finish_with([(new0, 9), (old1, 8)])).unwrap(),
+            Some(b"new".to_vec())
+        );
+        // A torn write of the newer meta page: its checksum fails, the older one is current.
+        let mut torn = file.clone();
+        torn[4096 + 16 + 48] ^= 0xff; // its txid
+        assert_eq!(value(&torn).unwrap(), Some(b"old".to_vec()));
+        // Both torn: no current state.
+        torn[16 + 48] ^= 0xff;
+        let e = value(&torn).unwrap_err();
+        assert!(e.to_string().contains("fails its checksum"), "{e}");
+        // A checksum of 0 is not checked (files from bbolt before checksums).
+        let mut unsummed = file.clone();
+        unsummed[4096 + 16 + 56..4096 + 16 + 64].fill(0);
+        unsummed[4096 + 16 + 48] = 9;
+        assert_eq!(value(&unsummed).unwrap(), Some(b"new".to_vec()));
+    }
+
+    #[test]
+    fn a_damaged_first_meta_page_leaves_the_page_size_to_the_second() {
+        let mut f = File::new(512);
+        let root = f.leaf(&[Entry::Data(b"k", b"small pages")]);
+        let mut file = f.finish(root);
+        file[16..20].fill(0);
+        let db = Db::open(file.as_slice()).unwrap();
+        assert_eq!(db.meta().page_size, 512);
+        assert_eq!(
+            data(db.get(&db.root(), b"k").unwrap()),
+            Some(b"small pages".to_vec())
+        );
+    }
+
+    #[test]
+    fn what_is_not_a_bolt_file_says_why() {
+        let (file, _) = sample();
+        let err = |bytes: &[u8]| {
+            Db::open(bytes)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        assert!(err(b"").contains("0 bytes, too short"));
+        assert!(err(&[0u8; 8192]).contains("no BoltDB magic"));
+        assert!(err(b"SQLite format 3\0 and the rest of a page").contains("not a BoltDB file"));
+        let mut v3 = file.clone();
+        for base in [0, 4096] {
+            v3[base + 20] = 3;
+        }
+        assert!(err(&v3).contains("format version 3"), "{}", err(&v3));
+        let mut big_endian = file.clone();
+        for base in [0, 4096] {
+            big_endian[base + 16..base + 20].copy_from_slice(&MAGIC.to_be_bytes());
+        }
+        assert!(err(&big_endian).contains("big-endian"));
+        // Meta pages alone, the pages they name cut off.
+        let db = Db::open(&file[..8192]).unwrap();
+        let e = db.get(&db.root(), b"plain").unwrap_err().to_string();
+        assert!(e.contains("runs past the end of the file"), "{e}");
+    }
+
+    /// A page of the sample rewritten in place.
+    fn patched(f: impl FnOnce(&mut Vec<u8>)) -> Result<Vec<(Vec<u8>, Value)>, Error> {
+        let (mut file, _) = sample();
+        f(&mut file);
+        let db = Db::open(file.as_slice())?;
+        let tree = db
+            .get(&db.root(), b"tree")?
+            .and_then(Value::into_bucket)
+            .ok_or(Error::Read("no tree".into()))?;
+        db.entries(&tree)
+    }
+
+    /// The sample's pages: 3 the left leaf (4 and 5 its overflow), 6 the right leaf, 7 the
+    /// branch, 8 the root.
+    const LEFT: usize = 3 * 4096;
+    const BRANCH_PAGE: usize = 7 * 4096;
+    const ROOT_PAGE: usize = 8 * 4096;
+
+    #[test]
+    fn garbage_in_pages_is_an_error_never_a_panic() {
+        assert!(patched(|_| {}).is_ok());
+        // The branch names itself as a child: a cycle.
+        let cycle =
+            patched(|f| f[BRANCH_PAGE + 24..BRANCH_PAGE + 32].copy_from_slice(&7u64.to_le_bytes()));
+        assert!(cycle.unwrap_err().to_string().contains("reached twice"));
+        // A page that says it is another.
+        let moved = patched(|f| f[LEFT] = 9).unwrap_err().to_string();
+        assert!(moved.contains("page 3 is marked as page 9"), "{moved}");
+        // A key far past its page.
+        let past = patched(|f| f[LEFT + 20..LEFT + 24].copy_from_slice(&u32::MAX.to_le_bytes()));
+        assert!(
+            past.unwrap_err()
+                .to_string()
+                .contains("element 0 runs past the page")
+        );
+        // More elements than the page holds.
+        let count = patched(|f| f[LEFT + 10..LEFT + 12].copy_from_slice(&u16::MAX.to_le_bytes()));
+        assert!(count.unwrap_err().to_string().contains("do not fit"));
+        // Overflow beyond the pages in use, and a child beyond them.
+        let over = patched(|f| f[LEFT + 12..LEFT + 16].copy_from_slice(&u32::MAX.to_le_bytes()));
+        assert!(over.unwrap_err().to_string().contains("high-water mark"));
+        let far = patched(|f| {
+            f[BRANCH_PAGE + 24..BRANCH_PAGE + 32].copy_from_slice(&u64::MAX.to_le_bytes())
+        });
+        assert!(far.unwrap_err().to_string().contains("is not in the tree"));
+        // A freelist page where a leaf should be.
+        let kind = patched(|f| f[LEFT + 8] = 0x10).unwrap_err().to_string();
+        assert!(
+            kind.contains("not a branch or leaf page (flags 0x10)"),
+            "{kind}"
+        );
+    }
+
+    #[test]
+    fn a_tree_deeper_than_any_real_one_is_refused() {
+        // Branch pages each naming the next, 70 deep.
+        let mut f = File::new(512);
+        let leaf = f.leaf(&[Entry::Data(b"k", b"v")]);
+        let mut top = leaf;
+        for _ in 0..70 {
+            top = f.branch(&[(b"k", top)]);
+        }
+        let root = f.leaf(&[Entry::Bucket(b"deep", top)]);
+        let file = f.finish(root);
+        let db = Db::open(file.as_slice()).unwrap();
+        let deep = db
+            .get(&db.root(), b"deep")
+            .unwrap()
+            .unwrap()
+            .into_bucket()
+            .unwrap();
+        assert!(
+            db.get(&deep, b"k")
+                .unwrap_err()
+                .to_string()
+                .contains("deeper than 64")
+        );
+        assert!(
+            db.entries(&deep)
+                .unwrap_err()
+                .to_string()
+                .contains("deeper than 64")
+        );
+    }
+
+    #[test]
+    fn reading_is_bounded_in_bytes() {
+        let (file, _) = sample();
+        let db = Db::with_limit(file.as_slice(), 3 * 4096).unwrap();
+        let tree = db
+            .get(&db.root(), b"tree")
+            .unwrap()
+            .unwrap()
+            .into_bucket()
+            .unwrap();
+        assert_eq!(db.entries(&tree).unwrap_err(), Error::TooLarge(3 * 4096));
+    }
+
+    /// Walks everything reachable, as a reader of a damaged file would.
+    fn walk(file: &[u8]) {
+        let Ok(db) = Db::open(file) else { return };
+        let mut todo = vec![db.root()];
+        let mut buckets = 0;
+        while let Some(b) = todo.pop() {
+            buckets += 1;
+            if buckets > 16 {
+                return;
+            }
+            let _ = db.get(&b, b"a2");
+            let _ = db.get(&b, b"zz");
+            if let Ok(entries) = db.entries(&b) {
+                todo.extend(entries.into_iter().filter_map(|(_, v)| v.into_bucket()));
+            }
+        }
+    }
+
+    #[test]
+    fn corrupted_files_never_panic() {
+        let (file, _) = sample();
+        // Every byte of the pages that matter, set to values that stress offsets and counts.
+        let live: Vec<usize> = (0..80)
+            .chain(4096..4096 + 80)
+            .chain(LEFT..LEFT + 200)
+            .chain(6 * 4096..6 * 4096 + 80)
+            .chain(BRANCH_PAGE..BRANCH_PAGE + 80)
+            .chain(ROOT_PAGE..ROOT_PAGE + 200)
+            .collect();
+        for &i in &live {
+            for v in [0x00, 0x01, 0x7f, 0x80, 0xff] {
+                let mut f = file.clone();
+                f[i] = v;
+                walk(&f);
+            }
+        }
+        // And random bytes at random places, several at a time, and random truncations.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..3000 {
+            let mut f = file.clone();
+            for _ in 0..(next() % 8 + 1) {
+                let i = live[(next() % live.len() as u64) as usize];
+                f[i] = next() as u8;
+            }
+            if next() % 5 == 0 {
+                f.truncate((next() % file.len() as u64) as usize);
+            }
+            walk(&f);
+        }
+    }
 }
