@@ -377,6 +377,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn libpods_summary_goes_through_the_same_rules() {
+        let token = format!("ghp_{}", "a1B2c3D4e5".repeat(4));
+        let mut r = Record {
+            request: Request::LibpodDb(
+                "/home/alice/.local/share/containers/storage/libpod/bolt_state.db".into(),
+            ),
+            answer: Ok(Answer::LibpodDb(LibpodDb {
+                run_root: Some("/home/alice/run".into()),
+                graph_root: None,
+                containers: vec![crate::parse::libpod::Container {
+                    id: "84a0".into(),
+                    name: format!("ci-{token}"),
+                    state: Ok("running".into()),
+                }],
+            })),
+            duration_us: 0,
+        };
+        assert_eq!(record(&mut r).total(), 1);
+        Anonymizer::new(&[], &["alice".into()]).record(&mut r);
+        let kept = serde_json::to_string(&r).unwrap();
+        assert!(!kept.contains(&token) && !kept.contains("alice"), "{kept}");
+        assert!(
+            kept.contains("/home/user-1/run") && kept.contains("running"),
+            "{kept}"
+        );
+    }
+
+    #[test]
     fn anonymizer_is_stable_and_replaces_whole_words() {
         let mut a = Anonymizer::new(&["build-07".into()], &["alice".into(), "debian".into()]);
         let t = a.text("build-07 10.1.2.3 /home/alice 10.1.2.3 192.168.0.9 127.0.0.1");

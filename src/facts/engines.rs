@@ -397,6 +397,181 @@ fn podman_ps(host: &Host, root: &str, runroot: Option<&str>) -> Result<PodmanLis
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host::{Answer, LibpodDb, Meta, Request, Script};
+    use crate::parse::libpod;
+
+    const ROOT: &str = "/srv/storage";
+    const BOLT: &str = "/srv/storage/libpod/bolt_state.db";
+    const ID: &str = "84a0c1d5e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9";
+    const PS: [&str; 7] = ["podman", "--root", ROOT, "ps", "--all", "--format", "json"];
+
+    /// containers/storage with one container on layer `l1` (as Podman 4.3 writes
+    /// overlay-containers/containers.json), and a `podman ps` that would call it exited.
+    fn storage() -> Script {
+        let file = Meta {
+            is_dir: false,
+            is_file: true,
+            mode: 0o600,
+            size: 65536,
+            dev: (8, 1),
+        };
+        Script::new()
+            .file(
+                &format!("{ROOT}/overlay-containers/containers.json"),
+                &format!(r#"[{{"id":"{ID}","names":["web"],"image":"08121f73","layer":"l1"}}]"#),
+            )
+            .answer(Request::Stat(BOLT.into()), Ok(Answer::Meta(file)))
+            .command(
+                &PS,
+                0,
+                &format!(r#"[{{"Id":"{ID}","State":"exited"}}]"#),
+                "",
+            )
+    }
+
+    fn db(state: Result<&str, &str>) -> Answer {
+        Answer::LibpodDb(LibpodDb {
+            run_root: Some("/srv/run".into()),
+            graph_root: Some(ROOT.into()),
+            containers: vec![libpod::Container {
+                id: ID.into(),
+                name: "web".into(),
+                state: state.map(str::to_string).map_err(str::to_string),
+            }],
+        })
+    }
+
+    fn container(script: Script, conmons: &[Conmon]) -> (Container, Vec<Request>) {
+        let facts = Facts::of(script.host().recording(true));
+        let c = storage_container(&facts, conmons, &mut HashMap::new(), ROOT, "l1");
+        let requests = facts.records().into_iter().map(|r| r.request).collect();
+        (c.unwrap(), requests)
+    }
+
+    fn ran_podman(requests: &[Request]) -> bool {
+        requests.iter().any(|r| matches!(r, Request::Run(_)))
+    }
+
+    #[test]
+    fn the_database_decides_and_podman_is_not_run() {
+        let script = storage().answer(Request::LibpodDb(BOLT.into()), Ok(db(Ok("running"))));
+        let (c, requests) = container(script, &[]);
+        assert_eq!(c.engine, Engine::Podman);
+        assert_eq!(c.state.as_deref(), Some("running"));
+        assert_eq!(c.source, format!("libpod database {BOLT}"));
+        assert!(c.in_use());
+        assert!(!ran_podman(&requests), "{requests:?}");
+        // The run root its database names, for podman's own commands.
+        assert_eq!(
+            c.storage_args(),
+            ["--root", ROOT, "--runroot", "/srv/run"].map(String::from)
+        );
+    }
+
+    #[test]
+    fn an_unreadable_database_leaves_the_state_unknown_with_why() {
+        for error in [
+            HostError::PermissionDenied(BOLT.into()),
+            HostError::Io(format!(
+                "{BOLT}: damaged BoltDB file: page 9 is marked as page 0"
+            )),
+            HostError::Unsupported(format!("read libpod's database {BOLT}: not in the bundle")),
+        ] {
+            let why = error.to_string();
+            let script = storage().answer(Request::LibpodDb(BOLT.into()), Err(error));
+            let (c, requests) = container(script, &[]);
+            assert_eq!(c.state, None, "never 'not running': {c:?}");
+            assert!(!c.in_use());
+            assert!(c.source.contains(&why), "{}", c.source);
+            assert!(!ran_podman(&requests), "{requests:?}");
+        }
+        // A conmon monitoring it still proves it runs.
+        let conmon = Conmon {
+            pid: 4240,
+            cid: ID.into(),
+            name: Some("web".into()),
+            storage_root: Some(ROOT.into()),
+            runroot: None,
+            podman: true,
+        };
+        let script = storage().answer(
+            Request::LibpodDb(BOLT.into()),
+            Err(HostError::PermissionDenied(BOLT.into())),
+        );
+        let (c, _) = container(script, &[conmon]);
+        assert_eq!(c.state.as_deref(), Some("running"));
+        assert_eq!(c.source, "conmon pid 4240 monitors it");
+    }
+
+    #[test]
+    fn a_state_the_database_does_not_hold_is_unknown_with_why() {
+        let script = storage().answer(
+            Request::LibpodDb(BOLT.into()),
+            Ok(db(Err(
+                "libpod recorded state 42, which it does not define",
+            ))),
+        );
+        let (c, _) = container(script, &[]);
+        assert_eq!(c.state, None);
+        assert_eq!(
+            c.source,
+            format!(
+                "libpod database {BOLT}: libpod recorded state 42, which it does not define; \
+                 no conmon process monitors it"
+            )
+        );
+        // Not in the database at all (a container of another tool in the same storage).
+        let mut other = db(Ok("running"));
+        if let Answer::LibpodDb(d) = &mut other {
+            d.containers[0].id = "another".into();
+        }
+        let script = storage().answer(Request::LibpodDb(BOLT.into()), Ok(other));
+        let (c, _) = container(script, &[]);
+        assert_eq!(c.state, None);
+        assert!(
+            c.source
+                .starts_with(&format!("not in libpod database {BOLT}")),
+            "{}",
+            c.source
+        );
+    }
+
+    #[test]
+    fn without_a_database_podman_ps_answers() {
+        let (c, requests) = container(storage(), &[]);
+        assert_eq!(c.state.as_deref(), Some("exited"));
+        assert_eq!(c.source, format!("podman --root {ROOT} ps --all"));
+        assert!(ran_podman(&requests));
+        // SQLite beside BoltDB: which one Podman uses is its setting, so podman answers; and
+        // when it cannot, the state is unknown, saying why.
+        let sqlite = Meta {
+            is_dir: false,
+            is_file: true,
+            mode: 0o600,
+            size: 8192,
+            dev: (8, 1),
+        };
+        let both = || {
+            storage()
+                .answer(Request::LibpodDb(BOLT.into()), Ok(db(Ok("running"))))
+                .answer(
+                    Request::Stat(format!("{ROOT}/libpod/db.sql")),
+                    Ok(Answer::Meta(sqlite)),
+                )
+        };
+        let (c, _) = container(both(), &[]);
+        assert_eq!(c.state.as_deref(), Some("exited"));
+        let (c, _) = container(
+            both().command(&PS, 125, "", "Error: database is locked"),
+            &[],
+        );
+        assert_eq!(c.state, None);
+        assert!(
+            c.source.contains("both exist") && c.source.contains("database is locked"),
+            "{}",
+            c.source
+        );
+    }
 
     #[test]
     fn conmon_of_podman_with_its_storage() {
