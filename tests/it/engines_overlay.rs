@@ -5,6 +5,7 @@
 //! private mount + PID namespaces (`unshare -m -p -f --mount-proc`), so the scan sees only the
 //! test's processes, and nothing outside is touched.
 
+use std::io::Read;
 use std::process::Command;
 
 use crate::common::{check, doctor_path, require_root, status};
@@ -322,8 +323,10 @@ fn podman_and_buildah_containers_are_known_with_their_state() {
 /// One Podman container through its life, with its own storage on a tmpfs in the scene's mount
 /// namespace ($BASE): running, paused, then stopped and mounted again with `podman mount` (after
 /// conmon and its cleanup are gone, so nothing unmounts it behind the test). The doctor runs with
-/// no podman on its PATH. $TREE gets what a `--root` scan needs: a mount table with the
-/// container's overlay, containers/storage's records and libpod's database, copied while it runs.
+/// no podman on its PATH, and writes a bundle to $OUT while the container runs. $TREE gets what a
+/// `--root` scan needs: a mount table with the container's overlay, containers/storage's records
+/// and libpod's database, copied while it runs. The container's environment holds $SECRET, which
+/// libpod's database keeps in its config and no bundle may.
 const PODMAN_DB_SCENE: &str = r#"
 set -eu
 base=$BASE
@@ -337,7 +340,7 @@ P="podman --root $base/containers/storage --runroot $base/run --storage-driver o
 cleanup() { $P rm -f -t 0 -a > /dev/null 2>&1 || true; $P rmi -a -f > /dev/null 2>&1 || true; umount "$base/containers/storage/overlay" 2>/dev/null || true; }
 trap cleanup EXIT
 tar -C "$base/rootfs" -c . | $P import - localhost/doctor-bb:test > /dev/null
-id=$($P run -d --name doctor-db --net none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 localhost/doctor-bb:test sleep 600)
+id=$($P run -d --name doctor-db --net none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 -e "DOCTOR_DB_SECRET=$SECRET" localhost/doctor-bb:test sleep 600)
 mnt=$($P inspect --format '{{.GraphDriver.Data.MergedDir}}' "$id")
 storage=$base/containers/storage
 echo "ID=$id"
@@ -351,6 +354,7 @@ cp "$storage/libpod/bolt_state.db" "$TREE$storage/libpod/"
 scan() { echo "REPORT $1"; PATH=/nonexistent "$DOCTOR" --timeout 120 --format json --only overlay-busy || true; echo END; }
 DOCTOR=$1
 scan running
+PATH=/nonexistent "$DOCTOR" --timeout 120 --only overlay-busy bundle -o "$OUT/podman.tar.gz" > /dev/null
 $P pause "$id" > /dev/null
 scan paused
 $P unpause "$id" > /dev/null
@@ -382,11 +386,15 @@ fn podman_states_come_from_libpods_database_without_podman() {
     }
     let base = tempfile::tempdir().unwrap();
     let tree = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let secret = "pdb-7f3a9c-kept-out-of-bundles";
     let (stdout, stderr) = in_namespaces(
         PODMAN_DB_SCENE,
         &[
             ("BASE", base.path().to_str().unwrap()),
             ("TREE", tree.path().to_str().unwrap()),
+            ("OUT", out.path().to_str().unwrap()),
+            ("SECRET", secret),
         ],
     );
     let id = value(&stdout, "ID");
@@ -419,6 +427,42 @@ fn podman_states_come_from_libpods_database_without_podman() {
         serde_json::json!(["podman", "--root", root, "--runroot", runroot, "umount", id]),
         "{r:#}"
     );
+
+    // The bundle made while it ran: replayed elsewhere, the same answer; it holds the database's
+    // summary, not the file, and so not the environment in the container's config.
+    let bundle = out.path().join("podman.tar.gz");
+    let (_, records, _) = container_doctor::bundle::read(&bundle).unwrap();
+    let requests: Vec<String> = records
+        .iter()
+        .map(|r| serde_json::to_string(&r.request).unwrap())
+        .collect();
+    assert!(
+        requests.contains(&serde_json::json!({"op": "libpod_db", "arg": db}).to_string()),
+        "{requests:?}"
+    );
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.contains("\"read\"") && r.contains("bolt_state.db"))
+    );
+    let mut archive = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(&bundle).unwrap())
+        .read_to_end(&mut archive)
+        .unwrap();
+    let records = serde_json::to_string(&records).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&archive).contains(secret) && !records.contains(secret),
+        "the container's environment is in the bundle"
+    );
+    let replayed = crate::common::doctor()
+        .arg("--from-bundle")
+        .arg(&bundle)
+        .args(["--format", "json", "--only", "overlay-busy"])
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&replayed.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&replayed.stderr)));
+    podman_line(&r, mnt, id, "running", &db);
 
     // The tree copied while it ran, under --root: no process, no podman, the same answer.
     let out = crate::common::doctor()
