@@ -868,6 +868,58 @@ mod tests {
         }
     }
 
+    /// xorshift64: reproducible noise without a dependency.
+    fn noise(seed: u64) -> impl FnMut() -> u64 {
+        let mut x = seed;
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
+    #[test]
+    fn random_pages_behind_valid_meta_pages_never_panic() {
+        // Pages that pass the first checks (their own id, a branch or leaf flag, a small count)
+        // with random elements, so the element and bucket paths see the garbage.
+        let mut next = noise(0x2545_f491_4f6c_dd1d);
+        for _ in 0..2000 {
+            let mut f = File::new(512);
+            let pages = 1 + next() % 6;
+            for _ in 0..pages {
+                let mut page: Vec<u8> = (0..512).map(|_| next() as u8).collect();
+                page[..8].copy_from_slice(&f.next_id().to_le_bytes());
+                page[8..10]
+                    .copy_from_slice(&[[1, 0], [2, 0], [2, 0], [0x10, 0]][(next() % 4) as usize]);
+                let count = (next() % 30) as usize;
+                page[10..12].copy_from_slice(&(count as u16).to_le_bytes());
+                page[12..16].fill(0);
+                // Elements whose offsets and sizes land near the page, children near the tree.
+                for at in (0..count).map(|i| 16 + 16 * i) {
+                    let fields = if page[8] == 1 {
+                        let child = 2 + next() % (pages + 3);
+                        [(next() % 512) as u32, (next() % 32) as u32, child as u32, 0]
+                    } else {
+                        let sizes = [(next() % 64) as u32, (next() % 64) as u32];
+                        [
+                            (next() % 2) as u32,
+                            (next() % 512) as u32,
+                            sizes[0],
+                            sizes[1],
+                        ]
+                    };
+                    for (j, v) in fields.iter().enumerate() {
+                        page[at + 4 * j..at + 4 * j + 4].copy_from_slice(&v.to_le_bytes());
+                    }
+                }
+                f.push(page);
+            }
+            let root = 3 + next() % pages;
+            walk(&f.finish(root));
+        }
+    }
+
     #[test]
     fn corrupted_files_never_panic() {
         let (file, _) = sample();
@@ -887,13 +939,7 @@ mod tests {
             }
         }
         // And random bytes at random places, several at a time, and random truncations.
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = noise(0x9e37_79b9_7f4a_7c15);
         for _ in 0..3000 {
             let mut f = file.clone();
             for _ in 0..(next() % 8 + 1) {
