@@ -946,7 +946,7 @@ mod tests {
                 let i = live[(next() % live.len() as u64) as usize];
                 f[i] = next() as u8;
             }
-            if next() % 5 == 0 {
+            if next().is_multiple_of(5) {
                 f.truncate((next() % file.len() as u64) as usize);
             }
             walk(&f);
