@@ -354,7 +354,8 @@ cp "$storage/libpod/bolt_state.db" "$TREE$storage/libpod/"
 scan() { echo "REPORT $1"; PATH=/nonexistent "$DOCTOR" --timeout 120 --format json --only overlay-busy || true; echo END; }
 DOCTOR=$1
 scan running
-PATH=/nonexistent "$DOCTOR" --timeout 120 --only overlay-busy bundle -o "$OUT/podman.tar.gz" > /dev/null
+# In a session of its own: whatever becomes of it, the scene goes on and says so.
+setsid -w env PATH=/nonexistent "$DOCTOR" --timeout 120 --only overlay-busy bundle -o "$OUT/podman.tar.gz" > "$OUT/bundle.log" 2>&1 || echo "BUNDLE_RC=$?"
 $P pause "$id" > /dev/null
 scan paused
 $P unpause "$id" > /dev/null
@@ -430,6 +431,10 @@ fn podman_states_come_from_libpods_database_without_podman() {
 
     // The bundle made while it ran: replayed elsewhere, the same answer; it holds the database's
     // summary, not the file, and so not the environment in the container's config.
+    if let Some(rc) = stdout.lines().find_map(|l| l.strip_prefix("BUNDLE_RC=")) {
+        let log = std::fs::read_to_string(out.path().join("bundle.log")).unwrap_or_default();
+        panic!("the bundle failed ({rc}): {log}");
+    }
     let bundle = out.path().join("podman.tar.gz");
     let (_, records, _) = container_doctor::bundle::read(&bundle).unwrap();
     let requests: Vec<String> = records
