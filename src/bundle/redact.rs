@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::Value;
 
-use crate::host::{Answer, DockerCall, HostError, Record, Request};
+use crate::host::{Answer, DockerCall, HostError, LibpodDb, Record, Request};
 use crate::secrets::{self, Tally, redact_text};
 
 /// `/proc/PID/cmdline`, `/proc/self/task/TID/cmdline` …: which per-process file a path names.
@@ -69,6 +69,7 @@ pub fn record(r: &mut Record) -> Tally {
             }
             Answer::Link(l) => text_in_place(l, &mut t),
             Answer::Names(names) => names.iter_mut().for_each(|n| text_in_place(n, &mut t)),
+            Answer::LibpodDb(db) => libpod_strings(db, |s| text_in_place(s, &mut t)),
             _ => {}
         },
         Err(e) => error(e, &mut t),
@@ -81,6 +82,7 @@ fn request(r: &mut Request, t: &mut Tally) {
         Request::Read(p)
         | Request::ReadLocal(p)
         | Request::MappedFiles(p)
+        | Request::LibpodDb(p)
         | Request::ListDir(p)
         | Request::ReadLink(p)
         | Request::Subdirs(p)
@@ -94,6 +96,20 @@ fn request(r: &mut Request, t: &mut Tally) {
         Request::Run(argv) => argv.iter_mut().for_each(|a| text_in_place(a, t)),
         Request::Docker(DockerCall::Inspect(id)) => text_in_place(id, t),
         _ => {}
+    }
+}
+
+/// Every string of libpod's database summary (names and paths are the user's; ids and state
+/// words are ours, but go through the same rules rather than be trusted).
+fn libpod_strings(db: &mut LibpodDb, mut f: impl FnMut(&mut String)) {
+    db.run_root.iter_mut().for_each(&mut f);
+    db.graph_root.iter_mut().for_each(&mut f);
+    for c in &mut db.containers {
+        f(&mut c.id);
+        f(&mut c.name);
+        match &mut c.state {
+            Ok(s) | Err(s) => f(s),
+        }
     }
 }
 
@@ -310,6 +326,7 @@ impl Anonymizer {
             Request::Read(p)
             | Request::ReadLocal(p)
             | Request::MappedFiles(p)
+            | Request::LibpodDb(p)
             | Request::ListDir(p)
             | Request::ReadLink(p)
             | Request::Subdirs(p)
@@ -335,6 +352,7 @@ impl Anonymizer {
             Ok(Answer::Names(n)) => n.iter_mut().for_each(|x| *x = self.text(x)),
             Ok(Answer::Link(l)) => *l = self.text(l),
             Ok(Answer::Env(Some(v))) => *v = self.text(v),
+            Ok(Answer::LibpodDb(db)) => libpod_strings(db, |s| *s = self.text(s)),
             Err(
                 HostError::NotFound(s)
                 | HostError::PermissionDenied(s)
@@ -357,6 +375,34 @@ pub fn text(s: &str) -> (String, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn libpods_summary_goes_through_the_same_rules() {
+        let token = format!("ghp_{}", "a1B2c3D4e5".repeat(4));
+        let mut r = Record {
+            request: Request::LibpodDb(
+                "/home/alice/.local/share/containers/storage/libpod/bolt_state.db".into(),
+            ),
+            answer: Ok(Answer::LibpodDb(LibpodDb {
+                run_root: Some("/home/alice/run".into()),
+                graph_root: None,
+                containers: vec![crate::parse::libpod::Container {
+                    id: "84a0".into(),
+                    name: format!("ci-{token}"),
+                    state: Ok("running".into()),
+                }],
+            })),
+            duration_us: 0,
+        };
+        assert_eq!(record(&mut r).total(), 1);
+        Anonymizer::new(&[], &["alice".into()]).record(&mut r);
+        let kept = serde_json::to_string(&r).unwrap();
+        assert!(!kept.contains(&token) && !kept.contains("alice"), "{kept}");
+        assert!(
+            kept.contains("/home/user-1/run") && kept.contains("running"),
+            "{kept}"
+        );
+    }
 
     #[test]
     fn anonymizer_is_stable_and_replaces_whole_words() {

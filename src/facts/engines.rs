@@ -1,9 +1,15 @@
 //! Containers as their engines know them, with the source that decided each state: the Docker
-//! Engine API; containers/storage's own records (Podman, Buildah, CRI-O share them); conmon
-//! processes (one per running Podman or CRI-O container); and `podman ps` bounded by the command
-//! timeout. containerd's tasks are read in `super::containerd`. Podman 4.x keeps its state in BoltDB (libpod/bolt_state.db), from 4.8 optionally in
-//! SQLite (libpod/db.sql); reading BoltDB needs a reader we do not have, so `podman ps` stands in,
-//! live only.
+//! Engine API; containers/storage's own records (Podman, Buildah, CRI-O share them); libpod's
+//! database; conmon processes (one per running Podman or CRI-O container); and `podman ps`.
+//! containerd's tasks are read in `super::containerd`.
+//!
+//! Podman's state is read from its database, `<graphroot>/libpod/bolt_state.db`, through the
+//! Host: so it is known under `--root` and in a replayed bundle too, and no podman is run. A
+//! database that is there but cannot be read leaves the state unknown, with why. `podman ps`
+//! (live only, bounded by the command timeout) stands in where there is no BoltDB file: Podman
+//! 4.8+ may keep its state in SQLite (`libpod/db.sql`), which is not read here — no SQLite crate
+//! reads a file served as bytes without building SQLite's C into the static binary — and where
+//! both files exist, the one Podman uses depends on its `database_backend` setting.
 
 use std::collections::HashMap;
 
@@ -63,6 +69,8 @@ impl Container {
     pub fn in_use(&self) -> bool {
         match self.state.as_deref() {
             Some("running" | "paused" | "restarting" | "stopping" | "removing" | "storage") => true,
+            // libpod: created in the OCI runtime, its init process waiting inside.
+            Some("initialized") => self.engine == Engine::Podman,
             // A containerd task created but not started has its init (runc init) waiting in it.
             Some("created" | "pausing") => self.engine == Engine::Containerd,
             _ => false,
@@ -195,13 +203,22 @@ pub fn docker_containers(host: &Host) -> Result<Vec<DockerContainer>, HostError>
     Ok(out)
 }
 
+/// What Podman says of the containers of one graph root: each id's state (or why it has none),
+/// from libpod's database or `podman ps`, with the run root its database names.
+#[derive(Debug, Clone)]
+pub struct PodmanListing {
+    pub source: String,
+    pub states: HashMap<String, Result<String, String>>,
+    pub runroot: Option<String>,
+}
+
 /// The containers/storage container whose layer is `layer`, under graph root `root`, with its
 /// engine (Buildah's `buildah.json`, CRI-O's pod metadata, else Podman when libpod's database
-/// is there) and its state from conmon, else `podman ps`.
+/// is there) and its state from libpod's database (else `podman ps`), else conmon.
 pub fn storage_container(
     facts: &Facts,
     conmons: &[Conmon],
-    podman_states: &mut HashMap<String, Result<HashMap<String, String>, String>>,
+    podman: &mut HashMap<String, Result<PodmanListing, String>>,
     root: &str,
     layer: &str,
 ) -> Option<Container> {
@@ -229,9 +246,9 @@ pub fn storage_container(
             "{root}/overlay-containers/{id}/userdata/buildah.json"
         ))
         .is_ok();
-    let libpod = ["bolt_state.db", "db.sql"]
+    let libpod = [BOLT_DB, SQLITE_DB]
         .iter()
-        .any(|db| facts.stat(&format!("{root}/libpod/{db}")).is_ok());
+        .any(|db| facts.stat(&format!("{root}/{db}")).is_ok());
     let engine = if buildah {
         Engine::Buildah
     } else if metadata.get("pod-id").is_some() || metadata.get("pod-name").is_some() {
@@ -260,19 +277,31 @@ pub fn storage_container(
         container.source = format!("{root}/overlay-containers/{id}/userdata/buildah.json");
         return Some(container);
     }
+    // Why Podman's word is missing, when it is.
+    let mut missing = None;
     if engine == Engine::Podman || engine == Engine::Storage {
-        let states = podman_states
-            .entry(root.to_string())
-            .or_insert_with(|| podman_ps(facts, root, conmon.and_then(|m| m.runroot.as_deref())));
-        match states {
-            Ok(s) if s.contains_key(&id) => {
-                container.engine = Engine::Podman;
-                container.state = s.get(&id).cloned();
-                container.source = format!("podman --root {root} ps --all");
-                return Some(container);
-            }
-            Ok(_) => {}
-            Err(e) => container.source = e.clone(),
+        let listing = podman.entry(root.to_string()).or_insert_with(|| {
+            podman_listing(facts, root, conmon.and_then(|m| m.runroot.as_deref()))
+        });
+        match listing {
+            Ok(l) => match l.states.get(&id) {
+                Some(state) => {
+                    container.engine = Engine::Podman;
+                    if container.runroot.is_none() {
+                        container.runroot = l.runroot.clone();
+                    }
+                    match state {
+                        Ok(s) => {
+                            container.state = Some(s.clone());
+                            container.source = l.source.clone();
+                            return Some(container);
+                        }
+                        Err(why) => missing = Some(format!("{}: {why}", l.source)),
+                    }
+                }
+                None => missing = Some(format!("not in {}", l.source)),
+            },
+            Err(e) => missing = Some(e.clone()),
         }
     }
     if let Some(m) = conmon {
@@ -281,19 +310,56 @@ pub fn storage_container(
         if m.podman {
             container.engine = Engine::Podman;
         }
-    } else if container.source.is_empty() {
-        container.source = "no conmon process and no engine listing for it".into();
+    } else {
+        container.source = match missing {
+            Some(why) => format!("{why}; no conmon process monitors it"),
+            None => "no conmon process and no engine listing for it".into(),
+        };
     }
     Some(container)
 }
 
-/// `podman --root ROOT ps --all --format json`: id → state. Live only, bounded by the command
-/// timeout. The runroot comes from libpod's database when not given.
-fn podman_ps(
-    host: &Host,
+/// libpod's databases, under the graph root (their static dir by default).
+const BOLT_DB: &str = "libpod/bolt_state.db";
+const SQLITE_DB: &str = "libpod/db.sql";
+
+/// Podman's word on the containers under `root`: its BoltDB database when that is the one it
+/// uses, else `podman ps`. A database that is there but unreadable is the answer (unknown, and
+/// why): `podman ps` would read the same file.
+fn podman_listing(
+    facts: &Facts,
     root: &str,
     runroot: Option<&str>,
-) -> Result<HashMap<String, String>, String> {
+) -> Result<PodmanListing, String> {
+    let bolt = format!("{root}/{BOLT_DB}");
+    let sqlite = format!("{root}/{SQLITE_DB}");
+    let has_sqlite = facts.stat(&sqlite).is_ok();
+    match facts.libpod_db(&bolt) {
+        Ok(db) if !has_sqlite => Ok(PodmanListing {
+            source: format!("libpod database {bolt}"),
+            states: db.containers.into_iter().map(|c| (c.id, c.state)).collect(),
+            runroot: db.run_root,
+        }),
+        Ok(_) => podman_ps(facts, root, runroot).map_err(|e| {
+            format!(
+                "{bolt} and {sqlite} both exist (Podman uses the one its database_backend names; \
+                 SQLite is not read here), and {e}"
+            )
+        }),
+        Err(HostError::NotFound(_)) => podman_ps(facts, root, runroot).map_err(|e| {
+            if has_sqlite {
+                format!("libpod's SQLite database {sqlite} is not read here, and {e}")
+            } else {
+                e
+            }
+        }),
+        Err(e) => Err(format!("libpod's database could not be read: {e}")),
+    }
+}
+
+/// `podman --root ROOT ps --all --format json`: id → state. Live only, bounded by the command
+/// timeout. The runroot comes from libpod's database when not given.
+fn podman_ps(host: &Host, root: &str, runroot: Option<&str>) -> Result<PodmanListing, String> {
     let mut argv = vec!["podman", "--root", root];
     if let Some(r) = runroot {
         argv.extend(["--runroot", r]);
@@ -308,24 +374,204 @@ fn podman_ps(
     }
     let list: Value =
         serde_json::from_str(&out.stdout).map_err(|e| format!("{shown}: not JSON: {e}"))?;
-    Ok(list
+    let states = list
         .as_array()
         .map(|a| {
             a.iter()
                 .filter_map(|c| {
                     Some((
                         c.get("Id")?.as_str()?.to_string(),
-                        c.get("State")?.as_str()?.to_lowercase(),
+                        Ok(c.get("State")?.as_str()?.to_lowercase()),
                     ))
                 })
                 .collect()
         })
-        .unwrap_or_default())
+        .unwrap_or_default();
+    Ok(PodmanListing {
+        source: format!("podman --root {root} ps --all"),
+        states,
+        runroot: None,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host::{Answer, LibpodDb, Meta, Request, Script};
+    use crate::parse::libpod;
+
+    const ROOT: &str = "/srv/storage";
+    const BOLT: &str = "/srv/storage/libpod/bolt_state.db";
+    const ID: &str = "84a0c1d5e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9";
+    const PS: [&str; 7] = ["podman", "--root", ROOT, "ps", "--all", "--format", "json"];
+
+    /// containers/storage with one container on layer `l1` (as Podman 4.3 writes
+    /// overlay-containers/containers.json), and a `podman ps` that would call it exited.
+    fn storage() -> Script {
+        let file = Meta {
+            is_dir: false,
+            is_file: true,
+            mode: 0o600,
+            size: 65536,
+            dev: (8, 1),
+        };
+        Script::new()
+            .file(
+                &format!("{ROOT}/overlay-containers/containers.json"),
+                &format!(r#"[{{"id":"{ID}","names":["web"],"image":"08121f73","layer":"l1"}}]"#),
+            )
+            .answer(Request::Stat(BOLT.into()), Ok(Answer::Meta(file)))
+            .command(
+                &PS,
+                0,
+                &format!(r#"[{{"Id":"{ID}","State":"exited"}}]"#),
+                "",
+            )
+    }
+
+    fn db(state: Result<&str, &str>) -> Answer {
+        Answer::LibpodDb(LibpodDb {
+            run_root: Some("/srv/run".into()),
+            graph_root: Some(ROOT.into()),
+            containers: vec![libpod::Container {
+                id: ID.into(),
+                name: "web".into(),
+                state: state.map(str::to_string).map_err(str::to_string),
+            }],
+        })
+    }
+
+    fn container(script: Script, conmons: &[Conmon]) -> (Container, Vec<Request>) {
+        let facts = Facts::of(script.host().recording(true));
+        let c = storage_container(&facts, conmons, &mut HashMap::new(), ROOT, "l1");
+        let requests = facts.records().into_iter().map(|r| r.request).collect();
+        (c.unwrap(), requests)
+    }
+
+    fn ran_podman(requests: &[Request]) -> bool {
+        requests.iter().any(|r| matches!(r, Request::Run(_)))
+    }
+
+    #[test]
+    fn the_database_decides_and_podman_is_not_run() {
+        let script = storage().answer(Request::LibpodDb(BOLT.into()), Ok(db(Ok("running"))));
+        let (c, requests) = container(script, &[]);
+        assert_eq!(c.engine, Engine::Podman);
+        assert_eq!(c.state.as_deref(), Some("running"));
+        assert_eq!(c.source, format!("libpod database {BOLT}"));
+        assert!(c.in_use());
+        assert!(!ran_podman(&requests), "{requests:?}");
+        // The run root its database names, for podman's own commands.
+        assert_eq!(
+            c.storage_args(),
+            ["--root", ROOT, "--runroot", "/srv/run"].map(String::from)
+        );
+    }
+
+    #[test]
+    fn an_unreadable_database_leaves_the_state_unknown_with_why() {
+        for error in [
+            HostError::PermissionDenied(BOLT.into()),
+            HostError::Io(format!(
+                "{BOLT}: damaged BoltDB file: page 9 is marked as page 0"
+            )),
+            HostError::Unsupported(format!("read libpod's database {BOLT}: not in the bundle")),
+        ] {
+            let why = error.to_string();
+            let script = storage().answer(Request::LibpodDb(BOLT.into()), Err(error));
+            let (c, requests) = container(script, &[]);
+            assert_eq!(c.state, None, "never 'not running': {c:?}");
+            assert!(!c.in_use());
+            assert!(c.source.contains(&why), "{}", c.source);
+            assert!(!ran_podman(&requests), "{requests:?}");
+        }
+        // A conmon monitoring it still proves it runs.
+        let conmon = Conmon {
+            pid: 4240,
+            cid: ID.into(),
+            name: Some("web".into()),
+            storage_root: Some(ROOT.into()),
+            runroot: None,
+            podman: true,
+        };
+        let script = storage().answer(
+            Request::LibpodDb(BOLT.into()),
+            Err(HostError::PermissionDenied(BOLT.into())),
+        );
+        let (c, _) = container(script, &[conmon]);
+        assert_eq!(c.state.as_deref(), Some("running"));
+        assert_eq!(c.source, "conmon pid 4240 monitors it");
+    }
+
+    #[test]
+    fn a_state_the_database_does_not_hold_is_unknown_with_why() {
+        let script = storage().answer(
+            Request::LibpodDb(BOLT.into()),
+            Ok(db(Err(
+                "libpod recorded state 42, which it does not define",
+            ))),
+        );
+        let (c, _) = container(script, &[]);
+        assert_eq!(c.state, None);
+        assert_eq!(
+            c.source,
+            format!(
+                "libpod database {BOLT}: libpod recorded state 42, which it does not define; \
+                 no conmon process monitors it"
+            )
+        );
+        // Not in the database at all (a container of another tool in the same storage).
+        let mut other = db(Ok("running"));
+        if let Answer::LibpodDb(d) = &mut other {
+            d.containers[0].id = "another".into();
+        }
+        let script = storage().answer(Request::LibpodDb(BOLT.into()), Ok(other));
+        let (c, _) = container(script, &[]);
+        assert_eq!(c.state, None);
+        assert!(
+            c.source
+                .starts_with(&format!("not in libpod database {BOLT}")),
+            "{}",
+            c.source
+        );
+    }
+
+    #[test]
+    fn without_a_database_podman_ps_answers() {
+        let (c, requests) = container(storage(), &[]);
+        assert_eq!(c.state.as_deref(), Some("exited"));
+        assert_eq!(c.source, format!("podman --root {ROOT} ps --all"));
+        assert!(ran_podman(&requests));
+        // SQLite beside BoltDB: which one Podman uses is its setting, so podman answers; and
+        // when it cannot, the state is unknown, saying why.
+        let sqlite = Meta {
+            is_dir: false,
+            is_file: true,
+            mode: 0o600,
+            size: 8192,
+            dev: (8, 1),
+        };
+        let both = || {
+            storage()
+                .answer(Request::LibpodDb(BOLT.into()), Ok(db(Ok("running"))))
+                .answer(
+                    Request::Stat(format!("{ROOT}/libpod/db.sql")),
+                    Ok(Answer::Meta(sqlite)),
+                )
+        };
+        let (c, _) = container(both(), &[]);
+        assert_eq!(c.state.as_deref(), Some("exited"));
+        let (c, _) = container(
+            both().command(&PS, 125, "", "Error: database is locked"),
+            &[],
+        );
+        assert_eq!(c.state, None);
+        assert!(
+            c.source.contains("both exist") && c.source.contains("database is locked"),
+            "{}",
+            c.source
+        );
+    }
 
     #[test]
     fn conmon_of_podman_with_its_storage() {

@@ -1,21 +1,23 @@
 //! The live machine: the real /proc, /sys and /etc, real syscalls, real commands.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::time::Duration;
 
 use super::{
     CommandOutput, DEFAULT_TIMEOUT, DOCKER_SOCKET, DirSize, DiskStat, DockerCall, FreezerProbe,
-    FreezerVersion, HostError, MAX_FILE_BYTES, Meta, Source, SourceKind, command, freezer_probe,
+    FreezerVersion, HostError, LibpodDb, MAX_FILE_BYTES, Meta, Source, SourceKind, command,
+    freezer_probe,
 };
+use crate::parse::boltdb::ReadAt;
+use crate::parse::libpod;
 use crate::sys::{self, PidfdProbe};
 
 pub struct Live;
 
-/// Reads at most `MAX_FILE_BYTES` of `path`; more is an error, not a silent cut.
-/// FIFOs and devices are refused: reading one could block for ever or never end.
-pub(super) fn read_capped(path: &std::path::Path, shown: &str) -> Result<Vec<u8>, HostError> {
+/// Opens a regular file without blocking on it (FIFOs and devices are refused), with its size.
+fn open_regular(path: &std::path::Path, shown: &str) -> Result<(File, u64), HostError> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
@@ -27,8 +29,45 @@ pub(super) fn read_capped(path: &std::path::Path, shown: &str) -> Result<Vec<u8>
             "{shown}: not a regular file"
         )));
     }
+    Ok((file, meta.len()))
+}
+
+/// A file read page by page, as the BoltDB reader asks.
+struct FileAt(File, u64);
+
+impl ReadAt for FileAt {
+    fn size(&self) -> u64 {
+        self.1
+    }
+
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> Result<(), String> {
+        self.0
+            .read_exact_at(buf, offset)
+            .map_err(|e| format!("reading {} bytes at {offset}: {e}", buf.len()))
+    }
+}
+
+/// libpod's database, read by pages: only its live tree, not the whole file (which keeps every
+/// page it ever used), and only the summary is kept. A file on a network or FUSE filesystem is
+/// read whole by a helper instead, which the doctor can abandon if its server hangs.
+pub(super) fn libpod_db(path: &std::path::Path, shown: &str) -> Result<LibpodDb, HostError> {
+    let summary =
+        if super::helper::enabled() && super::helper::on_remote_or_fuse(&path.to_string_lossy()) {
+            let bytes = super::helper::read(path, shown)?;
+            libpod::read(bytes.as_slice())
+        } else {
+            let (file, size) = open_regular(path, shown)?;
+            libpod::read(&FileAt(file, size))
+        };
+    summary.map_err(|e| HostError::Io(format!("{shown}: {e}")))
+}
+
+/// Reads at most `MAX_FILE_BYTES` of `path`; more is an error, not a silent cut.
+/// FIFOs and devices are refused: reading one could block for ever or never end.
+pub(super) fn read_capped(path: &std::path::Path, shown: &str) -> Result<Vec<u8>, HostError> {
+    let (file, len) = open_regular(path, shown)?;
     // /proc and /sys files say size 0: a page up front reads most of them in one call.
-    let hint = usize::try_from(meta.len()).map_or(MAX_FILE_BYTES, |n| n.min(MAX_FILE_BYTES));
+    let hint = usize::try_from(len).map_or(MAX_FILE_BYTES, |n| n.min(MAX_FILE_BYTES));
     let mut buf = Vec::with_capacity(if hint == 0 { 4096 } else { hint + 1 });
     file.take(MAX_FILE_BYTES as u64 + 1)
         .read_to_end(&mut buf)
@@ -46,17 +85,7 @@ pub(super) fn mapped_files(
     shown: &str,
 ) -> Result<Vec<super::Mapping>, HostError> {
     use std::io::BufRead;
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| HostError::from_io(shown, &e))?;
-    let meta = file.metadata().map_err(|e| HostError::from_io(shown, &e))?;
-    if !meta.is_file() {
-        return Err(HostError::Unsupported(format!(
-            "{shown}: not a regular file"
-        )));
-    }
+    let (file, _) = open_regular(path, shown)?;
     let mut reader = std::io::BufReader::with_capacity(64 << 10, file);
     let mut files: Vec<super::Mapping> = Vec::new();
     let mut line = Vec::new();
@@ -244,6 +273,10 @@ impl Source for Live {
 
     fn mapped_files(&self, path: &str) -> Result<Vec<super::Mapping>, HostError> {
         mapped_files(path.as_ref(), path)
+    }
+
+    fn libpod_db(&self, path: &str) -> Result<LibpodDb, HostError> {
+        libpod_db(path.as_ref(), path)
     }
 
     fn euid(&self) -> u32 {

@@ -28,6 +28,7 @@ pub use rooted::Rooted;
 #[cfg(test)]
 pub use scripted::Script;
 
+pub use crate::parse::libpod::Database as LibpodDb;
 pub use crate::parse::proc_maps::Mapping;
 pub use crate::sys::{PidfdProbe, SyscallOutcome};
 
@@ -115,6 +116,9 @@ pub trait Source: Send + Sync {
         self.read(path)
             .map(|b| crate::parse::proc_maps::mappings(&String::from_utf8_lossy(&b)))
     }
+    /// What libpod's BoltDB file says of its containers: only this summary is kept, never the
+    /// file, which holds every container's environment and command line.
+    fn libpod_db(&self, path: &str) -> Result<LibpodDb, HostError>;
     /// The effective uid the doctor runs with (decides what it may read).
     fn euid(&self) -> u32;
     /// The bundle this source replays, if it replays one.
@@ -131,6 +135,8 @@ pub enum Request {
     ReadLocal(String),
     /// The files mapped in a /proc/PID/maps (its distinct paths, not the whole file).
     MappedFiles(String),
+    /// libpod's BoltDB file, summarized (its containers' ids, names and states).
+    LibpodDb(String),
     ListDir(String),
     ReadLink(String),
     Subdirs(String),
@@ -153,6 +159,7 @@ impl std::fmt::Display for Request {
             Request::Read(p) | Request::ReadLocal(p) | Request::MappedFiles(p) => {
                 write!(f, "read {p}")
             }
+            Request::LibpodDb(p) => write!(f, "read libpod's database {p}"),
             Request::ListDir(p) => write!(f, "list {p}"),
             Request::ReadLink(p) => write!(f, "readlink {p}"),
             Request::Subdirs(p) => write!(f, "list the directories in {p}"),
@@ -189,6 +196,7 @@ pub enum Answer {
     Mappings(Vec<Mapping>),
     /// A socket accepted the connection.
     Connected,
+    LibpodDb(LibpodDb),
 }
 
 /// statvfs(2) of a filesystem, in bytes (free counts blocks reserved for root, as BuildKit does).
@@ -395,6 +403,13 @@ impl Host {
         })
     }
 
+    /// The containers libpod's BoltDB file at `path` knows, with their recorded states.
+    pub fn libpod_db(&self, path: &str) -> Result<LibpodDb, HostError> {
+        self.serve(Request::LibpodDb(path.into()), || {
+            self.source.libpod_db(path)
+        })
+    }
+
     /// The distinct files a process has mapped (/proc/PID/maps, summarized while it is read).
     pub fn mapped_files(&self, path: &str) -> Result<Vec<Mapping>, HostError> {
         self.serve(Request::MappedFiles(path.into()), || {
@@ -467,7 +482,7 @@ impl From<()> for Answer {
 }
 
 answer_from!(Vec<u8> => Bytes, Vec<String> => Names, String => Link, u64 => Magic, DiskStat => DiskStat, DirSize => DirSize, Option<String> => Env,
-    CommandOutput => Output, serde_json::Value => Json, PidfdProbe => Pidfd, Meta => Meta, FreezerProbe => Freezer, Vec<Mapping> => Mappings);
+    CommandOutput => Output, serde_json::Value => Json, PidfdProbe => Pidfd, Meta => Meta, FreezerProbe => Freezer, Vec<Mapping> => Mappings, LibpodDb => LibpodDb);
 
 /// File contents travel in a bundle's JSON as text when they are UTF-8 (so the unpacked bundle can
 /// be read and searched), as base64 otherwise.

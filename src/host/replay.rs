@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::{
     Answer, CommandOutput, DirSize, DiskStat, DockerCall, FreezerProbe, FreezerVersion, HostError,
-    Mapping, Meta, Record, Request, Source, SourceKind,
+    LibpodDb, Mapping, Meta, Record, Request, Source, SourceKind,
 };
 use crate::sys::PidfdProbe;
 
@@ -121,6 +121,10 @@ impl Source for Replay {
             self.read(path)
                 .map(|b| crate::parse::proc_maps::mappings(&String::from_utf8_lossy(&b)))
         }
+    }
+
+    fn libpod_db(&self, path: &str) -> Result<LibpodDb, HostError> {
+        take!(self, Request::LibpodDb(path.into()), LibpodDb)
     }
 
     fn list_dir(&self, path: &str) -> Result<Vec<String>, HostError> {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::live::{link_target, list_names, meta, read_capped, subdir_names};
 use super::{
     CommandOutput, DEFAULT_TIMEOUT, DOCKER_SOCKET, DirSize, DiskStat, DockerCall, FreezerProbe,
-    FreezerVersion, HostError, Mapping, Meta, Source, SourceKind,
+    FreezerVersion, HostError, LibpodDb, Mapping, Meta, Source, SourceKind,
 };
 use crate::sys::{self, PidfdProbe};
 
@@ -110,6 +110,10 @@ impl Source for Rooted {
 
     fn mapped_files(&self, path: &str) -> Result<Vec<Mapping>, HostError> {
         super::live::mapped_files(&self.under(path), path)
+    }
+
+    fn libpod_db(&self, path: &str) -> Result<LibpodDb, HostError> {
+        super::live::libpod_db(&self.under(path), path)
     }
 
     fn list_dir(&self, path: &str) -> Result<Vec<String>, HostError> {

@@ -1,5 +1,6 @@
 //! Parsers: plain functions from the text the system gives to types. No I/O here.
 
+pub mod boltdb;
 pub mod buildkit;
 pub mod cgroup;
 pub mod containerd;
@@ -9,6 +10,7 @@ pub mod dockerfile;
 pub mod go_version;
 pub mod kconfig;
 pub mod kernel;
+pub mod libpod;
 pub mod mountinfo;
 pub mod oci_runtime;
 pub mod overlay;

@@ -5,6 +5,7 @@
 //! private mount + PID namespaces (`unshare -m -p -f --mount-proc`), so the scan sees only the
 //! test's processes, and nothing outside is touched.
 
+use std::io::Read;
 use std::process::Command;
 
 use crate::common::{check, doctor_path, require_root, scratch, status};
@@ -56,10 +57,16 @@ time.sleep(600)
 
 /// The JSON report printed between `REPORT` and `END`.
 fn report(stdout: &str, stderr: &str) -> Value {
+    report_after(stdout, stderr, "REPORT")
+}
+
+/// The JSON report printed between the line `marker` and `END`.
+fn report_after(stdout: &str, stderr: &str, marker: &str) -> Value {
+    let marker = format!("{marker}\n");
     let start = stdout
-        .find("REPORT\n")
-        .unwrap_or_else(|| panic!("no report: {stdout}\n{stderr}"))
-        + 7;
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {marker}: {stdout}\n{stderr}"))
+        + marker.len();
     let end = stdout[start..]
         .find("\nEND")
         .map(|e| start + e)
@@ -312,6 +319,169 @@ fn podman_and_buildah_containers_are_known_with_their_state() {
             "{f}"
         );
     }
+}
+
+/// One Podman container through its life, with its own storage on a tmpfs in the scene's mount
+/// namespace ($BASE): running, paused, then stopped and mounted again with `podman mount` (after
+/// conmon and its cleanup are gone, so nothing unmounts it behind the test). The doctor runs with
+/// no podman on its PATH, and writes a bundle to $OUT while the container runs. $TREE gets what a
+/// `--root` scan needs: a mount table with the container's overlay, containers/storage's records
+/// and libpod's database, copied while it runs. The container's environment holds $SECRET, which
+/// libpod's database keeps in its config and no bundle may.
+const PODMAN_DB_SCENE: &str = r#"
+set -eu
+base=$BASE
+mount -t tmpfs scene "$base"
+mkdir -p "$base/rootfs/bin" "$base/containers/storage" "$base/run" "$base/tmp"
+cp /bin/busybox "$base/rootfs/bin/"
+for a in sh sleep; do ln -s busybox "$base/rootfs/bin/$a"; done
+printf '[storage]\ndriver = "overlay"\nrunroot = "%s"\ngraphroot = "%s"\n' "$base/run" "$base/containers/storage" > "$base/storage.conf"
+export CONTAINERS_STORAGE_CONF="$base/storage.conf"
+P="podman --root $base/containers/storage --runroot $base/run --storage-driver overlay --cgroup-manager cgroupfs --events-backend file --tmpdir $base/tmp"
+cleanup() { $P rm -f -t 0 -a > /dev/null 2>&1 || true; $P rmi -a -f > /dev/null 2>&1 || true; umount "$base/containers/storage/overlay" 2>/dev/null || true; }
+trap cleanup EXIT
+tar -C "$base/rootfs" -c . | $P import - localhost/doctor-bb:test > /dev/null
+id=$($P run -d --name doctor-db --net none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 -e "DOCTOR_DB_SECRET=$SECRET" localhost/doctor-bb:test sleep 600)
+mnt=$($P inspect --format '{{.GraphDriver.Data.MergedDir}}' "$id")
+storage=$base/containers/storage
+echo "ID=$id"
+echo "MNT=$mnt"
+echo "ROOT=$storage"
+echo "RUNROOT=$base/run"
+mkdir -p "$TREE/proc/1" "$TREE$storage/overlay-containers" "$TREE$storage/libpod"
+{ echo "1 0 8:1 / / rw - ext4 /dev/root rw"; grep -F " $mnt " /proc/self/mountinfo; } > "$TREE/proc/1/mountinfo"
+cp "$storage/overlay-containers/containers.json" "$TREE$storage/overlay-containers/"
+cp "$storage/libpod/bolt_state.db" "$TREE$storage/libpod/"
+scan() { echo "REPORT $1"; PATH=/nonexistent "$DOCTOR" --timeout 120 --format json --only overlay-busy || true; echo END; }
+DOCTOR=$1
+scan running
+# In a session of its own: whatever becomes of it, the scene goes on and says so.
+setsid -w env PATH=/nonexistent "$DOCTOR" --timeout 120 --only overlay-busy bundle -o "$OUT/podman.tar.gz" > "$OUT/bundle.log" 2>&1 || echo "BUNDLE_RC=$?"
+$P pause "$id" > /dev/null
+scan paused
+$P unpause "$id" > /dev/null
+$P stop -t 0 "$id" > /dev/null
+for _ in $(seq 400); do pgrep -f -- "$id" > /dev/null || break; sleep 0.05; done
+$P mount "$id" > /dev/null
+echo "STATE=$($P inspect --format '{{.State.Status}}' "$id")"
+scan exited
+"#;
+
+/// The evidence line for the container's mount in one phase's report.
+fn podman_line(r: &Value, mnt: &str, id: &str, state: &str, db: &str) -> String {
+    let lines = evidence_of(r, mnt);
+    let expected = format!(
+        "podman container doctor-db ({}, {state}) (from libpod database {db})",
+        &id[..12]
+    );
+    lines
+        .iter()
+        .find(|l| l.starts_with(&expected))
+        .unwrap_or_else(|| panic!("no {expected:?} in {lines:?}\n{r:#}"))
+        .clone()
+}
+
+#[test]
+fn podman_states_come_from_libpods_database_without_podman() {
+    if !require_root() {
+        return;
+    }
+    let base = tempfile::tempdir().unwrap();
+    let tree = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let secret = "pdb-7f3a9c-kept-out-of-bundles";
+    let (stdout, stderr) = in_namespaces(
+        PODMAN_DB_SCENE,
+        &[
+            ("BASE", base.path().to_str().unwrap()),
+            ("TREE", tree.path().to_str().unwrap()),
+            ("OUT", out.path().to_str().unwrap()),
+            ("SECRET", secret),
+        ],
+    );
+    let id = value(&stdout, "ID");
+    let mnt = value(&stdout, "MNT");
+    let root = value(&stdout, "ROOT");
+    let runroot = value(&stdout, "RUNROOT");
+    let db = format!("{root}/libpod/bolt_state.db");
+
+    // Running and paused: the database says so, with no podman to ask; nothing is offered.
+    for state in ["running", "paused"] {
+        let r = report_after(&stdout, &stderr, &format!("REPORT {state}"));
+        podman_line(&r, mnt, id, state, &db);
+        assert!(plans_naming(&r, id).is_empty(), "{r:#}");
+        assert!(plans_naming(&r, mnt).is_empty(), "{r:#}");
+    }
+
+    // Stopped (podman agrees) and mounted again: released by podman, with the storage's own
+    // root and the run root from its database (no conmon is left to name it).
+    assert_eq!(value(&stdout, "STATE"), "exited", "{stdout}");
+    let r = report_after(&stdout, &stderr, "REPORT exited");
+    let line = podman_line(&r, mnt, id, "exited", &db);
+    assert!(
+        line.ends_with("not running but its root is still mounted"),
+        "{line}"
+    );
+    let plans = plans_naming(&r, id);
+    assert_eq!(plans.len(), 1, "{r:#}");
+    assert_eq!(
+        plans[0]["steps"][0]["argv"],
+        serde_json::json!(["podman", "--root", root, "--runroot", runroot, "umount", id]),
+        "{r:#}"
+    );
+
+    // The bundle made while it ran: replayed elsewhere, the same answer; it holds the database's
+    // summary, not the file, and so not the environment in the container's config.
+    if let Some(rc) = stdout.lines().find_map(|l| l.strip_prefix("BUNDLE_RC=")) {
+        let log = std::fs::read_to_string(out.path().join("bundle.log")).unwrap_or_default();
+        panic!("the bundle failed ({rc}): {log}");
+    }
+    let bundle = out.path().join("podman.tar.gz");
+    let (_, records, _) = container_doctor::bundle::read(&bundle).unwrap();
+    let requests: Vec<String> = records
+        .iter()
+        .map(|r| serde_json::to_string(&r.request).unwrap())
+        .collect();
+    assert!(
+        requests.contains(&serde_json::json!({"op": "libpod_db", "arg": db}).to_string()),
+        "{requests:?}"
+    );
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.contains("\"read\"") && r.contains("bolt_state.db"))
+    );
+    let mut archive = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(&bundle).unwrap())
+        .read_to_end(&mut archive)
+        .unwrap();
+    let records = serde_json::to_string(&records).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&archive).contains(secret) && !records.contains(secret),
+        "the container's environment is in the bundle"
+    );
+    let replayed = crate::common::doctor()
+        .arg("--from-bundle")
+        .arg(&bundle)
+        .args(["--format", "json", "--only", "overlay-busy"])
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&replayed.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&replayed.stderr)));
+    podman_line(&r, mnt, id, "running", &db);
+
+    // The tree copied while it ran, under --root: no process, no podman, the same answer.
+    let out = crate::common::doctor()
+        .env("PATH", "/nonexistent")
+        .arg("--root")
+        .arg(tree.path())
+        .args(["--format", "json", "--only", "overlay-busy"])
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    podman_line(&r, mnt, id, "running", &db);
+    assert!(plans_naming(&r, id).is_empty(), "{r:#}");
 }
 
 const REFUSING_SOCKET_SCENE: &str = r#"
