@@ -17,7 +17,7 @@ trap 'rm -rf "$work"' EXIT
 unshare --mount --propagation private bash -s "$bin" "$mounts" "$procs" "$work" <<'SCENE'
 set -euo pipefail
 bin=$1 mounts=$2 procs=$3 work=$4
-base=$(mktemp -d /tmp/cd-bench-scene.XXXXXX)
+base=$(mktemp -d "$work/scene.XXXXXX")
 mount -t tmpfs bench "$base"
 pids=()
 cleanup() { kill -9 "${pids[@]}" 2>/dev/null || true; }

@@ -10,7 +10,7 @@
 
 use std::process::Command;
 
-use crate::common::{Tree, check, doctor_path, fixtures, require_root, status};
+use crate::common::{Tree, check, doctor_path, evidence_of, fixtures, require_root, status, value};
 use serde_json::Value;
 
 /// Builds an OCI image layout holding one layer, a busybox-static rootfs (sh, sleep, true), for
@@ -202,24 +202,6 @@ fn report(stdout: &str, stderr: &str, n: usize) -> Value {
         .and_then(|r| r.split("\nEND").next())
         .unwrap_or_else(|| panic!("no report {n}: {stdout}\n{stderr}"));
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"))
-}
-
-fn value<'a>(stdout: &'a str, key: &str) -> &'a str {
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}=")))
-        .unwrap_or_else(|| panic!("no {key} in {stdout}"))
-}
-
-/// The evidence lines whose source is `source`.
-fn evidence_of(report: &Value, source: &str) -> Vec<String> {
-    check(report, "overlay-busy")["evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["source"] == source)
-        .map(|e| e["excerpt"].as_str().unwrap().to_string())
-        .collect()
 }
 
 fn fixes(report: &Value) -> Vec<Value> {

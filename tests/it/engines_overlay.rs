@@ -8,7 +8,7 @@
 use std::io::Read;
 use std::process::Command;
 
-use crate::common::{check, doctor_path, require_root, scratch, status};
+use crate::common::{check, doctor_path, evidence_of, require_root, scratch, status, value};
 use serde_json::Value;
 
 /// Runs `script` in private mount and PID namespaces with the doctor's path as $1; returns
@@ -72,24 +72,6 @@ fn report_after(stdout: &str, stderr: &str, marker: &str) -> Value {
         .map(|e| start + e)
         .unwrap_or(stdout.len());
     serde_json::from_str(&stdout[start..end]).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"))
-}
-
-fn value<'a>(stdout: &'a str, key: &str) -> &'a str {
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}=")))
-        .unwrap_or_else(|| panic!("no {key} in {stdout}"))
-}
-
-/// The evidence lines whose source is `source`.
-fn evidence_of(report: &Value, source: &str) -> Vec<String> {
-    check(report, "overlay-busy")["evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["source"] == source)
-        .map(|e| e["excerpt"].as_str().unwrap().to_string())
-        .collect()
 }
 
 /// The plans whose steps name `needle` (a path, an id or a pid).

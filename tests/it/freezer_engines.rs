@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use crate::common::{check, doctor_path, require_root};
+use crate::common::{check, doctor_path, require_root, value};
 use serde_json::Value;
 
 fn run_scene(script: &str) -> (String, Value) {
@@ -27,13 +27,6 @@ fn run_scene(script: &str) -> (String, Value) {
     let report =
         serde_json::from_str(&stdout[start..end]).unwrap_or_else(|e| panic!("{e}: {stdout}"));
     (stdout, report)
-}
-
-fn value<'a>(stdout: &'a str, key: &str) -> &'a str {
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}=")))
-        .unwrap_or_else(|| panic!("no {key} in {stdout}"))
 }
 
 fn plans_for<'a>(report: &'a Value, needle: &str) -> Vec<&'a Value> {

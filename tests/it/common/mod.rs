@@ -268,3 +268,22 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// The value of a scene's `KEY=VALUE` line on its stdout.
+pub fn value<'a>(stdout: &'a str, key: &str) -> &'a str {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key} in {stdout}"))
+}
+
+/// overlay-busy's evidence lines whose source is `source`.
+pub fn evidence_of(report: &Value, source: &str) -> Vec<String> {
+    check(report, "overlay-busy")["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["source"] == source)
+        .map(|e| e["excerpt"].as_str().unwrap().to_string())
+        .collect()
+}
