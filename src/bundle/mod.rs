@@ -222,9 +222,12 @@ pub fn export(
 }
 
 fn default_name(summary: &HostSummary) -> PathBuf {
-    let host: String = summary
-        .hostname
-        .as_deref()
+    PathBuf::from(format!("{}.tar.gz", name_stem(summary.hostname.as_deref())))
+}
+
+/// `container-doctor-HOST-TIME`: the host name reduced to safe characters, the time in UTC.
+pub fn name_stem(host: Option<&str>) -> String {
+    let host: String = host
         .unwrap_or("host")
         .chars()
         .map(|c| {
@@ -238,7 +241,7 @@ fn default_name(summary: &HostSummary) -> PathBuf {
     let time = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         .to_string()
         .replace(['-', ':'], "");
-    PathBuf::from(format!("container-doctor-{host}-{time}.tar.gz"))
+    format!("container-doctor-{host}-{time}")
 }
 
 /// `--include-dir` bounds: files, bytes and time.

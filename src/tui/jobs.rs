@@ -119,20 +119,7 @@ pub fn export(opts: &Options, target: PathBuf, tx: &Sender<Msg>) {
 /// A path in `dir` (absolute: the notice shows it) that no earlier export took:
 /// container-doctor-HOST-TIME[-N].tar.gz.
 pub fn bundle_path(dir: &Path, host: Option<&str>) -> Result<PathBuf, String> {
-    let host: String = host
-        .unwrap_or("host")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let time = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-        .to_string()
-        .replace(['-', ':'], "");
+    let stem = crate::bundle::name_stem(host);
     (0..100)
         .map(|n| {
             let suffix = if n == 0 {
@@ -140,7 +127,7 @@ pub fn bundle_path(dir: &Path, host: Option<&str>) -> Result<PathBuf, String> {
             } else {
                 format!("-{n}")
             };
-            dir.join(format!("container-doctor-{host}-{time}{suffix}.tar.gz"))
+            dir.join(format!("{stem}{suffix}.tar.gz"))
         })
         .find(|p| p.symlink_metadata().is_err())
         .ok_or_else(|| "no free bundle name in the current directory".into())
