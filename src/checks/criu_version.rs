@@ -45,14 +45,14 @@ fn run(host: &Facts, opts: &Options) -> Outcome {
     let path = tool.path.clone();
     let argv_version = [path.as_str(), "--version"];
     let mut out = Outcome::new(Status::Ok, String::new());
-    let version = match host.run(&argv_version, DEFAULT_TIMEOUT) {
+    let version = match host.run_version(&path, DEFAULT_TIMEOUT) {
         Ok(output) => {
             let Some(version) = criu::parse_version(&output.stdout) else {
                 let said = first_line(&format!("{}{}", output.stdout, output.stderr), 80);
                 return Outcome::unknown(format!("{path} --version printed no version: {said:?}"));
             };
             out.push(
-                format!("{path} --version"),
+                output.source(&argv_version.join(" ")),
                 match &version.gitid {
                     Some(g) => format!("Version: {version} (GitID {g})"),
                     None => format!("Version: {version}"),

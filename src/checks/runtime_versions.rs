@@ -503,9 +503,9 @@ struct CriuRow {
 fn criu_row(host: &Facts, out: &mut Outcome) -> Option<CriuRow> {
     let tool = host.find_tool("criu")?;
     let argv = [tool.path.as_str(), "--version"];
-    let (version, source) = match host.run(&argv, DEFAULT_TIMEOUT) {
+    let (version, source) = match host.run_version(&tool.path, DEFAULT_TIMEOUT) {
         Ok(o) => match criu::parse_version(&o.stdout) {
-            Some(v) => (v, argv.join(" ")),
+            Some(v) => (v, o.source(&argv.join(" "))),
             None => {
                 out.push(
                     argv.join(" "),
@@ -651,13 +651,12 @@ fn from_tool(
     // only prints, which is all a doctor should make it do.
     let argv = [found.path.as_str(), "--version"];
     let shown_argv = argv.join(" ");
-    let mut f = match host.run(&argv, DEFAULT_TIMEOUT) {
+    let mut f = match host.run_version(&found.path, DEFAULT_TIMEOUT) {
         Ok(o) => {
             let (version, commit) = parse_output(tool, &o.stdout);
             match version {
-                Some(v) => {
-                    Found::new(component, label, &v, shown_argv).with_commit(commit.as_deref())
-                }
+                Some(v) => Found::new(component, label, &v, o.source(&shown_argv))
+                    .with_commit(commit.as_deref()),
                 None => {
                     out.push(
                         shown_argv.clone(),

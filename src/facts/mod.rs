@@ -34,6 +34,7 @@ pub struct Facts {
     processes: OnceLock<Result<ProcessTable, String>>,
     cgroups: OnceLock<Result<CgroupLayout, String>>,
     tools: Mutex<HashMap<String, Option<Tool>>>,
+    dpkg_status: OnceLock<Option<String>>,
     conmons: OnceLock<Vec<engines::Conmon>>,
     docker: OnceLock<Result<Vec<engines::DockerContainer>, HostError>>,
     containerd: OnceLock<containerd::Containerd>,
@@ -58,6 +59,7 @@ impl Facts {
             processes: OnceLock::new(),
             cgroups: OnceLock::new(),
             tools: Mutex::new(HashMap::new()),
+            dpkg_status: OnceLock::new(),
             conmons: OnceLock::new(),
             docker: OnceLock::new(),
             containerd: OnceLock::new(),
@@ -142,13 +144,21 @@ impl Facts {
 
     /// Where `name` is installed (first executable on $PATH, then the usual sbin and bin
     /// directories), and under `--root` the package that owns it.
+    /// dpkg's database of installed packages (`/var/lib/dpkg/status`, most of a megabyte):
+    /// read once, however many tools ask who installed them.
+    fn dpkg_status(&self) -> Option<&str> {
+        self.dpkg_status
+            .get_or_init(|| self.host.read_text(tools::DPKG_STATUS).ok())
+            .as_deref()
+    }
+
     pub fn find_tool(&self, name: &str) -> Option<Tool> {
         if let Ok(tools) = self.tools.lock()
             && let Some(found) = tools.get(name)
         {
             return found.clone();
         }
-        let found = Tool::find(&self.host, name);
+        let found = Tool::find(self, name);
         if let Ok(mut tools) = self.tools.lock() {
             tools.insert(name.to_string(), found.clone());
         }

@@ -1,7 +1,7 @@
 //! Where a tool is installed, and (under `--root`, where the examined system's binaries are not
 //! ours to run) which package put it there.
 
-use crate::host::Host;
+use super::Facts;
 use crate::parse::packages;
 
 /// Where distributions put container tools, searched after $PATH.
@@ -35,7 +35,7 @@ pub struct Package {
 }
 
 impl Tool {
-    pub(super) fn find(host: &Host, name: &str) -> Option<Tool> {
+    pub(super) fn find(host: &Facts, name: &str) -> Option<Tool> {
         // Live, $PATH is ours; under --root the examined system's is not known, so only the
         // usual directories count.
         let path_var = if host.is_live() {
@@ -70,14 +70,16 @@ const SHIPPERS: &[&str] = &[
 ];
 
 /// The package that installed `path`, from dpkg's or apk's database.
-fn owner(host: &Host, path: &str) -> Option<Package> {
+fn owner(host: &Facts, path: &str) -> Option<Package> {
     dpkg(host, path).or_else(|| apk(host, path))
 }
 
-fn dpkg(host: &Host, path: &str) -> Option<Package> {
-    let status = "/var/lib/dpkg/status";
+pub(super) const DPKG_STATUS: &str = "/var/lib/dpkg/status";
+
+fn dpkg(host: &Facts, path: &str) -> Option<Package> {
+    let status = DPKG_STATUS;
     let base = path.rsplit('/').next().unwrap_or(path);
-    let db = host.read_text(status).ok()?;
+    let db = host.dpkg_status()?;
     std::iter::once(base)
         .chain(SHIPPERS.iter().copied().filter(|p| *p != base))
         .find_map(|name| {
@@ -87,8 +89,8 @@ fn dpkg(host: &Host, path: &str) -> Option<Package> {
             if !packages::dpkg_list_has(&list, path) {
                 return None;
             }
-            let version = packages::dpkg_version(&db, name)?;
-            let machine = packages::dpkg_field(&db, name, "Architecture").and_then(|a| {
+            let version = packages::dpkg_version(db, name)?;
+            let machine = packages::dpkg_field(db, name, "Architecture").and_then(|a| {
                 Some(
                     match a.as_str() {
                         "amd64" => "x86_64",
@@ -111,7 +113,7 @@ fn dpkg(host: &Host, path: &str) -> Option<Package> {
         })
 }
 
-fn apk(host: &Host, path: &str) -> Option<Package> {
+fn apk(host: &Facts, path: &str) -> Option<Package> {
     let db = "/lib/apk/db/installed";
     let p = packages::apk_owner(&host.read_text(db).ok()?, path)?;
     Some(Package {

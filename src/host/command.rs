@@ -25,11 +25,24 @@ pub struct CommandOutput {
     pub stderr: String,
     /// Whether either stream was longer than [`OUTPUT_CAP`].
     pub truncated: bool,
+    /// Not run now: when and why an earlier run's output still holds (a `--version` of an
+    /// unchanged binary, see `version_cache`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remembered: Option<String>,
 }
 
 impl CommandOutput {
     pub fn success(&self) -> bool {
         self.code == Some(0)
+    }
+
+    /// How evidence names where this output came from: the command, and whether it was
+    /// remembered rather than run now.
+    pub fn source(&self, command: &str) -> String {
+        match &self.remembered {
+            Some(note) => format!("{command} ({note})"),
+            None => command.to_string(),
+        }
     }
 }
 
@@ -69,6 +82,7 @@ pub fn run(argv: &[String], timeout: Duration) -> Result<CommandOutput, HostErro
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
         truncated: t1 || t2,
+        remembered: None,
     })
 }
 

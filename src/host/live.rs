@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::{
     CommandOutput, DEFAULT_TIMEOUT, DOCKER_SOCKET, DirSize, DiskStat, DockerCall, FreezerProbe,
     FreezerVersion, HostError, LibpodDb, MAX_FILE_BYTES, Meta, Source, SourceKind, command,
-    freezer_probe,
+    freezer_probe, version_cache,
 };
 use crate::parse::boltdb::ReadAt;
 use crate::parse::libpod;
@@ -243,6 +243,10 @@ impl Source for Live {
 
     fn run(&self, argv: &[String], timeout: Duration) -> Result<CommandOutput, HostError> {
         command::run(argv, timeout)
+    }
+
+    fn run_version(&self, path: &str, timeout: Duration) -> Result<CommandOutput, HostError> {
+        version_cache::run(path, timeout)
     }
 
     fn docker(&self, call: &DockerCall) -> Result<serde_json::Value, HostError> {

@@ -12,6 +12,7 @@ mod replay;
 mod rooted;
 #[cfg(test)]
 mod scripted;
+mod version_cache;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -97,6 +98,10 @@ pub trait Source: Send + Sync {
     fn dir_size(&self, path: &str) -> Result<DirSize, HostError>;
     fn env(&self, name: &str) -> Result<Option<String>, HostError>;
     fn run(&self, argv: &[String], timeout: Duration) -> Result<CommandOutput, HostError>;
+    /// `path --version`: a source may answer from what an unchanged binary printed before.
+    fn run_version(&self, path: &str, timeout: Duration) -> Result<CommandOutput, HostError> {
+        self.run(&[path.to_string(), "--version".to_string()], timeout)
+    }
     /// One Docker Engine API call, answered with the API's JSON.
     fn docker(&self, call: &DockerCall) -> Result<serde_json::Value, HostError>;
     /// Connects to a unix socket and hangs up: whether an engine we do not speak to (containerd,
@@ -388,6 +393,15 @@ impl Host {
         let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
         self.serve(Request::Run(argv.clone()), || {
             self.source.run(&argv, timeout)
+        })
+    }
+
+    /// `path --version`, served (and recorded) as that command; live, an unchanged binary's
+    /// earlier answer may stand in for running it (`CommandOutput::remembered` says so).
+    pub fn run_version(&self, path: &str, timeout: Duration) -> Result<CommandOutput, HostError> {
+        let argv = vec![path.to_string(), "--version".to_string()];
+        self.serve(Request::Run(argv), || {
+            self.source.run_version(path, timeout)
         })
     }
 

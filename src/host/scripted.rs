@@ -85,6 +85,7 @@ impl Script {
                 stdout: stdout.into(),
                 stderr: stderr.into(),
                 truncated: false,
+                remembered: None,
             })),
         )
     }

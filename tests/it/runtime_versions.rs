@@ -357,3 +357,85 @@ fn live_against_a_real_engine_and_debians_packages() {
     };
     assert_eq!(status(&report, ID), worst, "{report:#}");
 }
+
+/// Compiles a runc look-alike that prints `version` (an ELF, as the version cache requires).
+fn fake_runc(dir: &std::path::Path, version: &str) {
+    let src = dir.join("runc.c");
+    std::fs::write(
+        &src,
+        format!(
+            "#include <stdio.h>\nint main(void) {{ puts(\"runc version {version}\\ncommit: v{version}-0-g1234567\\nspec: 1.0.2-dev\"); return 0; }}\n"
+        ),
+    )
+    .unwrap();
+    // Built beside it and renamed over it: like a package upgrade, a new inode.
+    let tmp = dir.join("runc.new");
+    let cc = std::process::Command::new("cc")
+        .arg("-o")
+        .arg(&tmp)
+        .arg(&src)
+        .output()
+        .expect("cc (Rust's linker)");
+    assert!(
+        cc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    std::fs::rename(&tmp, dir.join("runc")).unwrap();
+}
+
+/// `--version` of an unchanged binary is remembered between runs (Go tools take up to 200 ms
+/// to print it); a replaced binary, or a cache directory others may write, is asked again.
+#[test]
+fn versions_are_remembered_only_while_the_binary_is_unchanged() {
+    let bin = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let cache_dir = cache.path().join("container-doctor");
+    let path = format!("{}:/usr/bin:/bin", bin.path().display());
+    let run = || {
+        let out = doctor()
+            .env("PATH", &path)
+            .env("CONTAINER_DOCTOR_CACHE_DIR", &cache_dir)
+            .args(["--format", "json", "--only", ID])
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        row(&report, "runc")
+    };
+    let ours = format!("{}/runc --version", bin.path().display());
+
+    fake_runc(bin.path(), "1.1.4");
+    let first = run();
+    assert_eq!(first[1], "1.1.4", "{first:?}");
+    assert_eq!(first[2], ours, "asked, not remembered: {first:?}");
+    let second = run();
+    assert_eq!(second[1], "1.1.4", "{second:?}");
+    assert!(
+        second[2].starts_with(&format!("{ours} (remembered from ")),
+        "{second:?}"
+    );
+    assert_eq!(second[3], first[3], "the same verdict either way");
+
+    // Upgraded in place of the old one: asked again, and the new answer is what counts.
+    fake_runc(bin.path(), "1.1.12");
+    let upgraded = run();
+    assert_eq!(upgraded[1], "1.1.12", "{upgraded:?}");
+    assert_eq!(upgraded[2], ours, "{upgraded:?}");
+
+    // A directory anyone may write could dictate our verdicts: not trusted.
+    std::fs::set_permissions(&cache_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let open = run();
+    assert_eq!(open[2], ours, "{open:?}");
+    // A script is never remembered: what it prints may depend on what it runs.
+    std::fs::set_permissions(&cache_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(
+        bin.path().join("runc"),
+        "#!/bin/sh\necho runc version 1.1.13\n",
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let script = run();
+        assert_eq!(script[1], "1.1.13", "{script:?}");
+        assert_eq!(script[2], ours, "{script:?}");
+    }
+}

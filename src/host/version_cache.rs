@@ -1,0 +1,210 @@
+//! What `BINARY --version` printed, remembered across runs. Go binaries (dockerd, containerd,
+//! podman) take 30–200 ms each just to start, and a `--check` in a CI loop would pay that every
+//! time for an answer that cannot change while the file does not: an entry is used only while
+//! the binary has the same device, inode, size, modification and change time (ctime cannot be
+//! set from user space, so any replacement or rewrite misses). Only ELF files are remembered: a
+//! script's output may depend on what it runs.
+//!
+//! The file lives in `$CONTAINER_DOCTOR_CACHE_DIR`, else `$XDG_CACHE_HOME/container-doctor`, else
+//! `~/.cache/container-doctor`, and is trusted only when it and its directory belong to us and
+//! nobody else may write them. Failing to read or write it only costs the run its speed.
+
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::HostError;
+use super::command::{self, CommandOutput};
+
+/// Entries kept: more than the tools any check asks, few enough that the file stays small.
+const MAX_ENTRIES: usize = 32;
+/// An output longer than this is not remembered (version banners are a few lines).
+const MAX_OUTPUT: usize = 4096;
+const FILE: &str = "versions.json";
+
+/// A binary as the filesystem names it now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Identity {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl Identity {
+    fn of(meta: &fs::Metadata) -> Identity {
+        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+        Identity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime_ns: ns(meta.mtime(), meta.mtime_nsec()),
+            ctime_ns: ns(meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Entry {
+    path: String,
+    identity: Identity,
+    /// When it was run, seconds since the epoch.
+    ran_at: u64,
+    stdout: String,
+    stderr: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Store {
+    entries: Vec<Entry>,
+}
+
+/// `path --version`, from the cache when the binary is unchanged since it was run, else run now
+/// (and remembered when it succeeded). The output says which in `remembered`.
+pub fn run(path: &str, timeout: Duration) -> Result<CommandOutput, HostError> {
+    let argv = [path.to_string(), "--version".to_string()];
+    let Some(identity) = elf_identity(Path::new(path)) else {
+        return command::run(&argv, timeout);
+    };
+    let dir = cache_dir();
+    let store = dir.as_deref().map(load).unwrap_or_default();
+    if let Some(e) = store
+        .entries
+        .iter()
+        .find(|e| e.path == path && e.identity == identity)
+    {
+        return Ok(CommandOutput {
+            code: Some(0),
+            stdout: e.stdout.clone(),
+            stderr: e.stderr.clone(),
+            remembered: Some(format!(
+                "remembered from {}: the binary has the same inode, size, mtime and ctime",
+                humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(e.ran_at))
+            )),
+            ..CommandOutput::default()
+        });
+    }
+    let out = command::run(&argv, timeout)?;
+    // Stored only if the binary did not change while it ran.
+    if let Some(dir) = dir
+        && out.success()
+        && !out.truncated
+        && out.stdout.len() + out.stderr.len() <= MAX_OUTPUT
+        && elf_identity(Path::new(path)) == Some(identity)
+    {
+        remember(
+            &dir,
+            Entry {
+                path: path.to_string(),
+                identity,
+                ran_at: SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+                stdout: out.stdout.clone(),
+                stderr: out.stderr.clone(),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Adds `entry` to the file as it is now: the tools are asked on parallel threads, and each
+/// must add to what the others wrote, not replace it.
+fn remember(dir: &Path, entry: Entry) {
+    static WRITING: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = WRITING.lock();
+    let mut store = load(dir);
+    store.entries.retain(|e| e.path != entry.path);
+    store.entries.insert(0, entry);
+    store.entries.truncate(MAX_ENTRIES);
+    save(dir, &store);
+}
+
+/// The identity of `path` when it is a regular ELF file.
+fn elf_identity(path: &Path) -> Option<Identity> {
+    let mut f = fs::File::open(path).ok()?;
+    let meta = f.metadata().ok()?;
+    let mut magic = [0u8; 4];
+    (meta.is_file() && f.read_exact(&mut magic).is_ok() && &magic == b"\x7fELF")
+        .then(|| Identity::of(&meta))
+}
+
+fn cache_dir() -> Option<PathBuf> {
+    let var = |k: &str| std::env::var_os(k).filter(|v| Path::new(v).is_absolute());
+    if let Some(d) = var("CONTAINER_DOCTOR_CACHE_DIR") {
+        return Some(d.into());
+    }
+    var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|h| Path::new(&h).join(".cache")))
+        .map(|d| d.join("container-doctor"))
+}
+
+/// Ours and writable by nobody else: another user could otherwise dictate our verdicts.
+fn trusted(meta: &fs::Metadata) -> bool {
+    meta.uid() == crate::sys::euid() && meta.mode() & 0o022 == 0
+}
+
+fn load(dir: &Path) -> Store {
+    let path = dir.join(FILE);
+    let ok = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| trusted(&m));
+    if !ok(dir) || !ok(&path) {
+        return Store::default();
+    }
+    crate::files::read_regular(&path, 1 << 20)
+        .ok()
+        .flatten()
+        .and_then(|(bytes, _)| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
+}
+
+fn save(dir: &Path, store: &Store) {
+    let made = fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .is_ok();
+    if !made || !fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && trusted(&m)) {
+        return;
+    }
+    if let Ok(text) = serde_json::to_string(store) {
+        let keep = crate::files::Keep {
+            mode: 0o600,
+            uid: crate::sys::euid(),
+            gid: rustix::process::getegid().as_raw(),
+        };
+        let _ = crate::files::write_atomic_keeping(&dir.join(FILE), text.as_bytes(), Some(keep));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_script_is_never_an_elf_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("runc");
+        fs::write(&script, "#!/bin/sh\necho runc version 1.1.5\n").unwrap();
+        assert_eq!(elf_identity(&script), None);
+        assert!(elf_identity(Path::new("/proc/self/exe")).is_some());
+    }
+
+    #[test]
+    fn a_rewritten_binary_has_another_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("tool");
+        fs::copy("/proc/self/exe", &bin).unwrap();
+        let before = elf_identity(&bin).unwrap();
+        let mut bytes = fs::read(&bin).unwrap();
+        bytes.push(0);
+        fs::write(&bin, &bytes).unwrap();
+        assert_ne!(elf_identity(&bin), Some(before));
+    }
+}
