@@ -260,3 +260,85 @@ pub fn wait_stop_signal(timeout: std::time::Duration) -> Option<i32> {
         }
     }
 }
+
+/// One memory area of a process that maps a file, as PROCMAP_QUERY answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileVma {
+    pub start: u64,
+    pub end: u64,
+    /// The device and inode of the file the process sees (`file_user_inode`: an overlay file's
+    /// own, not its layer's).
+    pub dev: (u32, u32),
+    pub inode: u64,
+}
+
+/// `struct procmap_query` of linux/fs.h (Linux 6.11).
+#[repr(C)]
+#[derive(Default)]
+struct ProcmapQuery {
+    size: u64,
+    query_flags: u64,
+    query_addr: u64,
+    vma_start: u64,
+    vma_end: u64,
+    vma_flags: u64,
+    vma_page_size: u64,
+    vma_offset: u64,
+    inode: u64,
+    dev_major: u32,
+    dev_minor: u32,
+    vma_name_size: u32,
+    build_id_size: u32,
+    vma_name_addr: u64,
+    build_id_addr: u64,
+}
+
+/// `_IOWR('f', 17, struct procmap_query)`.
+const PROCMAP_QUERY: u64 =
+    (3 << 30) | ((std::mem::size_of::<ProcmapQuery>() as u64) << 16) | (0x66 << 8) | 17;
+const PROCMAP_QUERY_COVERING_OR_NEXT_VMA: u64 = 0x10;
+const PROCMAP_QUERY_FILE_BACKED_VMA: u64 = 0x20;
+
+/// The first file mapping at or above `addr` of the process whose /proc/PID/maps is open as
+/// `maps`, and its path (as the kernel's d_path writes it) into `name` when one is given:
+/// answers from the kernel's own tables, without rendering the whole maps file. `Ok(None)`:
+/// no more mappings, or the process is gone. ENOTTY: a kernel before 6.11.
+pub fn procmap_query(
+    maps: &impl AsFd,
+    addr: u64,
+    name: Option<&mut Vec<u8>>,
+) -> Result<Option<FileVma>, Errno> {
+    let mut q = ProcmapQuery {
+        size: std::mem::size_of::<ProcmapQuery>() as u64,
+        query_flags: PROCMAP_QUERY_COVERING_OR_NEXT_VMA | PROCMAP_QUERY_FILE_BACKED_VMA,
+        query_addr: addr,
+        ..ProcmapQuery::default()
+    };
+    let mut buf = name;
+    if let Some(b) = buf.as_deref_mut() {
+        b.clear();
+        b.resize(libc::PATH_MAX as usize + 64, 0);
+        q.vma_name_addr = b.as_mut_ptr() as u64;
+        q.vma_name_size = b.len() as u32;
+    }
+    // SAFETY: `q` is a properly sized, initialised `struct procmap_query` that outlives the
+    // call; the only pointer in it is the name buffer, valid for `vma_name_size` bytes, and no
+    // build id is asked for (size 0). The kernel writes only into `q` and that buffer.
+    let rc = unsafe { libc::ioctl(maps.as_fd().as_raw_fd(), PROCMAP_QUERY as _, &mut q) };
+    if rc != 0 {
+        return match last_errno() {
+            Errno::NOENT | Errno::SRCH => Ok(None),
+            e => Err(e),
+        };
+    }
+    if let Some(b) = buf {
+        // The size written includes the terminating NUL; 0 when the mapping has no name.
+        b.truncate((q.vma_name_size as usize).saturating_sub(1));
+    }
+    Ok(Some(FileVma {
+        start: q.vma_start,
+        end: q.vma_end,
+        dev: (q.dev_major, q.dev_minor),
+        inode: q.inode,
+    }))
+}

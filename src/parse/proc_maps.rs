@@ -40,15 +40,35 @@ pub fn mapping(line: &str) -> Option<Mapping> {
     let path = rest.trim_start();
     // The kernel escapes only newlines here (as \012).
     path.starts_with('/').then(|| Mapping {
-        range: range.to_string(),
+        range: map_files_name(range),
         dev,
         path: super::mountinfo::decode(path.trim_end_matches(" (deleted)")),
     })
 }
 
+/// The name of a range's entry in /proc/PID/map_files: maps pads addresses to 8 digits
+/// (`00400000-00401000`), map_files does not (`400000-401000`).
+fn map_files_name(range: &str) -> String {
+    let hex = |s: &str| u64::from_str_radix(s, 16).ok();
+    match range
+        .split_once('-')
+        .and_then(|(a, b)| Some((hex(a)?, hex(b)?)))
+    {
+        Some((a, b)) => format!("{a:x}-{b:x}"),
+        None => range.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranges_name_map_files_entries_unpadded() {
+        let m = mapping("00400000-00401000 r-xp 00000000 fd:01 1234 /usr/bin/old").unwrap();
+        assert_eq!(m.range, "400000-401000");
+        assert_eq!(map_files_name("not-hex"), "not-hex");
+    }
 
     #[test]
     fn mappings_with_devices_and_ranges() {

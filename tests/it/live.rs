@@ -327,6 +327,71 @@ fn list_checks_and_explain() {
     }
 }
 
+/// Live mapped files come from the kernel's PROCMAP_QUERY (6.11+) where it answers: they must be
+/// what the maps text says of files on anonymous devices (tmpfs here, overlays in a scan; files on
+/// block devices are never overlays and are not named), and each range must name its
+/// /proc/PID/map_files entry, which maps pads but map_files does not.
+#[test]
+fn mapped_files_from_the_kernels_query_agree_with_the_maps_text() {
+    let dir = tempfile::tempdir_in("/dev/shm").expect("/dev/shm (tmpfs)");
+    let names = ["plain", "with space", "new\nline", "deleted"];
+    for n in names {
+        std::fs::write(dir.path().join(n), "x".repeat(8192)).unwrap();
+    }
+    let script = r#"
+import mmap, os, sys, time
+maps = []
+for p in sys.argv[2:]:
+    with open(os.path.join(sys.argv[1], p), "rb") as f:
+        maps.append(mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ))
+os.unlink(os.path.join(sys.argv[1], "deleted"))
+print("ready", flush=True)
+time.sleep(60)
+"#;
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(dir.path())
+        .args(names)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "ready");
+    let pid = child.id();
+    let maps = format!("/proc/{pid}/maps");
+    let host = Host::live();
+    let queried = host.mapped_files(&maps).unwrap();
+    let text = std::fs::read_to_string(&maps).unwrap();
+    let from_text: Vec<_> = container_doctor::parse::proc_maps::mappings(&text)
+        .into_iter()
+        .filter(|m| m.dev.0 == 0)
+        .collect();
+    for m in &queried {
+        let entry = format!("/proc/{pid}/map_files/{}", m.range);
+        assert!(std::fs::read_link(&entry).is_ok(), "{entry} for {m:?}");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut ours: Vec<&str> = queried
+        .iter()
+        .filter(|m| m.path.starts_with(dir.path().to_str().unwrap()))
+        .map(|m| m.path.rsplit('/').next().unwrap())
+        .collect();
+    ours.sort();
+    assert_eq!(
+        ours,
+        ["deleted", "new\nline", "plain", "with space"],
+        "{queried:?}"
+    );
+    assert_eq!(queried, from_text, "{text}");
+}
+
 #[test]
 fn a_process_that_is_gone_reads_as_not_found() {
     let mut child = Command::new("true").spawn().unwrap();
