@@ -167,9 +167,20 @@ fn check(mut scan: Scan, r: &Reports) -> Result<ExitCode> {
 fn scan_and_write(scan: &Scan, make_host: &tui::HostFactory, r: &Reports) -> Result<bool> {
     let facts = Arc::new(Facts::of(make_host()));
     let start = Instant::now();
-    let results = checks::run(&scan.checks, &facts, &scan.options, |_| ());
+    // The summary (hostname, kernel, cgroup mode: the mount table) is gathered beside the checks.
+    let (summary, results) = std::thread::scope(|s| {
+        let summary = std::thread::Builder::new()
+            .name("summary".into())
+            .spawn_scoped(s, || HostSummary::gather(&facts));
+        let results = checks::run(&scan.checks, &facts, &scan.options, |_| ());
+        let summary = match summary {
+            Ok(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            Err(_) => HostSummary::gather(&facts),
+        };
+        (summary, results)
+    });
     let report = Report::new(
-        HostSummary::gather(&facts),
+        summary,
         results,
         r.fail_on,
         start.elapsed().as_secs_f64() * 1000.0,

@@ -1,10 +1,15 @@
 //! Work spread over a few threads, for scans that are mostly kernel time (/proc renders each
 //! process's files on demand) and whose items are independent.
 
-/// Runs `work` on consecutive parts of `items` (at least `min_part` each) on up to four
-/// threads, and returns the parts' results in order. The threads carry the caller's name, so
-/// the Host's "still waiting on" report (by thread name) stays right under a deadline. A thread
-/// that cannot be started leaves its part to the caller's; a panic in one is the caller's.
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Runs `work` on consecutive parts of `items` on up to four threads (the caller's among them),
+/// and returns the parts' results in order. Parts are handed out one at a time to whichever
+/// thread is free, so a run of heavy items (a block of processes with large maps) does not
+/// leave the other threads idle; `min_part` items and fewer are worked on the caller's thread
+/// alone. The threads carry the caller's name, so the Host's "still waiting on" report (by
+/// thread name) stays right under a deadline. A thread that cannot be started leaves its share
+/// to the others; a panic in one is the caller's.
 pub fn map_parts<T, R, F>(items: &[T], min_part: usize, work: F) -> Vec<R>
 where
     T: Sync,
@@ -12,33 +17,43 @@ where
     F: Fn(&[T]) -> R + Sync,
 {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    let part = items.len().div_ceil(workers).max(min_part).max(1);
-    if items.len() <= part {
+    if items.len() <= min_part.max(1) || workers == 1 {
         return vec![work(items)];
     }
+    // Eight parts per thread: small enough to even out, large enough to cost nothing.
+    let parts: Vec<&[T]> = items
+        .chunks(items.len().div_ceil(workers * 8).clamp(1, min_part.max(1)))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let take_parts = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(part) = parts.get(i) else {
+                return done;
+            };
+            done.push((i, work(part)));
+        }
+    };
     let name = std::thread::current().name().map(str::to_string);
-    let work = &work;
+    let mut results: Vec<(usize, R)> = Vec::with_capacity(parts.len());
     std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(part)
-            .map(|chunk| {
+        let handles: Vec<_> = (1..workers)
+            .filter_map(|_| {
                 let mut builder = std::thread::Builder::new();
                 if let Some(n) = &name {
                     builder = builder.name(n.clone());
                 }
-                builder
-                    .spawn_scoped(scope, move || work(chunk))
-                    .map_err(|_| chunk)
+                builder.spawn_scoped(scope, take_parts).ok()
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| match h {
-                Ok(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
-                Err(chunk) => work(chunk),
-            })
-            .collect()
-    })
+        results.extend(take_parts());
+        for h in handles {
+            results.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        }
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
 }
 
 #[cfg(test)]

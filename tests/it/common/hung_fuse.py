@@ -11,6 +11,7 @@ kernel. SIGTERM closes the connection (blocked callers get ENOTCONN) and detache
 import ctypes
 import errno
 import os
+import select
 import signal
 import struct
 import sys
@@ -23,17 +24,6 @@ MNT_DETACH = 2
 
 mountpoint, ready = sys.argv[1], sys.argv[2]
 libc = ctypes.CDLL(None, use_errno=True)
-
-
-class Hang(Exception):
-    pass
-
-
-def on_usr1(*_):
-    # Raised out of the blocked read, so no request is taken: every caller stays queued in the
-    # kernel, where a fatal signal still ends it (a request the server took but never answers
-    # would leave its caller unkillable until the connection closes).
-    raise Hang()
 
 
 def on_term(*_):
@@ -51,20 +41,32 @@ def reply(unique, error=0, body=b""):
     os.write(fd, OUT_HEADER.pack(OUT_HEADER.size + len(body), -error, unique) + body)
 
 
-signal.signal(signal.SIGUSR1, on_usr1)
+# SIGUSR1 is seen only between requests (a byte on the wake-up pipe, beside /dev/fuse in select),
+# so no request is ever taken and left unanswered: every caller stays queued in the kernel, where
+# a fatal signal still ends it (a request the server took but never answers would leave its
+# caller unkillable until the connection closes). An exception raised by the handler instead
+# could land in the middle of a reply and end the server, which closes the connection: then
+# nothing hangs at all.
+wake_r, wake_w = os.pipe()
+os.set_blocking(wake_w, False)
+signal.set_wakeup_fd(wake_w)
+signal.signal(signal.SIGUSR1, lambda *_: None)
 signal.signal(signal.SIGTERM, on_term)
-fd = os.open("/dev/fuse", os.O_RDWR)
+fd = os.open("/dev/fuse", os.O_RDWR | os.O_NONBLOCK)
 options = f"fd={fd},rootmode=40000,user_id=0,group_id=0".encode()
 if libc.mount(b"hung", mountpoint.encode(), b"fuse.hung", 0, options) != 0:
     sys.exit(f"mount: {os.strerror(ctypes.get_errno())}")
 
 while True:
+    readable, _, _ = select.select([fd, wake_r], [], [])
+    if wake_r in readable and signal.SIGUSR1 in os.read(wake_r, 64):
+        break
+    if fd not in readable:
+        continue
     try:
         request = os.read(fd, 1 << 20)
-    except Hang:
-        break
     except OSError as e:
-        if e.errno == errno.ENOENT:
+        if e.errno in (errno.ENOENT, errno.EAGAIN):
             continue  # a request interrupted before we read it
         raise
     _, opcode, unique, *_ = IN_HEADER.unpack_from(request)
