@@ -9,7 +9,8 @@ use crate::parse::mountinfo::{self, MountTable};
 pub struct NsTable {
     /// The namespace inode; `None` for the one table of a tree without namespace links.
     pub ns: Option<u64>,
-    /// The process whose mountinfo was read.
+    /// The process whose mountinfo was read; `None` for the doctor's own namespace (its own
+    /// /proc/self/mountinfo) and for a tree's one table.
     pub pid: Option<u32>,
     pub table: MountTable,
 }
@@ -41,6 +42,14 @@ impl MountNamespaces {
                 .ok()
                 .and_then(|l| super::ns_inode(&l))
         });
+        // Our own namespace's table is the one the fact layer reads anyway (the summary's cgroup
+        // mode): not read and parsed twice (a thousand overlays cost milliseconds each time).
+        // It is also whole, where a chrooted member would show only what is below its root.
+        let own_ns = facts
+            .is_live()
+            .then(|| facts.read_link("/proc/self/ns/mnt").ok())
+            .flatten()
+            .and_then(|l| super::ns_inode(&l));
         let mut order: Vec<u64> = members.keys().copied().collect();
         order.sort_by_key(|ns| Some(*ns) != host_ns);
         let mut out = MountNamespaces {
@@ -49,6 +58,16 @@ impl MountNamespaces {
             ..MountNamespaces::default()
         };
         for ns in order {
+            if Some(ns) == own_ns
+                && let Ok(table) = facts.mount_table()
+            {
+                out.tables.push(NsTable {
+                    ns: Some(ns),
+                    pid: None,
+                    table: table.clone(),
+                });
+                continue;
+            }
             let read = members[&ns].iter().find_map(|&pid| {
                 let text = facts.read_text(&format!("/proc/{pid}/mountinfo")).ok()?;
                 let table = mountinfo::parse(&text);
