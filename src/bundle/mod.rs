@@ -25,8 +25,10 @@ use crate::host::{Host, Record, Replay, SourceKind};
 use crate::report::{FailOn, Report, json};
 use crate::summary::HostSummary;
 
-/// Bumped when the layout changes incompatibly.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Bumped when a bundle holds what older doctors cannot read; bundles up to it are replayed.
+/// 2: records may hold `connect` and `libpod_db` requests and command outputs marked
+/// `remembered`, which a schema-1 doctor would fail to read instead of saying it is too old.
+pub const SCHEMA_VERSION: u32 = 2;
 /// The largest bundle accepted for replay, packed and unpacked.
 const MAX_PACKED: u64 = 512 << 20;
 const MAX_UNPACKED: u64 = 160 << 20;

@@ -52,6 +52,8 @@ pub struct Issue {
 struct Range {
     from: Option<String>,
     before: String,
+    /// The first day the range applies (`YYYY-MM-DD`): a branch's announced end of life.
+    since: Option<String>,
 }
 
 /// The table, parsed per call: a few kilobytes of TOML.
@@ -70,6 +72,8 @@ pub struct Subject<'a> {
     /// Built by a distribution, which may patch without changing the upstream number.
     pub distribution: bool,
     pub kernel: Option<&'a KernelRelease>,
+    /// Today (`YYYY-MM-DD`); without it no dated range applies.
+    pub today: Option<&'a str>,
 }
 
 /// How a row applies.
@@ -110,21 +114,28 @@ impl Issue {
     }
 
     /// The range `v` falls in, if any.
-    fn range_of(&self, v: &Version) -> Option<&Range> {
+    fn range_of(&self, v: &Version, today: Option<&str>) -> Option<&Range> {
         self.affected.iter().find(|r| {
+            // ISO dates compare as text.
+            let day_ok = match (r.since.as_deref(), today) {
+                (None, _) => true,
+                (Some(since), Some(today)) => today >= since,
+                (Some(_), None) => false,
+            };
             let from_ok = r
                 .from
                 .as_deref()
                 .and_then(Version::parse)
                 .is_none_or(|from| v >= &from);
-            from_ok && Version::parse(&r.before).is_some_and(|before| v < &before)
+            day_ok && from_ok && Version::parse(&r.before).is_some_and(|before| v < &before)
         })
     }
 
-    /// Whether upstream version `v` is in an affected range.
+    /// Whether upstream version `v` is in an affected range, on a day when every dated range
+    /// has begun.
     #[cfg(test)]
     fn affects(&self, v: &Version) -> bool {
-        self.range_of(v).is_some()
+        self.range_of(v, Some("9999-12-31")).is_some()
     }
 
     fn kernel_applies(&self, kernel: Option<&KernelRelease>) -> bool {
@@ -146,7 +157,7 @@ pub fn judge<'a>(s: &Subject, issues: &'a [Issue]) -> Vec<Finding<'a>> {
         .iter()
         .filter(|i| i.component == s.component && i.kernel_applies(s.kernel))
         .filter_map(|i| {
-            let range = i.range_of(s.version)?;
+            let range = i.range_of(s.version, s.today)?;
             let fixed_in = i.fixed.clone().unwrap_or_else(|| range.before.clone());
             let verdict = package_verdict(i, s).unwrap_or(if s.distribution {
                 Verdict::MaybeBackported
@@ -306,7 +317,9 @@ mod tests {
         ("engine-gc-keepduration", "23.0.8", "23.0.9"),
         ("engine-gc-keepduration", "24.0.7", "24.0.8"),
         ("engine-gc-default-limits", "28.5.0", "28.5.1"),
-        ("engine-end-of-life", "24.0.9", "25.0.0"),
+        // Judged here on a day when 25.0 is unmaintained too (the day itself: its own test).
+        ("engine-end-of-life", "24.0.9", "29.0.0"),
+        ("engine-end-of-life", "25.0.13", "29.0.0"),
         ("engine-end-of-life", "28.5.2", "29.0.0"),
     ];
 
@@ -334,6 +347,14 @@ mod tests {
                 assert!(r.refs.contains(&r.id), "{}", r.id);
             }
             for range in &r.affected {
+                if let Some(day) = &range.since {
+                    let ok = day.len() == 10
+                        && day.bytes().enumerate().all(|(i, b)| match i {
+                            4 | 7 => b == b'-',
+                            _ => b.is_ascii_digit(),
+                        });
+                    assert!(ok, "{}: since {day:?} is not YYYY-MM-DD", r.id);
+                }
                 let before = Version::parse(&range.before)
                     .unwrap_or_else(|| panic!("{}: before {:?}", r.id, range.before));
                 assert!(before.suffix.is_empty(), "{}: {}", r.id, range.before);
@@ -342,7 +363,16 @@ mod tests {
                     assert!(from < before, "{}: empty range", r.id);
                     assert!(r.affects(&from), "{}: from is affected", r.id);
                 }
-                assert!(!r.affects(&before), "{}: before is fixed", r.id);
+                // `before` is fixed, unless another range (a dated one) starts right there.
+                let continued = r
+                    .affected
+                    .iter()
+                    .any(|o| o.from.as_deref() == Some(range.before.as_str()));
+                assert!(
+                    continued || !r.affects(&before),
+                    "{}: before is fixed",
+                    r.id
+                );
             }
             // Ranges do not overlap: each version falls in at most one.
             for (i, a) in r.affected.iter().enumerate() {
@@ -448,11 +478,39 @@ mod tests {
             package,
             distribution: ver.distribution || package.is_some(),
             kernel: None,
+            today: None,
         };
         judge(&s, &rows)
             .into_iter()
             .map(|f| format!("{}:{}", f.issue.id, f.status.as_str()))
             .collect()
+    }
+
+    /// Docker Engine 25.0's maintenance ended on 2026-12-04: its end-of-life row applies from the
+    /// day after, and never when the date is unknown; 24.0 was already unmaintained.
+    #[test]
+    fn a_branch_is_end_of_life_from_its_announced_day() {
+        let rows = issues().unwrap();
+        let eol = |version: &str, today: Option<&str>| {
+            let ver = v(version);
+            let s = Subject {
+                component: "docker-engine",
+                version: &ver,
+                package: None,
+                distribution: false,
+                kernel: None,
+                today,
+            };
+            judge(&s, &rows)
+                .iter()
+                .any(|f| f.issue.id == "engine-end-of-life")
+        };
+        assert!(!eol("25.0.13", Some("2026-12-04")));
+        assert!(eol("25.0.13", Some("2026-12-05")));
+        assert!(eol("25.0.13", Some("2027-01-10")));
+        assert!(!eol("25.0.13", None));
+        assert!(eol("24.0.9", None));
+        assert!(!eol("29.1.0", Some("2027-01-10")));
     }
 
     #[test]
@@ -540,6 +598,7 @@ mod tests {
                 package: None,
                 distribution: false,
                 kernel: kernel.as_ref(),
+                today: None,
             };
             judge(&s, &rows)
                 .iter()

@@ -165,6 +165,16 @@ fn run(host: &Facts, _opts: &Options) -> Outcome {
     }
 
     let dist = distribution_id(host);
+    let today = match host.today() {
+        Ok(d) => Some(d),
+        Err(e) => {
+            out.push(
+                "today's date",
+                format!("unknown: {e}; dated rows (ends of life) not applied"),
+            );
+            None
+        }
+    };
     let mut rows = Table::new(&["component", "version", "source", "findings"]);
     let mut affected: Vec<String> = Vec::new();
     let mut judged = 0usize;
@@ -182,6 +192,7 @@ fn run(host: &Facts, _opts: &Options) -> Outcome {
                     package: f.package.as_deref().map(|p| (dist.as_str(), p)),
                     distribution: f.distribution,
                     kernel,
+                    today: today.as_deref(),
                 };
                 let findings = known_issues::judge(&subject, &table);
                 let j = report(host, f, &findings, &mut out);

@@ -124,6 +124,10 @@ pub trait Source: Send + Sync {
     /// What libpod's BoltDB file says of its containers: only this summary is kept, never the
     /// file, which holds every container's environment and command line.
     fn libpod_db(&self, path: &str) -> Result<LibpodDb, HostError>;
+    /// Today's date, `YYYY-MM-DD` (UTC), from the clock: the examined tree's date is ours.
+    fn today(&self) -> Result<Day, HostError> {
+        Ok(Day::by_the_clock())
+    }
     /// The effective uid the doctor runs with (decides what it may read).
     fn euid(&self) -> u32;
     /// The bundle this source replays, if it replays one.
@@ -155,6 +159,8 @@ pub enum Request {
     Connect(String),
     ProbePidfd,
     ProbeFreezer(FreezerVersion, String),
+    /// Today's date (UTC): rows of the known-issues table that begin on a date (an end of life).
+    Today,
 }
 
 /// As a person would say it: what a check was waiting for when it ran out of time.
@@ -178,7 +184,20 @@ impl std::fmt::Display for Request {
             Request::Connect(s) => write!(f, "connect to {s}"),
             Request::ProbePidfd => write!(f, "pidfd probe"),
             Request::ProbeFreezer(_, d) => write!(f, "freezer probe in {d}"),
+            Request::Today => write!(f, "today's date"),
         }
+    }
+}
+
+/// A date, `YYYY-MM-DD`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Day(pub String);
+
+impl Day {
+    pub fn by_the_clock() -> Day {
+        let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        Day(now.chars().take(10).collect())
     }
 }
 
@@ -187,6 +206,7 @@ impl std::fmt::Display for Request {
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum Answer {
     Bytes(#[serde(with = "b64")] Vec<u8>),
+    Date(Day),
     Names(Vec<String>),
     Link(String),
     Meta(Meta),
@@ -431,6 +451,12 @@ impl Host {
         })
     }
 
+    /// Today's date, `YYYY-MM-DD`; a replayed bundle answers with the day it was made.
+    pub fn today(&self) -> Result<String, HostError> {
+        self.serve(Request::Today, || self.source.today())
+            .map(|d| d.0)
+    }
+
     pub fn probe_pidfd(&self) -> Result<PidfdProbe, HostError> {
         self.serve(Request::ProbePidfd, || self.source.probe_pidfd())
     }
@@ -496,7 +522,7 @@ impl From<()> for Answer {
 }
 
 answer_from!(Vec<u8> => Bytes, Vec<String> => Names, String => Link, u64 => Magic, DiskStat => DiskStat, DirSize => DirSize, Option<String> => Env,
-    CommandOutput => Output, serde_json::Value => Json, PidfdProbe => Pidfd, Meta => Meta, FreezerProbe => Freezer, Vec<Mapping> => Mappings, LibpodDb => LibpodDb);
+    CommandOutput => Output, serde_json::Value => Json, PidfdProbe => Pidfd, Meta => Meta, FreezerProbe => Freezer, Vec<Mapping> => Mappings, LibpodDb => LibpodDb, Day => Date);
 
 /// File contents travel in a bundle's JSON as text when they are UTF-8 (so the unpacked bundle can
 /// be read and searched), as base64 otherwise.

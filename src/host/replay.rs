@@ -180,6 +180,14 @@ impl Source for Replay {
         take!(self, Request::ProbePidfd, Pidfd)
     }
 
+    /// The day the bundle was made; a tree of files is examined today.
+    fn today(&self) -> Result<super::Day, HostError> {
+        if self.bundle.is_none() {
+            return Ok(super::Day::by_the_clock());
+        }
+        take!(self, Request::Today, Date)
+    }
+
     fn probe_freezer(&self, version: FreezerVersion, dir: &str) -> Result<FreezerProbe, HostError> {
         take!(self, Request::ProbeFreezer(version, dir.into()), Freezer)
     }
