@@ -5,8 +5,8 @@
 //! set from user space, so any replacement or rewrite misses). Only ELF files are remembered: a
 //! script's output may depend on what it runs.
 //!
-//! The file lives in `$CONTAINER_DOCTOR_CACHE_DIR`, else `$XDG_CACHE_HOME/container-doctor`, else
-//! `~/.cache/container-doctor`, and is trusted only when it and its directory belong to us and
+//! The file lives in `$CONTAINER_DOCTOR_CACHE_DIR` (`off`: nowhere), else
+//! `$XDG_CACHE_HOME/container-doctor`, else `~/.cache/container-doctor`, and is trusted only when it and its directory belong to us and
 //! nobody else may write them. Failing to read or write it only costs the run its speed.
 
 use std::fs;
@@ -135,11 +135,13 @@ fn elf_identity(path: &Path) -> Option<Identity> {
         .then(|| Identity::of(&meta))
 }
 
+/// Where the file lives; `CONTAINER_DOCTOR_CACHE_DIR` set to anything but an absolute path
+/// (`off`) means nowhere: every tool is asked every time.
 fn cache_dir() -> Option<PathBuf> {
-    let var = |k: &str| std::env::var_os(k).filter(|v| Path::new(v).is_absolute());
-    if let Some(d) = var("CONTAINER_DOCTOR_CACHE_DIR") {
-        return Some(d.into());
+    if let Some(d) = std::env::var_os("CONTAINER_DOCTOR_CACHE_DIR") {
+        return Path::new(&d).is_absolute().then(|| d.into());
     }
+    let var = |k: &str| std::env::var_os(k).filter(|v| Path::new(v).is_absolute());
     var("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| var("HOME").map(|h| Path::new(&h).join(".cache")))

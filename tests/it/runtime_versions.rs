@@ -392,16 +392,17 @@ fn versions_are_remembered_only_while_the_binary_is_unchanged() {
     let cache = tempfile::tempdir().unwrap();
     let cache_dir = cache.path().join("container-doctor");
     let path = format!("{}:/usr/bin:/bin", bin.path().display());
-    let run = || {
+    let run_with = |cache: &std::ffi::OsStr| {
         let out = doctor()
             .env("PATH", &path)
-            .env("CONTAINER_DOCTOR_CACHE_DIR", &cache_dir)
+            .env("CONTAINER_DOCTOR_CACHE_DIR", cache)
             .args(["--format", "json", "--only", ID])
             .output()
             .unwrap();
         let report: Value = serde_json::from_slice(&out.stdout).unwrap();
         row(&report, "runc")
     };
+    let run = || run_with(cache_dir.as_os_str());
     let ours = format!("{}/runc --version", bin.path().display());
 
     fake_runc(bin.path(), "1.1.4");
@@ -415,6 +416,9 @@ fn versions_are_remembered_only_while_the_binary_is_unchanged() {
         "{second:?}"
     );
     assert_eq!(second[3], first[3], "the same verdict either way");
+
+    // Switched off: asked every time.
+    assert_eq!(run_with("off".as_ref())[2], ours);
 
     // Upgraded in place of the old one: asked again, and the new answer is what counts.
     fake_runc(bin.path(), "1.1.12");
