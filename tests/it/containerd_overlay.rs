@@ -51,7 +51,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [ttrpc]
   address = "$base/containerd.sock.ttrpc"
 EOF
-containerd --config "$base/config.toml" --log-level warn 2> "$base/containerd.log" &
+TMPDIR="$base" containerd --config "$base/config.toml" --log-level warn 2> "$base/containerd.log" &
 for _ in $(seq 300); do [ -S "$base/containerd.sock" ] && break; sleep 0.1; done
 C="ctr --address $base/containerd.sock"
 $C image import "$base/image.tar" > /dev/null

@@ -91,6 +91,9 @@ impl Dockerd {
                 "--ip6tables=false",
                 "--log-level=warn",
             ])
+            // Where its containerd writes goroutine dumps (/tmp/containerd.PID.stacks.log, on the
+            // SIGUSR1 that dockerd sends a containerd slow to stop): the engine's own directory.
+            .env("TMPDIR", d)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(d.join("dockerd.log")).expect("log"))
             .spawn()
