@@ -69,6 +69,11 @@ struct Store {
 /// (and remembered when it succeeded). The output says which in `remembered`.
 pub fn run(path: &str, timeout: Duration) -> Result<CommandOutput, HostError> {
     let argv = [path.to_string(), "--version".to_string()];
+    // A binary on a network or FUSE filesystem is not opened here, where a hung server would
+    // hang the doctor itself: it is only run, in a child the timeout can abandon.
+    if super::helper::on_remote_or_fuse(path) {
+        return command::run(&argv, timeout);
+    }
     let Some(identity) = elf_identity(Path::new(path)) else {
         return command::run(&argv, timeout);
     };
