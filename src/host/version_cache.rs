@@ -6,8 +6,9 @@
 //! script's output may depend on what it runs.
 //!
 //! The file lives in `$CONTAINER_DOCTOR_CACHE_DIR` (`off`: nowhere), else
-//! `$XDG_CACHE_HOME/container-doctor`, else `~/.cache/container-doctor`, and is trusted only when it and its directory belong to us and
-//! nobody else may write them. Failing to read or write it only costs the run its speed.
+//! `$XDG_CACHE_HOME/container-doctor`, else `~/.cache/container-doctor`, and is trusted only when
+//! it and its directory belong to us and nobody else may write them. Failing to read or write it
+//! only costs the run its speed.
 
 use std::fs;
 use std::io::Read;
@@ -133,7 +134,13 @@ fn remember(dir: &Path, entry: Entry) {
 
 /// The identity of `path` when it is a regular ELF file.
 fn elf_identity(path: &Path) -> Option<Identity> {
-    let mut f = fs::File::open(path).ok()?;
+    use std::os::unix::fs::OpenOptionsExt;
+    // Non-blocking: a FIFO put in the binary's place must not stop us here.
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .ok()?;
     let meta = f.metadata().ok()?;
     let mut magic = [0u8; 4];
     (meta.is_file() && f.read_exact(&mut magic).is_ok() && &magic == b"\x7fELF")
