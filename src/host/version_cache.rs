@@ -3,7 +3,10 @@
 //! time for an answer that cannot change while the file does not: an entry is used only while
 //! the binary has the same device, inode, size, modification and change time (ctime cannot be
 //! set from user space, so any replacement or rewrite misses). Only ELF files are remembered: a
-//! script's output may depend on what it runs.
+//! script's output may depend on what it runs. Two cases where those fields do not follow the
+//! answer are never remembered: a binary changed in the last seconds (a filesystem that keeps
+//! whole seconds, or FAT's two, gives a rewrite within them the same times), and a symlink to a
+//! binary of another name (a dispatcher such as snap's, which runs what the name picks).
 //!
 //! The file lives in `$CONTAINER_DOCTOR_CACHE_DIR`, else `$XDG_CACHE_HOME/container-doctor`, else
 //! `~/.cache/container-doctor`, and is trusted only when it and its directory belong to us and
@@ -26,6 +29,9 @@ const MAX_ENTRIES: usize = 32;
 /// An output longer than this is not remembered (version banners are a few lines).
 const MAX_OUTPUT: usize = 4096;
 const FILE: &str = "versions.json";
+/// How long ago a binary must have last changed to be remembered: the coarsest timestamps a
+/// Linux filesystem keeps (FAT's), so any later rewrite gets a later ctime.
+const SETTLED: Duration = Duration::from_secs(2);
 
 /// A binary as the filesystem names it now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,9 +96,13 @@ pub fn run(path: &str, timeout: Duration) -> Result<CommandOutput, HostError> {
             ..CommandOutput::default()
         });
     }
+    let started = SystemTime::now();
     let out = command::run(&argv, timeout)?;
-    // Stored only if the binary did not change while it ran.
+    // Stored only if the binary did not change while it ran, had settled before, and is what
+    // answers.
     if let Some(dir) = dir
+        && settled(&identity, started)
+        && !dispatched(Path::new(path))
         && out.success()
         && !out.truncated
         && out.stdout.len() + out.stderr.len() <= MAX_OUTPUT
@@ -103,7 +113,7 @@ pub fn run(path: &str, timeout: Duration) -> Result<CommandOutput, HostError> {
             Entry {
                 path: path.to_string(),
                 identity,
-                ran_at: SystemTime::now()
+                ran_at: started
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs()),
                 stdout: out.stdout.clone(),
@@ -133,6 +143,23 @@ fn elf_identity(path: &Path) -> Option<Identity> {
     let mut magic = [0u8; 4];
     (meta.is_file() && f.read_exact(&mut magic).is_ok() && &magic == b"\x7fELF")
         .then(|| Identity::of(&meta))
+}
+
+/// Whether the binary's last change is at least [`SETTLED`] before `started`: a rewrite after
+/// it is then stamped later, however coarse the filesystem's clock.
+fn settled(identity: &Identity, started: SystemTime) -> bool {
+    let Ok(now) = started.duration_since(UNIX_EPOCH) else {
+        return false;
+    };
+    identity.ctime_ns + SETTLED.as_nanos() as i128 <= now.as_nanos() as i128
+}
+
+/// A symlink to a file of another name: possibly a dispatcher that runs what the name picks
+/// (snap's /snap/bin/NAME -> /usr/bin/snap runs the current revision of NAME), so the ELF's
+/// identity says nothing of what answers.
+fn dispatched(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+        && fs::canonicalize(path).map_or(true, |t| t.file_name() != path.file_name())
 }
 
 fn cache_dir() -> Option<PathBuf> {
