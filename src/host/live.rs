@@ -114,6 +114,9 @@ fn queried(maps: &File) -> Result<Vec<super::Mapping>, rustix::io::Errno> {
     let mut files: Vec<super::Mapping> = Vec::new();
     let mut name = Vec::new();
     let mut addr = 0;
+    // The area before as (device, inode, start - offset): the areas one mapping was split into
+    // share it and are named once; another mapping of the file, perhaps by another path (a hard
+    // link, a bind mount), does not.
     let mut last = None;
     let mut moved = 0;
     while let Some(vma) = sys::procmap_query(maps, addr, None)? {
@@ -121,10 +124,11 @@ fn queried(maps: &File) -> Result<Vec<super::Mapping>, rustix::io::Errno> {
             break;
         }
         addr = vma.end;
-        if vma.dev.0 != 0 || last == Some((vma.dev, vma.inode)) {
+        let area = (vma.dev, vma.inode, vma.start.wrapping_sub(vma.offset));
+        if vma.dev.0 != 0 || last == Some(area) {
             continue;
         }
-        last = Some((vma.dev, vma.inode));
+        last = Some(area);
         match sys::procmap_query(maps, vma.start, Some(&mut name))? {
             Some(again) if again == vma => {}
             // Unmapped or remapped in between: what is there now is asked on the next turn
