@@ -306,10 +306,20 @@ fn a_bundle_is_judged_by_its_own_day_or_says_it_is_unknown() {
         .args(["--only", "runtime-versions", "bundle", "-o", "b.tar.gz"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let replay = |name: &str| -> Value {
         let out = doctor()
-            .args(["--format", "json", "--only", "runtime-versions", "--from-bundle"])
+            .args([
+                "--format",
+                "json",
+                "--only",
+                "runtime-versions",
+                "--from-bundle",
+            ])
             .arg(dir.path().join(name))
             .output()
             .unwrap();
@@ -339,11 +349,23 @@ fn a_bundle_is_judged_by_its_own_day_or_says_it_is_unknown() {
             .unwrap();
         serde_json::from_reader(e).unwrap()
     };
-    assert_eq!(verdicts(&made), verdicts(&recorded));
+    let ours = |v: Vec<(String, String, String)>| -> Vec<_> {
+        v.into_iter()
+            .filter(|c| c.0 == "runtime-versions")
+            .collect()
+    };
+    assert_eq!(ours(verdicts(&made)), ours(verdicts(&recorded)));
 
-    with_day(&dir.path().join("b.tar.gz"), &dir.path().join("old.tar.gz"), None);
+    with_day(
+        &dir.path().join("b.tar.gz"),
+        &dir.path().join("old.tar.gz"),
+        None,
+    );
     let old = day(&replay("old.tar.gz")).unwrap_or_default();
-    assert!(old.starts_with("unknown: ") && old.contains("not in the bundle"), "{old}");
+    assert!(
+        old.starts_with("unknown: ") && old.contains("not in the bundle"),
+        "{old}"
+    );
     for bad in ["zzzz", "", "2026-1-5"] {
         with_day(
             &dir.path().join("b.tar.gz"),

@@ -389,8 +389,8 @@ fn fake_runc(dir: &std::path::Path, version: &str) {
 fn settle(path: &std::path::Path) {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(path).unwrap();
-    let changed = std::time::UNIX_EPOCH
-        + std::time::Duration::new(m.ctime() as u64, m.ctime_nsec() as u32);
+    let changed =
+        std::time::UNIX_EPOCH + std::time::Duration::new(m.ctime() as u64, m.ctime_nsec() as u32);
     let settled = changed + std::time::Duration::from_millis(2100);
     while let Ok(left) = settled.duration_since(std::time::SystemTime::now()) {
         std::thread::sleep(left);
@@ -470,7 +470,11 @@ fn a_rewrite_within_a_coarse_timestamp_is_not_answered_from_memory() {
         fake_runc(&s.join(dir), version);
     }
     let size = |d: &str| std::fs::metadata(s.join(d).join("runc")).unwrap().len();
-    assert_eq!(size("v1"), size("v2"), "the two builds differ only in a digit");
+    assert_eq!(
+        size("v1"),
+        size("v2"),
+        "the two builds differ only in a digit"
+    );
     std::fs::create_dir(s.join("mnt")).unwrap();
     std::fs::File::create(s.join("img"))
         .unwrap()
@@ -517,9 +521,8 @@ exit 3
         out.status.success(),
         "no rewrite within one second in 10 tries: {out:?}"
     );
-    let read = |f: &str| -> Value {
-        serde_json::from_slice(&std::fs::read(s.join(f)).unwrap()).unwrap()
-    };
+    let read =
+        |f: &str| -> Value { serde_json::from_slice(&std::fs::read(s.join(f)).unwrap()).unwrap() };
     assert_eq!(row(&read("first.json"), "runc")[1], "1.1.4");
     let second = row(&read("second.json"), "runc");
     assert_eq!(second[1], "1.1.5", "the binary there now: {second:?}");
