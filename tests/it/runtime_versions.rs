@@ -590,3 +590,31 @@ fn a_dispatcher_symlink_is_asked_again_after_its_target_moves_on() {
     let refreshed = run();
     assert_eq!(refreshed[1], "1.1.12", "{refreshed:?}");
 }
+
+/// Root with a user's HOME (`sudo -E`, or a sudo that keeps HOME) makes no cache there: a
+/// root-owned ~/.cache would leave the user unable to write their own cache directory.
+#[test]
+fn root_with_a_users_home_leaves_it_alone() {
+    if !require_root() {
+        return;
+    }
+    let scene = crate::common::scratch();
+    let home = scene.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
+    let out = doctor()
+        .env("HOME", &home)
+        .env_remove("XDG_CACHE_HOME")
+        .env_remove("CONTAINER_DOCTOR_CACHE_DIR")
+        .args(["--format", "json", "--only", ID])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_ne!(status(&report, ID), "", "{report:#}");
+    let made: Vec<_> = std::fs::read_dir(&home)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(made.is_empty(), "made in the user's home: {made:?}");
+}
