@@ -9,8 +9,9 @@
 //! binary of another name (a dispatcher such as snap's, which runs what the name picks).
 //!
 //! The file lives in `$CONTAINER_DOCTOR_CACHE_DIR`, else `$XDG_CACHE_HOME/container-doctor`, else
-//! `~/.cache/container-doctor`, and is trusted only when it and its directory belong to us and
-//! nobody else may write them. Failing to read or write it only costs the run its speed.
+//! `~/.cache/container-doctor` (those two only when they are ours: not a user's home under
+//! `sudo -E`), and is trusted only when it and its directory belong to us and nobody else may
+//! write them. Failing to read or write it only costs the run its speed.
 
 use std::fs;
 use std::io::Read;
@@ -167,9 +168,17 @@ fn cache_dir() -> Option<PathBuf> {
     if let Some(d) = var("CONTAINER_DOCTOR_CACHE_DIR") {
         return Some(d.into());
     }
+    // Under `sudo -E` HOME and XDG_CACHE_HOME are still the user's: a directory made there
+    // would be root's, and a ~/.cache made so one the user can no longer write.
+    let ours = |d: &Path| {
+        d.ancestors()
+            .find_map(|a| fs::metadata(a).ok())
+            .is_some_and(|m| m.uid() == crate::sys::euid())
+    };
     var("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| var("HOME").map(|h| Path::new(&h).join(".cache")))
+        .filter(|d| ours(d))
         .map(|d| d.join("container-doctor"))
 }
 
@@ -184,9 +193,12 @@ fn load(dir: &Path) -> Store {
     if !ok(dir) || !ok(&path) {
         return Store::default();
     }
+    // The file opened is judged too: the directory may have been swapped since (its parent
+    // need not be ours).
     crate::files::read_regular(&path, 1 << 20)
         .ok()
         .flatten()
+        .filter(|(_, meta)| trusted(meta))
         .and_then(|(bytes, _)| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default()
 }
