@@ -270,6 +270,8 @@ pub struct FileVma {
     /// own, not its layer's).
     pub dev: (u32, u32),
     pub inode: u64,
+    /// Where in the file the area starts: areas split from one mapping share `start - offset`.
+    pub offset: u64,
 }
 
 /// `struct procmap_query` of linux/fs.h (Linux 6.11).
@@ -340,5 +342,6 @@ pub fn procmap_query(
         end: q.vma_end,
         dev: (q.dev_major, q.dev_minor),
         inode: q.inode,
+        offset: q.vma_offset,
     }))
 }

@@ -114,6 +114,9 @@ fn queried(maps: &File) -> Result<Vec<super::Mapping>, rustix::io::Errno> {
     let mut files: Vec<super::Mapping> = Vec::new();
     let mut name = Vec::new();
     let mut addr = 0;
+    // The area before as (device, inode, start - offset): the areas one mapping was split into
+    // share it and are named once; another mapping of the file, perhaps by another path (a hard
+    // link, a bind mount), does not.
     let mut last = None;
     let mut moved = 0;
     while let Some(vma) = sys::procmap_query(maps, addr, None)? {
@@ -121,10 +124,11 @@ fn queried(maps: &File) -> Result<Vec<super::Mapping>, rustix::io::Errno> {
             break;
         }
         addr = vma.end;
-        if vma.dev.0 != 0 || last == Some((vma.dev, vma.inode)) {
+        let area = (vma.dev, vma.inode, vma.start.wrapping_sub(vma.offset));
+        if vma.dev.0 != 0 || last == Some(area) {
             continue;
         }
-        last = Some((vma.dev, vma.inode));
+        last = Some(area);
         match sys::procmap_query(maps, vma.start, Some(&mut name))? {
             Some(again) if again == vma => {}
             // Unmapped or remapped in between: what is there now is asked on the next turn
@@ -384,5 +388,60 @@ mod tests {
         assert!(!is_proc_maps(std::path::Path::new(
             "/proc/1/root/proc/2/maps"
         )));
+    }
+
+    /// Every path a process maps a tmpfs file by is named as the kernel has it: two hard links
+    /// of one file mapped side by side (the same device and inode, adjacent areas) are two
+    /// paths, and a name with a backslash is not taken for maps' `\012` escape of a newline.
+    #[test]
+    fn procmap_query_names_every_path_of_a_mapped_file() {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir_in("/dev/shm").unwrap();
+        // Areas are placed top down: `hard` lands right above the second map of `plain`. The
+        // process lives until its stdin closes, with the test if it fails.
+        let script = r#"
+import mmap, os, sys
+d = sys.argv[1]
+keep = []
+def m(name):
+    fd = os.open(os.path.join(d, name), os.O_RDWR | os.O_CREAT, 0o600)
+    os.ftruncate(fd, 4096)
+    keep.append(mmap.mmap(fd, 4096))
+    os.close(fd)
+for name in ["plain", "back\\012slash", "new\nline"]:
+    m(name)
+os.link(os.path.join(d, "plain"), os.path.join(d, "hard"))
+m("hard")
+m("plain")
+print("ready", flush=True)
+sys.stdin.read()
+"#;
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", script])
+            .arg(dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let maps = File::open(format!("/proc/{}/maps", child.id())).unwrap();
+        let found = queried(&maps);
+        let _ = child.kill();
+        let _ = child.wait();
+        let found = found.expect("PROCMAP_QUERY (Linux 6.11)");
+        let base = dir.path().display().to_string();
+        let mut ours: Vec<&str> = found
+            .iter()
+            .filter_map(|m| m.path.strip_prefix(&base)?.strip_prefix('/'))
+            .collect();
+        ours.sort();
+        assert_eq!(
+            ours,
+            ["back\\012slash", "hard", "new\nline", "plain"],
+            "{found:?}"
+        );
     }
 }

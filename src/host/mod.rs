@@ -199,6 +199,16 @@ impl Day {
         let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
         Day(now.chars().take(10).collect())
     }
+
+    /// Whether it is written `YYYY-MM-DD`.
+    pub fn is_date(&self) -> bool {
+        let b = self.0.as_bytes();
+        b.len() == 10
+            && b.iter().enumerate().all(|(i, c)| match i {
+                4 | 7 => *c == b'-',
+                _ => c.is_ascii_digit(),
+            })
+    }
 }
 
 /// What the Host answered.

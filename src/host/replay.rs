@@ -185,7 +185,17 @@ impl Source for Replay {
         if self.bundle.is_none() {
             return Ok(super::Day::by_the_clock());
         }
-        take!(self, Request::Today, Date)
+        // Dated rows compare days as text: anything else (a damaged or hand-edited bundle)
+        // would begin them or not by accident.
+        let day = take!(self, Request::Today, Date)?;
+        if day.is_date() {
+            Ok(day)
+        } else {
+            Err(HostError::Io(format!(
+                "the bundle's date {:?} is not YYYY-MM-DD",
+                day.0
+            )))
+        }
     }
 
     fn probe_freezer(&self, version: FreezerVersion, dir: &str) -> Result<FreezerProbe, HostError> {

@@ -3,12 +3,16 @@
 //! time for an answer that cannot change while the file does not: an entry is used only while
 //! the binary has the same device, inode, size, modification and change time (ctime cannot be
 //! set from user space, so any replacement or rewrite misses). Only ELF files are remembered: a
-//! script's output may depend on what it runs.
+//! script's output may depend on what it runs. Two cases where those fields do not follow the
+//! answer are never remembered: a binary changed in the last seconds (a filesystem that keeps
+//! whole seconds, or FAT's two, gives a rewrite within them the same times), and a symlink to a
+//! binary of another name (a dispatcher such as snap's, which runs what the name picks).
 //!
 //! The file lives in `$CONTAINER_DOCTOR_CACHE_DIR` (`off`: nowhere), else
-//! `$XDG_CACHE_HOME/container-doctor`, else `~/.cache/container-doctor`, and is trusted only when
-//! it and its directory belong to us and nobody else may write them. Failing to read or write it
-//! only costs the run its speed.
+//! `$XDG_CACHE_HOME/container-doctor`, else `~/.cache/container-doctor` (those two only when they
+//! are ours: not a user's home under `sudo -E`), and is trusted only when it and its directory
+//! belong to us and nobody else may write them. Failing to read or write it only costs the run
+//! its speed.
 
 use std::fs;
 use std::io::Read;
@@ -27,6 +31,9 @@ const MAX_ENTRIES: usize = 32;
 /// An output longer than this is not remembered (version banners are a few lines).
 const MAX_OUTPUT: usize = 4096;
 const FILE: &str = "versions.json";
+/// How long ago a binary must have last changed to be remembered: the coarsest timestamps a
+/// Linux filesystem keeps (FAT's), so any later rewrite gets a later ctime.
+const SETTLED: Duration = Duration::from_secs(2);
 
 /// A binary as the filesystem names it now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,9 +103,13 @@ pub fn run(path: &str, timeout: Duration) -> Result<CommandOutput, HostError> {
             ..CommandOutput::default()
         });
     }
+    let started = SystemTime::now();
     let out = command::run(&argv, timeout)?;
-    // Stored only if the binary did not change while it ran.
+    // Stored only if the binary did not change while it ran, had settled before, and is what
+    // answers.
     if let Some(dir) = dir
+        && settled(&identity, started)
+        && !dispatched(Path::new(path))
         && out.success()
         && !out.truncated
         && out.stdout.len() + out.stderr.len() <= MAX_OUTPUT
@@ -109,7 +120,7 @@ pub fn run(path: &str, timeout: Duration) -> Result<CommandOutput, HostError> {
             Entry {
                 path: path.to_string(),
                 identity,
-                ran_at: SystemTime::now()
+                ran_at: started
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs()),
                 stdout: out.stdout.clone(),
@@ -147,6 +158,23 @@ fn elf_identity(path: &Path) -> Option<Identity> {
         .then(|| Identity::of(&meta))
 }
 
+/// Whether the binary's last change is at least [`SETTLED`] before `started`: a rewrite after
+/// it is then stamped later, however coarse the filesystem's clock.
+fn settled(identity: &Identity, started: SystemTime) -> bool {
+    let Ok(now) = started.duration_since(UNIX_EPOCH) else {
+        return false;
+    };
+    identity.ctime_ns + SETTLED.as_nanos() as i128 <= now.as_nanos() as i128
+}
+
+/// A symlink to a file of another name: possibly a dispatcher that runs what the name picks
+/// (snap's /snap/bin/NAME -> /usr/bin/snap runs the current revision of NAME), so the ELF's
+/// identity says nothing of what answers.
+fn dispatched(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+        && fs::canonicalize(path).map_or(true, |t| t.file_name() != path.file_name())
+}
+
 /// Where the file lives; `CONTAINER_DOCTOR_CACHE_DIR` set to anything but an absolute path
 /// (`off`) means nowhere: every tool is asked every time.
 fn cache_dir() -> Option<PathBuf> {
@@ -154,9 +182,17 @@ fn cache_dir() -> Option<PathBuf> {
         return Path::new(&d).is_absolute().then(|| d.into());
     }
     let var = |k: &str| std::env::var_os(k).filter(|v| Path::new(v).is_absolute());
+    // Under `sudo -E` HOME and XDG_CACHE_HOME are still the user's: a directory made there
+    // would be root's, and a ~/.cache made so one the user can no longer write.
+    let ours = |d: &Path| {
+        d.ancestors()
+            .find_map(|a| fs::metadata(a).ok())
+            .is_some_and(|m| m.uid() == crate::sys::euid())
+    };
     var("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| var("HOME").map(|h| Path::new(&h).join(".cache")))
+        .filter(|d| ours(d))
         .map(|d| d.join("container-doctor"))
 }
 
@@ -171,9 +207,12 @@ fn load(dir: &Path) -> Store {
     if !ok(dir) || !ok(&path) {
         return Store::default();
     }
+    // The file opened is judged too: the directory may have been swapped since (its parent
+    // need not be ours).
     crate::files::read_regular(&path, 1 << 20)
         .ok()
         .flatten()
+        .filter(|(_, meta)| trusted(meta))
         .and_then(|(bytes, _)| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default()
 }

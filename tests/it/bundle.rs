@@ -262,3 +262,120 @@ fn anonymized_bundles_hide_the_host_name() {
         );
     }
 }
+
+/// Rewrites the bundle `from` into `to` with the day it recorded replaced by `day` (`None`: no
+/// day recorded, as a schema-1 bundle), its checksum kept right: a hand-edited bundle.
+fn with_day(from: &Path, to: &Path, day: Option<&str>) {
+    let status = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import hashlib,io,json,sys,tarfile\n\
+             src,dst,day=sys.argv[1],sys.argv[2],sys.argv[3:]\n\
+             t=tarfile.open(src)\n\
+             files={m.name: t.extractfile(m).read() for m in t.getmembers()}\n\
+             recs=json.loads(files['records.json'])\n\
+             man=json.loads(files['manifest.json'])\n\
+             today=[r for r in recs if r['request']=={'op':'today'}]\n\
+             assert today, 'no day recorded'\n\
+             if day: today[0]['answer']['Ok']['value']=day[0]\n\
+             else: recs=[r for r in recs if r['request']!={'op':'today'}]; man['schema_version']=1\n\
+             files['records.json']=json.dumps(recs).encode()\n\
+             for f in man['files']:\n\
+             \tif f['name'] in files: f['sha256']=hashlib.sha256(files[f['name']]).hexdigest(); f['bytes']=len(files[f['name']])\n\
+             files['manifest.json']=json.dumps(man).encode()\n\
+             o=tarfile.open(dst,'w:gz')\n\
+             for n,d in files.items():\n\
+             \ti=tarfile.TarInfo(n); i.size=len(d); i.mode=0o600; o.addfile(i,io.BytesIO(d))\n\
+             o.close()",
+        )
+        .arg(from)
+        .arg(to)
+        .args(day)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Dated rows (an end of life) are judged by the day a bundle was made: its replay says the same,
+/// a bundle without a day (schema 1) or with one that is no date says the day is unknown.
+#[test]
+fn a_bundle_is_judged_by_its_own_day_or_says_it_is_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = doctor()
+        .current_dir(dir.path())
+        .args(["--only", "runtime-versions", "bundle", "-o", "b.tar.gz"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let replay = |name: &str| -> Value {
+        let out = doctor()
+            .args([
+                "--format",
+                "json",
+                "--only",
+                "runtime-versions",
+                "--from-bundle",
+            ])
+            .arg(dir.path().join(name))
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+    };
+    let day = |report: &Value| -> Option<String> {
+        let c = &report["checks"][0];
+        assert_eq!(c["id"], "runtime-versions");
+        c["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["source"] == "today's date")
+            .map(|e| e["excerpt"].as_str().unwrap().to_string())
+    };
+    let made = replay("b.tar.gz");
+    assert_eq!(day(&made), None, "the day is known: {made:#}");
+    let recorded: Value = {
+        let f = fs::File::open(dir.path().join("b.tar.gz")).unwrap();
+        let mut t = tar::Archive::new(flate2::read::GzDecoder::new(f));
+        let e = t
+            .entries()
+            .unwrap()
+            .map(Result::unwrap)
+            .find(|e| e.path().unwrap().to_str() == Some("report.json"))
+            .unwrap();
+        serde_json::from_reader(e).unwrap()
+    };
+    let ours = |v: Vec<(String, String, String)>| -> Vec<_> {
+        v.into_iter()
+            .filter(|c| c.0 == "runtime-versions")
+            .collect()
+    };
+    assert_eq!(ours(verdicts(&made)), ours(verdicts(&recorded)));
+
+    with_day(
+        &dir.path().join("b.tar.gz"),
+        &dir.path().join("old.tar.gz"),
+        None,
+    );
+    let old = day(&replay("old.tar.gz")).unwrap_or_default();
+    assert!(
+        old.starts_with("unknown: ") && old.contains("not in the bundle"),
+        "{old}"
+    );
+    for bad in ["zzzz", "", "2026-1-5"] {
+        with_day(
+            &dir.path().join("b.tar.gz"),
+            &dir.path().join("bad.tar.gz"),
+            Some(bad),
+        );
+        let said = day(&replay("bad.tar.gz")).unwrap_or_default();
+        assert!(
+            said.starts_with("unknown: ") && said.contains(&format!("{bad:?}")),
+            "{bad:?}: {said}"
+        );
+    }
+}

@@ -384,6 +384,19 @@ fn fake_runc(dir: &std::path::Path, version: &str) {
     std::fs::rename(&tmp, dir.join("runc")).unwrap();
 }
 
+/// Waits until `path` last changed over two seconds ago: only a binary that has settled is
+/// remembered (a rewrite within a coarse timestamp would keep its identity).
+fn settle(path: &std::path::Path) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).unwrap();
+    let changed =
+        std::time::UNIX_EPOCH + std::time::Duration::new(m.ctime() as u64, m.ctime_nsec() as u32);
+    let settled = changed + std::time::Duration::from_millis(2100);
+    while let Ok(left) = settled.duration_since(std::time::SystemTime::now()) {
+        std::thread::sleep(left);
+    }
+}
+
 /// `--version` of an unchanged binary is remembered between runs (Go tools take up to 200 ms
 /// to print it); a replaced binary, or a cache directory others may write, is asked again.
 #[test]
@@ -406,6 +419,7 @@ fn versions_are_remembered_only_while_the_binary_is_unchanged() {
     let ours = format!("{}/runc --version", bin.path().display());
 
     fake_runc(bin.path(), "1.1.4");
+    settle(&bin.path().join("runc"));
     let first = run();
     assert_eq!(first[1], "1.1.4", "{first:?}");
     assert_eq!(first[2], ours, "asked, not remembered: {first:?}");
@@ -442,4 +456,169 @@ fn versions_are_remembered_only_while_the_binary_is_unchanged() {
         assert_eq!(script[1], "1.1.13", "{script:?}");
         assert_eq!(script[2], ours, "{script:?}");
     }
+}
+
+/// A binary rewritten in place within the second it was written, on a filesystem that keeps
+/// whole seconds (ext2/ext3, and ext4 made with 128-byte inodes, which have no room for the
+/// nanosecond fields: Documentation/filesystems/ext4/inodes.rst), keeps its inode, size, mtime
+/// and ctime: a version remembered in between would be the old binary's.
+#[test]
+fn a_rewrite_within_a_coarse_timestamp_is_not_answered_from_memory() {
+    if !require_root() {
+        return;
+    }
+    let scene = crate::common::scratch();
+    let s = scene.path();
+    for (dir, version) in [("v1", "1.1.4"), ("v2", "1.1.5")] {
+        std::fs::create_dir(s.join(dir)).unwrap();
+        fake_runc(&s.join(dir), version);
+    }
+    let size = |d: &str| std::fs::metadata(s.join(d).join("runc")).unwrap().len();
+    assert_eq!(
+        size("v1"),
+        size("v2"),
+        "the two builds differ only in a digit"
+    );
+    std::fs::create_dir(s.join("mnt")).unwrap();
+    std::fs::File::create(s.join("img"))
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    let mkfs = std::process::Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-I", "128"])
+        .arg(s.join("img"))
+        .output()
+        .expect("mkfs.ext4 (e2fsprogs)");
+    assert!(mkfs.status.success(), "{mkfs:?}");
+    // One namespace for the whole scene: the binary is written, asked, rewritten in place and
+    // asked again. A rewrite that landed in the next second has another ctime and proves
+    // nothing, so the scene is played until one keeps every field the cache compares.
+    let script = r#"
+set -e
+mount -o loop "$S/img" "$S/mnt"
+id() { stat -c '%d %i %s %y %z' "$S/mnt/runc"; }
+for attempt in 1 2 3 4 5 6 7 8 9 10; do
+    cat "$S/v1/runc" > "$S/mnt/runc"; chmod 755 "$S/mnt/runc"
+    before=$(id)
+    # Exit 1 is findings (runc 1.1.4 has some), not a failure of the scene.
+    "$DOCTOR" --timeout 120 --format json --only runtime-versions > "$S/first.json" || true
+    cat "$S/v2/runc" > "$S/mnt/runc"
+    if [ "$(id)" = "$before" ]; then
+        "$DOCTOR" --timeout 120 --format json --only runtime-versions > "$S/second.json" || true
+        umount "$S/mnt"
+        exit 0
+    fi
+done
+umount "$S/mnt"
+exit 3
+"#;
+    let out = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", script])
+        .env("S", s)
+        .env("DOCTOR", crate::common::doctor_path())
+        .env("PATH", format!("{}:/usr/bin:/bin", s.join("mnt").display()))
+        .env("CONTAINER_DOCTOR_CACHE_DIR", s.join("cache"))
+        .env_remove("TMPDIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "no rewrite within one second in 10 tries: {out:?}"
+    );
+    let read =
+        |f: &str| -> Value { serde_json::from_slice(&std::fs::read(s.join(f)).unwrap()).unwrap() };
+    assert_eq!(row(&read("first.json"), "runc")[1], "1.1.4");
+    let second = row(&read("second.json"), "runc");
+    assert_eq!(second[1], "1.1.5", "the binary there now: {second:?}");
+}
+
+/// Snap's commands are symlinks to one ELF, /usr/bin/snap, that runs the current revision of
+/// the snap named by argv[0] (snapd: cmd/snap/main.go, /snap/bin/NAME -> /usr/bin/snap): a
+/// refresh re-points `current` and leaves the ELF that was asked untouched.
+#[test]
+fn a_dispatcher_symlink_is_asked_again_after_its_target_moves_on() {
+    let scene = tempfile::tempdir().unwrap();
+    let s = scene.path();
+    let src = s.join("snap.c");
+    std::fs::write(
+        &src,
+        format!(
+            "#include <stdio.h>\n#include <string.h>\n#include <unistd.h>\n\
+             int main(int argc, char **argv) {{\n\
+               const char *name = strrchr(argv[0], '/'); name = name ? name + 1 : argv[0];\n\
+               char target[4096];\n\
+               snprintf(target, sizeof target, \"{}/current/%s\", name);\n\
+               (void)argc; execv(target, argv); perror(target); return 127;\n}}\n",
+            s.display()
+        ),
+    )
+    .unwrap();
+    let cc = std::process::Command::new("cc")
+        .arg("-o")
+        .arg(s.join("snap"))
+        .arg(&src)
+        .output()
+        .expect("cc");
+    assert!(cc.status.success(), "{cc:?}");
+    // Settled, so that only its being a dispatcher keeps it from being remembered.
+    settle(&s.join("snap"));
+    for (rev, version) in [("1", "1.1.4"), ("2", "1.1.12")] {
+        std::fs::create_dir(s.join(rev)).unwrap();
+        let runc = s.join(rev).join("runc");
+        std::fs::write(
+            &runc,
+            format!("#!/bin/sh\necho 'runc version {version}'\necho 'spec: 1.0.2-dev'\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&runc, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::create_dir(s.join("bin")).unwrap();
+    std::os::unix::fs::symlink(s.join("snap"), s.join("bin/runc")).unwrap();
+    std::os::unix::fs::symlink("1", s.join("current")).unwrap();
+    let path = format!("{}:/usr/bin:/bin", s.join("bin").display());
+    let cache_dir = s.join("cache");
+    let run = || {
+        let out = doctor()
+            .env("PATH", &path)
+            .env("CONTAINER_DOCTOR_CACHE_DIR", &cache_dir)
+            .args(["--format", "json", "--only", ID])
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        row(&report, "runc")
+    };
+    assert_eq!(run()[1], "1.1.4");
+    // The refresh: `current` now names revision 2.
+    std::fs::remove_file(s.join("current")).unwrap();
+    std::os::unix::fs::symlink("2", s.join("current")).unwrap();
+    let refreshed = run();
+    assert_eq!(refreshed[1], "1.1.12", "{refreshed:?}");
+}
+
+/// Root with a user's HOME (`sudo -E`, or a sudo that keeps HOME) makes no cache there: a
+/// root-owned ~/.cache would leave the user unable to write their own cache directory.
+#[test]
+fn root_with_a_users_home_leaves_it_alone() {
+    if !require_root() {
+        return;
+    }
+    let scene = crate::common::scratch();
+    let home = scene.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
+    let out = doctor()
+        .env("HOME", &home)
+        .env_remove("XDG_CACHE_HOME")
+        .env_remove("CONTAINER_DOCTOR_CACHE_DIR")
+        .args(["--format", "json", "--only", ID])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_ne!(status(&report, ID), "", "{report:#}");
+    let made: Vec<_> = std::fs::read_dir(&home)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(made.is_empty(), "made in the user's home: {made:?}");
 }
