@@ -170,7 +170,7 @@ fn scan_and_write(scan: &Scan, make_host: &tui::HostFactory, r: &Reports) -> Res
     // The summary (hostname, kernel, cgroup mode: the mount table) is gathered beside the checks.
     let (summary, results) = std::thread::scope(|s| {
         let summary = std::thread::Builder::new()
-            .name("summary".into())
+            .name(checks::SUMMARY_THREAD.into())
             .spawn_scoped(s, || HostSummary::gather(&facts));
         let results = checks::run(&scan.checks, &facts, &scan.options, |_| ());
         let summary = match summary {

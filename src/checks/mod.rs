@@ -218,9 +218,24 @@ fn timed_out(check: &Check, host: &Host, limit: Duration) -> Outcome {
             request.to_string(),
             format!("still waiting when the scan's {limit} ran out"),
         ),
-        None => Outcome::unknown(within),
+        // Waiting on nothing of its own: perhaps on a fact the host summary is still reading
+        // (the summary is gathered beside the checks, and they share what it reads).
+        None => match host.waiting_on(SUMMARY_THREAD) {
+            Some((request, waited)) => Outcome::unknown(format!(
+                "{within}, waiting on no request of its own; the host summary, which reads facts the checks share, has had no answer to {request} for {:.1} s",
+                waited.as_secs_f64()
+            ))
+            .evidence(
+                request.to_string(),
+                format!("still waiting when the scan's {limit} ran out"),
+            ),
+            None => Outcome::unknown(within),
+        },
     }
 }
+
+/// The name of the thread that gathers the host summary beside the checks.
+pub const SUMMARY_THREAD: &str = "summary";
 
 /// "s" for counts other than one.
 pub(crate) fn plural(n: usize) -> &'static str {
