@@ -47,6 +47,7 @@ for _ in $(seq 200); do [ -e "$dir/ready" ] && break; sleep 0.05; done
 cg=/sys/fs/cgroup/freezer/cd-dstate-$$
 mkdir "$cg"
 kill -USR1 $server
+for _ in $(seq 200); do [ -e "$dir/ready.hung" ] && break; sleep 0.05; done
 # A task of the cgroup asks the hung server and waits for its answer (interruptibly at first).
 sh -c 'echo $$ > "$0/cgroup.procs"; exec stat "$1/mnt/x"' "$cg" "$dir" & task=$!
 for _ in $(seq 200); do grep -q fuse "/proc/$task/wchan" 2>/dev/null && break; sleep 0.05; done

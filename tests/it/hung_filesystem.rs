@@ -46,8 +46,16 @@ impl Hung {
             .current_dir(&mount)
             .spawn()
             .unwrap();
-        // From now on the server reads nothing more.
+        // From now on the server reads nothing more: once it says so.
         kill(server.id(), Signal::USR1);
+        let hung = dir.path().join("ready.hung");
+        while !hung.exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "FUSE never stopped answering"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
         Hung {
             server,
             holder,
@@ -114,15 +122,19 @@ fn a_hung_fuse_server_costs_at_most_the_deadline() {
     let mut probe = Command::new("stat")
         .arg("-f")
         .arg(&hung.mount)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_secs(2));
-    assert!(
-        probe.try_wait().unwrap().is_none(),
-        "statfs of the hung mount returned"
-    );
+    if let Some(status) = probe.try_wait().unwrap() {
+        let out = probe.wait_with_output().unwrap();
+        panic!(
+            "statfs of the hung mount returned: {status}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     // Unread by the server, its request still ends with a fatal signal; it is reaped at the end.
     let _ = probe.kill();
 

@@ -5,8 +5,8 @@ Usage: hung_fuse.py MOUNTPOINT READY_FILE
 
 Speaks the kernel's FUSE protocol on /dev/fuse directly (no libfuse): answers INIT, GETATTR,
 ACCESS, OPENDIR/RELEASEDIR, STATFS and LOOKUP (nothing exists but the root directory) until it
-gets SIGUSR1; from then on it reads no request, so every new access to the mount blocks in the
-kernel. SIGTERM closes the connection (blocked callers get ENOTCONN) and detaches the mount.
+gets SIGUSR1; from then on (READY_FILE.hung exists) it reads no request, so every new access to
+the mount blocks in the kernel. SIGTERM closes the connection (blocked callers get ENOTCONN) and detaches the mount.
 """
 import ctypes
 import errno
@@ -90,6 +90,8 @@ while True:
     else:
         reply(unique, errno.ENOSYS)  # ACCESS among them: the kernel then allows it
 
-# Hung: every request from now on waits for ever.
+# Hung: every request from now on waits for ever. READY_FILE.hung says so: a caller that waits
+# for it knows its next request is never read.
+open(ready + ".hung", "w").close()
 while True:
     signal.pause()
