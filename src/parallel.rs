@@ -20,9 +20,9 @@ where
     if items.len() <= min_part.max(1) || workers == 1 {
         return vec![work(items)];
     }
-    // Eight parts per thread: small enough to even out, large enough to cost nothing.
+    // About eight parts per thread, small enough to even out, and none under `min_part`.
     let parts: Vec<&[T]> = items
-        .chunks(items.len().div_ceil(workers * 8).clamp(1, min_part.max(1)))
+        .chunks(items.len().div_ceil(workers * 8).max(min_part.max(1)))
         .collect();
     let next = AtomicUsize::new(0);
     let take_parts = || {
