@@ -45,7 +45,7 @@ fn run(host: &Facts, opts: &Options) -> Outcome {
     let path = tool.path.clone();
     let argv_version = [path.as_str(), "--version"];
     let mut out = Outcome::new(Status::Ok, String::new());
-    let version = match host.run_version(&path, DEFAULT_TIMEOUT) {
+    let version = match host.tool_version(&path) {
         Ok(output) => {
             let Some(version) = criu::parse_version(&output.stdout) else {
                 let said = first_line(&format!("{}{}", output.stdout, output.stderr), 80);

@@ -8,7 +8,7 @@
 use super::known_issues::{self, Finding, Subject, Verdict};
 use super::{Check, Options, criu_matrix, criu_version, plural};
 use crate::facts::{Facts, Family, Package};
-use crate::host::{DEFAULT_TIMEOUT, DockerCall, HostError};
+use crate::host::{DockerCall, HostError};
 use crate::model::{FixPlan, Outcome, Risk, Status, Step, Table};
 use crate::parse::version::Version;
 use crate::parse::{criu, docker, go_version, oci_runtime, packages};
@@ -514,7 +514,7 @@ struct CriuRow {
 fn criu_row(host: &Facts, out: &mut Outcome) -> Option<CriuRow> {
     let tool = host.find_tool("criu")?;
     let argv = [tool.path.as_str(), "--version"];
-    let (version, source) = match host.run_version(&tool.path, DEFAULT_TIMEOUT) {
+    let (version, source) = match host.tool_version(&tool.path) {
         Ok(o) => match criu::parse_version(&o.stdout) {
             Some(v) => (v, o.source(&argv.join(" "))),
             None => {
@@ -662,7 +662,7 @@ fn from_tool(
     // only prints, which is all a doctor should make it do.
     let argv = [found.path.as_str(), "--version"];
     let shown_argv = argv.join(" ");
-    let mut f = match host.run_version(&found.path, DEFAULT_TIMEOUT) {
+    let mut f = match host.tool_version(&found.path) {
         Ok(o) => {
             let (version, commit) = parse_output(tool, &o.stdout);
             match version {

@@ -20,9 +20,12 @@ pub use os_release::{Family, OsRelease};
 pub use processes::{Completeness, Process, ProcessTable, ns_inode};
 pub use tools::{Package, Tool};
 
-use crate::host::{Host, HostError};
+use crate::host::{CommandOutput, Host, HostError};
 use crate::parse::kernel::{self, KernelRelease};
 use crate::parse::mountinfo::{self, MountTable};
+
+/// What one binary's `--version` printed, once asked.
+type VersionCell = OnceLock<Result<CommandOutput, HostError>>;
 
 /// One scan's facts. Cheap to make; each fact is read the first time a check asks for it.
 pub struct Facts {
@@ -35,6 +38,7 @@ pub struct Facts {
     cgroups: OnceLock<Result<CgroupLayout, String>>,
     tools: Mutex<HashMap<String, Option<Tool>>>,
     dpkg_status: OnceLock<Option<String>>,
+    versions: Mutex<HashMap<String, Arc<VersionCell>>>,
     conmons: OnceLock<Vec<engines::Conmon>>,
     docker: OnceLock<Result<Vec<engines::DockerContainer>, HostError>>,
     containerd: OnceLock<containerd::Containerd>,
@@ -60,6 +64,7 @@ impl Facts {
             cgroups: OnceLock::new(),
             tools: Mutex::new(HashMap::new()),
             dpkg_status: OnceLock::new(),
+            versions: Mutex::new(HashMap::new()),
             conmons: OnceLock::new(),
             docker: OnceLock::new(),
             containerd: OnceLock::new(),
@@ -150,6 +155,19 @@ impl Facts {
         self.dpkg_status
             .get_or_init(|| self.host.read_text(tools::DPKG_STATUS).ok())
             .as_deref()
+    }
+
+    /// What `path --version` prints, asked once per scan: criu-version and runtime-versions both
+    /// want CRIU's, and one answer (run now or remembered) keeps their evidence, and a bundle's
+    /// replay, the same.
+    pub fn tool_version(&self, path: &str) -> Result<CommandOutput, HostError> {
+        // One cell per binary, filled by whichever check asks first while the other waits.
+        let cell = match self.versions.lock() {
+            Ok(mut known) => known.entry(path.to_string()).or_default().clone(),
+            Err(_) => Arc::new(OnceLock::new()),
+        };
+        cell.get_or_init(|| self.host.run_version(path, crate::host::DEFAULT_TIMEOUT))
+            .clone()
     }
 
     pub fn find_tool(&self, name: &str) -> Option<Tool> {
