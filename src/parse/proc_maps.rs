@@ -42,7 +42,9 @@ pub fn mapping(line: &str) -> Option<Mapping> {
     path.starts_with('/').then(|| Mapping {
         range: map_files_name(range),
         dev,
-        path: super::mountinfo::decode(path.trim_end_matches(" (deleted)")),
+        // Only a newline is escaped (a backslash is not), so only `\012` is undone: a name with
+        // a literal `\040` in it stays as it is. A literal `\012` cannot be told from a newline.
+        path: path.trim_end_matches(" (deleted)").replace("\\012", "\n"),
     })
 }
 
@@ -62,6 +64,12 @@ fn map_files_name(range: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_newlines_are_unescaped() {
+        let m = mapping("7f25-7f26 r--s 00000000 00:29 7 /tmp/a\\040b\\012c").unwrap();
+        assert_eq!(m.path, "/tmp/a\\040b\nc");
+    }
 
     #[test]
     fn ranges_name_map_files_entries_unpadded() {
