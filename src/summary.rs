@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checks;
 use crate::facts::Facts;
-use crate::host::{Host, SourceKind};
+use crate::host::SourceKind;
 use crate::parse::mountinfo;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -86,7 +86,7 @@ const INITIAL_NS: &[(&str, &str)] = &[("pid", "pid:[4026531836]"), ("user", "use
 /// In a container when PID 1 (live: we) sits outside the initial PID or user namespace, or when
 /// PID 1 says so in `container=` (systemd's convention). Engine marker files only name the engine:
 /// a VM image built from a Docker image keeps /.dockerenv without being a container.
-fn container(host: &Host) -> Option<String> {
+fn container(host: &Facts) -> Option<String> {
     let environ = host.read("/proc/1/environ").ok();
     if let Some(name) = environ.as_deref().and_then(|env| {
         env.split(|b| *b == 0)
@@ -111,16 +111,16 @@ fn container(host: &Host) -> Option<String> {
     // its own, which with an engine's marker file tells it apart from a VM with a stale marker
     // (a private mount namespace alone, as `unshare -m` or systemd's PrivateTmp make, keeps it).
     // mountinfo is readable without ptrace rights over PID 1, unlike /proc/1/root.
-    let root_of = |pid: &str| {
-        let table = mountinfo::parse(&host.read_text(&format!("/proc/{pid}/mountinfo")).ok()?);
-        let root = table.at("/")?;
-        Some((root.major, root.minor, root.root.clone()))
+    // Our own table is the fact layer's (read once per scan: it may hold thousands of mounts).
+    let own_root = || {
+        let ours = host.mount_table().ok()?.at("/")?;
+        let init = mountinfo::parse(&host.read_text("/proc/1/mountinfo").ok()?);
+        let init = init.at("/")?;
+        Some((ours.major, ours.minor, &ours.root) != (init.major, init.minor, &init.root))
     };
-    let own_root = host.is_live()
-        && matches!((root_of("self"), root_of("1")), (Some(ours), Some(init)) if ours != init);
     match (namespaced, engine) {
         (true, engine) => Some(engine.unwrap_or("unknown engine").into()),
-        (false, Some(engine)) if own_root => Some(engine.into()),
+        (false, Some(engine)) if host.is_live() && own_root() == Some(true) => Some(engine.into()),
         _ => None,
     }
 }

@@ -46,6 +46,7 @@ pub struct Proc {
     /// Start time in clock ticks after boot: with the pid, names one process for ever.
     pub start_ticks: u64,
     pub ns: Option<u64>,
+    pub kernel_thread: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -192,6 +193,7 @@ pub fn scan(facts: &Facts) -> Result<Scan, String> {
                         comm: p.comm.clone(),
                         start_ticks: p.start_ticks,
                         ns: p.mnt_ns,
+                        kernel_thread: p.kernel_thread,
                     },
                 );
                 if let Some(ns) = p.mnt_ns {
@@ -307,7 +309,10 @@ fn find_holders(host: &Host, s: &mut Scan, tables: &[(Option<u64>, MountTable)])
         points,
         host_ns: s.host_ns,
     };
-    let procs: Vec<&Proc> = s.procs.values().collect();
+    // Kernel threads share the kernel's own root and working directory and have no files or
+    // mappings: never a holder to stop, and listing them for a root on an overlay (a live
+    // image) would only bury the processes that are.
+    let procs: Vec<&Proc> = s.procs.values().filter(|p| !p.kernel_thread).collect();
     let found = crate::parallel::map_parts(&procs, 256, |part| places.read_all(part));
     let mut detached: HashSet<Dev> = HashSet::new();
     for f in found {
@@ -449,5 +454,52 @@ fn deepest(points: &HashMap<String, Dev>, path: &str) -> Option<(usize, Dev)> {
             Some(i) if i > 0 => p = &p[..i],
             _ => return None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::{Answer, Meta, Request, Script};
+
+    /// /proc/PID/stat with the given flags (field 9).
+    fn stat(pid: u32, comm: &str, ppid: u32, flags: u64) -> String {
+        format!(
+            "{pid} ({comm}) S {ppid} {pid} {pid} 0 -1 {flags} 0 0 0 0 0 0 0 0 20 0 1 0 14 0 0\n"
+        )
+    }
+
+    fn on(dev: (u32, u32), is_dir: bool) -> Result<Answer, HostError> {
+        Ok(Answer::Meta(Meta {
+            is_dir,
+            is_file: !is_dir,
+            mode: 0o755,
+            size: 0,
+            dev,
+        }))
+    }
+
+    #[test]
+    fn kernel_threads_are_not_holders() {
+        // A live image whose root is an overlay: kthreadd's root and cwd are on it, as are the
+        // shell's; only the shell is a holder.
+        let table = "20 1 0:30 / / rw,relatime - overlay overlay rw,lowerdir=/run/live/rootfs,upperdir=/run/live/cow/upper,workdir=/run/live/cow/work\n";
+        let mut script = Script::new();
+        for (pid, comm, ppid, flags) in [(2, "kthreadd", 0, 2129984), (700, "bash", 1, 4194560)] {
+            script = script
+                .file(&format!("/proc/{pid}/stat"), &stat(pid, comm, ppid, flags))
+                .file(&format!("/proc/{pid}/mountinfo"), table)
+                .link(&format!("/proc/{pid}/ns/mnt"), "mnt:[4026531841]");
+            for link in ["cwd", "root"] {
+                script = script.answer(
+                    Request::Stat(format!("/proc/{pid}/{link}")),
+                    on((0, 30), true),
+                );
+            }
+        }
+        let s = scan(&Facts::of(script.file("/proc/1/mountinfo", table).host())).unwrap();
+        let holders: Vec<u32> = s.holds[&(0, 30)].iter().map(|h| h.pid).collect();
+        assert_eq!(holders, vec![700, 700]);
+        assert!(s.procs[&2].kernel_thread);
     }
 }

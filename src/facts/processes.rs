@@ -18,6 +18,8 @@ pub struct Process {
     pub start_ticks: u64,
     /// The inode of its mount namespace; `None` when the link could not be read.
     pub mnt_ns: Option<u64>,
+    /// A kernel thread: no files, mappings or working directory of its own.
+    pub kernel_thread: bool,
 }
 
 /// How much of the table could be read.
@@ -92,6 +94,7 @@ fn read_one(host: &Host, pid: u32) -> Seen {
         comm: stat.comm,
         start_ticks: stat.start_ticks,
         mnt_ns,
+        kernel_thread: stat.kernel_thread,
     })
 }
 

@@ -180,15 +180,12 @@ fn remote_or_fuse(fstype: &str) -> bool {
 /// longest mount point that contains it in this process's mount table: no syscall touches the
 /// path itself, so asking cannot hang.
 pub fn on_remote_or_fuse(path: &str) -> bool {
-    static TABLE: OnceLock<crate::parse::mountinfo::MountTable> = OnceLock::new();
-    let table = TABLE.get_or_init(|| {
-        let text = std::fs::read("/proc/self/mountinfo").unwrap_or_default();
-        crate::parse::mountinfo::parse(&String::from_utf8_lossy(&text))
-    });
     path.starts_with('/')
-        && table
-            .containing(path)
-            .is_some_and(|m| remote_or_fuse(&m.fstype))
+        && super::own_mounts::current().is_some_and(|own| {
+            own.table
+                .containing(path)
+                .is_some_and(|m| remote_or_fuse(&m.fstype))
+        })
 }
 
 /// What lstat(2) says a path is.

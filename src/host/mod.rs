@@ -8,6 +8,7 @@ mod docker;
 mod freezer_probe;
 pub mod helper;
 mod live;
+mod own_mounts;
 mod replay;
 mod rooted;
 #[cfg(test)]

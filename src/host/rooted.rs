@@ -31,7 +31,8 @@ impl Rooted {
     /// Where the examined system's `path` is in the tree, with symlinks resolved inside the tree
     /// as chroot would: an absolute target starts again at the root, `..` stops there. Without
     /// this, `etc/os-release -> /etc/os-release` would read the reader's own file. procfs is
-    /// left to the kernel: /proc/PID/cwd and friends are magic links to live objects, not text.
+    /// left to the kernel: /proc/PID/cwd and friends are magic links to live objects, not text;
+    /// so are network and FUSE mounts in the tree, whose servers may not answer.
     fn under(&self, path: &str) -> PathBuf {
         self.resolve(path, true)
     }
@@ -49,6 +50,7 @@ impl Rooted {
         let mut todo: VecDeque<String> = rel.split('/').map(str::to_string).collect();
         let mut done: Vec<String> = Vec::new();
         let mut hops = 0;
+        let mut remote = false;
         while let Some(part) = todo.pop_front() {
             match part.as_str() {
                 "" | "." => continue,
@@ -59,6 +61,16 @@ impl Rooted {
                 _ => {}
             }
             let here: PathBuf = self.root.join(done.join("/")).join(&part);
+            // readlink asks the filesystem's server: on a network or FUSE mount in the tree it
+            // could hang this thread, so links from there on are not followed (the read's helper
+            // opens the path as it is).
+            remote = remote
+                || (super::helper::enabled()
+                    && super::helper::on_remote_or_fuse(&here.to_string_lossy()));
+            if remote {
+                done.push(part);
+                continue;
+            }
             let last = todo.is_empty();
             if (follow_last || !last)
                 && hops < MAX_LINKS

@@ -14,7 +14,12 @@ pub struct ProcStat {
     pub ppid: u32,
     /// Clock ticks after boot at which the process started (field 22).
     pub start_ticks: u64,
+    /// PF_KTHREAD in the flags (field 9): a kernel thread, which has no files of its own.
+    pub kernel_thread: bool,
 }
+
+/// `PF_KTHREAD` (include/linux/sched.h).
+const PF_KTHREAD: u64 = 0x0020_0000;
 
 pub fn parse(text: &str) -> Option<ProcStat> {
     let open = text.find(" (")?;
@@ -28,6 +33,7 @@ pub fn parse(text: &str) -> Option<ProcStat> {
     // After comm: state is field 3, ppid field 4, starttime field 22.
     let state = rest.first()?.chars().next()?;
     let ppid = rest.get(1)?.parse().ok()?;
+    let flags: u64 = rest.get(6)?.parse().ok()?;
     let start_ticks = rest.get(19)?.parse().ok()?;
     Some(ProcStat {
         pid,
@@ -35,6 +41,7 @@ pub fn parse(text: &str) -> Option<ProcStat> {
         state,
         ppid,
         start_ticks,
+        kernel_thread: flags & PF_KTHREAD != 0,
     })
 }
 
@@ -60,6 +67,18 @@ mod tests {
             (s.pid, s.comm.as_str(), s.state, s.ppid, s.start_ticks),
             (4242, "a) b (c)", 'Z', 1, 123456)
         );
+    }
+
+    #[test]
+    fn kernel_threads_by_their_flags() {
+        // kthreadd and a user process, as /proc/2/stat and /proc/1/stat read on Linux 6.18.
+        let kthreadd = "2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 1 0 0 0 20 0 1 0 14 0 0 \
+                        18446744073709551615 0 0 0 0 0 0 0 2147483647 0 1 0 0 0 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+        let user = "1 (process_api) S 0 0 0 0 -1 4194560 344120 654573186 0 142837 1172 2097 \
+                    4219167 558441 10 -10 13 0 14 37818368 1982 18446744073709551615 1 1 0 0 0 0 0 \
+                    4096 1256 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+        assert!(parse(kthreadd).unwrap().kernel_thread);
+        assert!(!parse(user).unwrap().kernel_thread);
     }
 
     #[test]

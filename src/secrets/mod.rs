@@ -57,34 +57,56 @@ impl Tally {
 /// excerpts, fix plans with file contents) through the detectors; file contents in fix plans
 /// (`{"path", "content"}`) through the structured redaction for their path.
 pub fn redact_report(v: &mut serde_json::Value) -> Tally {
+    let mut jobs = Vec::new();
+    collect(v, &mut jobs);
+    // A thousand overlays make tens of thousands of strings, each searched by every detector:
+    // independent work, spread over the cores.
+    let tallies = crate::parallel::map_parts_mut(&mut jobs, 512, |part| {
+        let mut t = Tally::default();
+        for job in part {
+            let (s, (new, n)) = match job {
+                Job::Text(s) => {
+                    let r = redact_text(s);
+                    (s, r)
+                }
+                Job::File(path, content) => {
+                    let (new, n) = redact_file(path, content.as_bytes());
+                    (content, (String::from_utf8_lossy(&new).into_owned(), n))
+                }
+            };
+            t.merge(&n);
+            **s = new;
+        }
+        t
+    });
     let mut t = Tally::default();
-    walk_report(v, &mut t);
+    tallies.iter().for_each(|n| t.merge(n));
     t
 }
 
-fn walk_report(v: &mut serde_json::Value, t: &mut Tally) {
+/// One string of a report to redact: text, or a file's content by the file's path (its format).
+enum Job<'a> {
+    Text(&'a mut String),
+    File(String, &'a mut String),
+}
+
+fn collect<'a>(v: &'a mut serde_json::Value, jobs: &mut Vec<Job<'a>>) {
     use serde_json::Value;
     match v {
         Value::Object(o) => {
             let path = o.get("path").and_then(Value::as_str).map(str::to_string);
-            if let (Some(path), Some(Value::String(content))) = (path, o.get_mut("content")) {
-                let (new, n) = redact_file(&path, content.as_bytes());
-                t.merge(&n);
-                *content = String::from_utf8_lossy(&new).into_owned();
-            }
             for (k, val) in o.iter_mut() {
-                if k == "content" {
-                    continue;
+                match (k.as_str(), val, &path) {
+                    ("content", Value::String(content), Some(path)) => {
+                        jobs.push(Job::File(path.clone(), content));
+                    }
+                    ("content", _, Some(_)) => {}
+                    (_, val, _) => collect(val, jobs),
                 }
-                walk_report(val, t);
             }
         }
-        Value::Array(a) => a.iter_mut().for_each(|x| walk_report(x, t)),
-        Value::String(s) => {
-            let (new, n) = redact_text(s);
-            t.merge(&n);
-            *s = new;
-        }
+        Value::Array(a) => a.iter_mut().for_each(|x| collect(x, jobs)),
+        Value::String(s) => jobs.push(Job::Text(s)),
         _ => {}
     }
 }

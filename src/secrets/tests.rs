@@ -175,3 +175,28 @@ impl YamlLoaderCheck {
         yaml_rust2::YamlLoader::load_from_str(s).is_ok()
     }
 }
+
+#[test]
+fn reports_are_redacted_everywhere_files_by_their_format() {
+    let gh = fake(&["gh", "p_"].concat(), 36);
+    let pw = fake("pw", 16);
+    // Many strings (spread over threads), a file's content redacted by its format, and a
+    // `content` that belongs to no file, redacted as text.
+    let mut rows: Vec<serde_json::Value> = (0..2000)
+        .map(|i| serde_json::json!([format!("row {i}"), format!("token={gh}")]))
+        .collect();
+    rows.push(serde_json::json!({
+        "path": "/etc/docker/daemon.json",
+        "content": format!("{{\"registry-password\": \"{pw}\"}}"),
+    }));
+    rows.push(serde_json::json!({ "content": format!("export GITHUB_TOKEN={gh}") }));
+    let mut v = serde_json::json!({ "rows": rows });
+    let t = redact_report(&mut v);
+    let text = v.to_string();
+    assert!(!text.contains(&gh) && !text.contains(&pw), "{text}");
+    assert!(t.total() >= 2002, "{t:?}");
+    assert_eq!(v["rows"][1999][0], "row 1999");
+    // The file stays JSON.
+    let file = v["rows"][2000]["content"].as_str().unwrap();
+    assert!(serde_json::from_str::<serde_json::Value>(file).is_ok(), "{file}");
+}

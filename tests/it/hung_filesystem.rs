@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
-use crate::common::{SCAN_TIMEOUT, check, doctor_with_deadline, require_root, status, summary};
+use crate::common::{
+    Running, SCAN_TIMEOUT, Tree, check, doctor_path, doctor_with_deadline, require_root, status,
+    summary,
+};
 use rustix::process::{Pid, Signal, kill_process};
 use serde_json::Value;
 
@@ -24,6 +27,11 @@ impl Hung {
         let dir = tempfile::tempdir().unwrap();
         let mount = dir.path().join("mnt");
         std::fs::create_dir(&mount).unwrap();
+        Hung::start_on(mount, dir)
+    }
+
+    /// The hung mount on `mount`, an existing directory; `dir` holds the server's files.
+    fn start_on(mount: PathBuf, dir: tempfile::TempDir) -> Hung {
         let ready = dir.path().join("ready");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/common/hung_fuse.py");
         let server = Command::new("python3")
@@ -234,5 +242,48 @@ fn an_include_dir_with_a_hung_mount_inside_costs_its_time_cap_never_a_hang() {
     // "timed out" comes only from a helper the walk gave up on (it was killed then: a request
     // the server never took ends with a fatal signal); an lstat of the mount in the doctor itself
     // would have blocked the walk until this test's 300 s.
+    drop(hung);
+}
+
+/// `--interval` keeps one process across scans: a FUSE mount that appears after the first scan
+/// is still read by a helper, never by a thread of the doctor that would hang with it (the
+/// doctor's own mount table is read again when the kernel says it changed).
+#[test]
+fn a_fuse_mount_made_between_interval_scans_is_read_by_a_helper() {
+    if !require_root() {
+        return;
+    }
+    let tree = Tree::new();
+    tree.file("proc/sys/kernel/osrelease", "6.1.0-25-amd64\n");
+    let config = tree.path().join("etc/buildkit");
+    fs::create_dir_all(&config).unwrap();
+    let out = tree.path().join("report.json");
+    let doctor = Command::new(doctor_path())
+        .arg("--root")
+        .arg(tree.path())
+        .args(["--only", "buildkit-usage", "--format", "json"])
+        .args(["--interval", "0.5", "--timeout", "3", "--output"])
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _doctor = Running(doctor);
+    let start = Instant::now();
+    while !out.exists() {
+        assert!(start.elapsed() < Duration::from_secs(60), "no first scan");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let hung = Hung::start_on(config.clone(), tempfile::tempdir().unwrap());
+    let toml = config.join("buildkitd.toml");
+    let toml = toml.to_str().unwrap();
+    let start = Instant::now();
+    while helpers_reading(toml).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no helper read {toml}: the scan after the mount read it in-process"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     drop(hung);
 }

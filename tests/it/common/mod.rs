@@ -210,6 +210,16 @@ pub fn summary(report: &Value, id: &str) -> String {
         .to_string()
 }
 
+/// A child process killed (and reaped) when dropped, so a failing test leaves nothing running.
+pub struct Running(pub std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Tests that need root run for real; without root they fail unless explicitly allowed to skip.
 pub fn require_root() -> bool {
     if rustix_euid() == 0 {

@@ -1,0 +1,73 @@
+//! The doctor's own mount table, kept between reads. Every read of a file outside /proc and /sys
+//! first asks whether the file is on a network or FUSE filesystem, and a host with thousands of
+//! overlays costs the kernel milliseconds to render its table each time; /proc/self/mountinfo
+//! signals POLLPRI after any mount or unmount in its namespace, so the table is rendered again
+//! only then. A TUI or `--interval` run so sees a FUSE mount that appeared after its first scan.
+
+use std::fs::File;
+use std::io::{Read, Seek};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
+
+use crate::parse::mountinfo::{self, MountTable};
+
+/// The table's text as the kernel rendered it, and the table.
+#[derive(Clone)]
+pub struct OwnMounts {
+    pub text: Arc<Vec<u8>>,
+    pub table: Arc<MountTable>,
+}
+
+struct Kept {
+    file: File,
+    now: OwnMounts,
+}
+
+static KEPT: Mutex<Option<Kept>> = Mutex::new(None);
+
+/// The table as it is now; `None` when /proc/self/mountinfo cannot be read.
+pub fn current() -> Option<OwnMounts> {
+    let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(k) = kept.as_mut() {
+        match changed(&k.file) {
+            Some(false) => return Some(k.now.clone()),
+            Some(true) => {
+                if let Some(now) = read(&mut k.file) {
+                    k.now = now.clone();
+                    return Some(now);
+                }
+            }
+            None => {}
+        }
+    }
+    // First use, or the kept file failed: open it again (its poll state starts from now).
+    *kept = None;
+    let mut file = File::open("/proc/self/mountinfo").ok()?;
+    let now = read(&mut file)?;
+    *kept = Some(Kept {
+        file,
+        now: now.clone(),
+    });
+    Some(now)
+}
+
+/// Whether the namespace's mounts changed since the last poll (which this one consumes).
+fn changed(file: &File) -> Option<bool> {
+    let mut fds = [PollFd::new(file, PollFlags::PRI)];
+    poll(&mut fds, Some(&Timespec::default())).ok()?;
+    let events = fds[0].revents();
+    Some(events.intersects(PollFlags::PRI | PollFlags::ERR))
+}
+
+/// The whole table from its start. A change after the poll that led here is seen by the next.
+fn read(file: &mut File) -> Option<OwnMounts> {
+    file.rewind().ok()?;
+    let mut text = Vec::with_capacity(64 * 1024);
+    file.read_to_end(&mut text).ok()?;
+    let table = mountinfo::parse(&String::from_utf8_lossy(&text));
+    Some(OwnMounts {
+        text: Arc::new(text),
+        table: Arc::new(table),
+    })
+}
