@@ -114,7 +114,10 @@ mod tests {
         assert_eq!(lens.iter().sum::<usize>(), 10_000);
         assert!(lens.len() > 1 || super::workers() == 1, "{lens:?}");
         assert!(items.iter().enumerate().all(|(i, x)| *x == 2 * i as u32));
-        assert_eq!(map_parts_mut(&mut [] as &mut [u32], 10, |p| p.len()), vec![0]);
+        assert_eq!(
+            map_parts_mut(&mut [] as &mut [u32], 10, |p| p.len()),
+            vec![0]
+        );
     }
 
     #[test]

@@ -224,6 +224,7 @@ pub fn scan(facts: &Facts) -> Result<Scan, String> {
     let mut seen: HashSet<Dev> = HashSet::new();
     for (ns, table) in &tables {
         let ns = *ns;
+        let children = children(table);
         s.listed
             .extend(table.mounts.iter().map(|m| (m.major, m.minor)));
         for m in table.mounts.iter().filter(|m| overlay::is_overlay(m)) {
@@ -243,7 +244,7 @@ pub fn scan(facts: &Facts) -> Result<Scan, String> {
                     mount: m.clone(),
                     layers,
                     owner,
-                    submounts: submounts(table, m),
+                    submounts: submounts(&children, m),
                 });
             }
         }
@@ -256,20 +257,30 @@ pub fn scan(facts: &Facts) -> Result<Scan, String> {
 
 /// The mounts below `m` in its table (children, grandchildren, …), deepest first: the order in
 /// which they must be unmounted before `m` can be.
-fn submounts(table: &MountTable, m: &Mount) -> Vec<Mount> {
+fn submounts(children: &HashMap<u32, Vec<&Mount>>, m: &Mount) -> Vec<Mount> {
     let mut found: Vec<(usize, Mount)> = Vec::new();
     let mut frontier = vec![(m.id, 0usize)];
     while let Some((id, depth)) = frontier.pop() {
-        for child in table.mounts.iter().filter(|c| c.parent == id && c.id != id) {
-            if found.iter().any(|(_, f)| f.id == child.id) || found.len() > 1000 {
+        for child in children.get(&id).into_iter().flatten() {
+            if child.id == id || found.iter().any(|(_, f)| f.id == child.id) || found.len() > 1000 {
                 continue;
             }
-            found.push((depth + 1, child.clone()));
+            found.push((depth + 1, (*child).clone()));
             frontier.push((child.id, depth + 1));
         }
     }
     found.sort_by_key(|(d, _)| std::cmp::Reverse(*d));
     found.into_iter().map(|(_, m)| m).collect()
+}
+
+/// The mounts of a table by their parent's id: each overlay's submounts without a pass over
+/// the whole table (a thousand overlays would make that a million comparisons).
+fn children(table: &MountTable) -> HashMap<u32, Vec<&Mount>> {
+    let mut by_parent: HashMap<u32, Vec<&Mount>> = HashMap::new();
+    for m in &table.mounts {
+        by_parent.entry(m.parent).or_default().push(m);
+    }
+    by_parent
 }
 
 /// What the holder scan shares between its workers: read-only views of the mount tables.

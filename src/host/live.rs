@@ -23,6 +23,11 @@ fn open_regular(path: &std::path::Path, shown: &str) -> Result<(File, u64), Host
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
         .map_err(|e| HostError::from_io(shown, &e))?;
+    // A file of /proc/PID itself is the kernel's, regular and of size 0: a scan reads thousands,
+    // and the fstat would add a syscall to each.
+    if proc_pid_file(path).is_some() {
+        return Ok((file, 0));
+    }
     let meta = file.metadata().map_err(|e| HostError::from_io(shown, &e))?;
     if !meta.is_file() {
         return Err(HostError::Unsupported(format!(
@@ -89,7 +94,7 @@ pub(super) fn mapped_files(
 ) -> Result<Vec<super::Mapping>, HostError> {
     let (file, _) = open_regular(path, shown)?;
     // Only /proc/PID/maps is sent the ioctl, never a file of a tree under --root.
-    if is_proc_maps(path)
+    if proc_pid_file(path) == Some("maps")
         && let Ok(files) = queried(&file)
     {
         return Ok(files);
@@ -97,14 +102,14 @@ pub(super) fn mapped_files(
     read_maps(file, shown)
 }
 
-/// `/proc/PID/maps` (or `/proc/self/maps`) of the live /proc.
-fn is_proc_maps(path: &std::path::Path) -> bool {
-    path.to_str()
-        .and_then(|p| p.strip_prefix("/proc/"))
-        .and_then(|p| p.strip_suffix("/maps"))
-        .is_some_and(|pid| {
-            pid == "self" || (!pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
-        })
+/// The name of a file directly in a live /proc/PID (or /proc/self): `stat`, `maps`, … but not
+/// the links to the process's directories and binary.
+fn proc_pid_file(path: &std::path::Path) -> Option<&str> {
+    let (pid, name) = path.to_str()?.strip_prefix("/proc/")?.split_once('/')?;
+    let pid_ok = pid == "self" || (!pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
+    let name_ok =
+        !name.is_empty() && !name.contains('/') && !matches!(name, "cwd" | "root" | "exe");
+    (pid_ok && name_ok).then_some(name)
 }
 
 /// The file mappings PROCMAP_QUERY names, one per distinct (device, path). Its devices are the
@@ -391,12 +396,21 @@ mod tests {
         } else {
             assert_eq!(answer.unwrap_err(), rustix::io::Errno::NOTTY);
         }
-        assert!(is_proc_maps(std::path::Path::new("/proc/self/maps")));
-        assert!(is_proc_maps(std::path::Path::new("/proc/42/maps")));
-        assert!(!is_proc_maps(std::path::Path::new("/tree/proc/42/maps")));
-        assert!(!is_proc_maps(std::path::Path::new(
-            "/proc/1/root/proc/2/maps"
-        )));
+        let file = |p: &'static str| proc_pid_file(std::path::Path::new(p));
+        assert_eq!(file("/proc/self/maps"), Some("maps"));
+        assert_eq!(file("/proc/42/stat"), Some("stat"));
+        for not in [
+            "/tree/proc/42/maps",
+            "/proc/1/root/proc/2/maps",
+            "/proc/42/fd/3",
+            "/proc/42/cwd",
+            "/proc/42/exe",
+            "/proc/x1/stat",
+            "/proc/42/",
+            "/proc/sys",
+        ] {
+            assert_eq!(file(not), None, "{not}");
+        }
     }
 
     /// Every path a process maps a tmpfs file by is named as the kernel has it: two hard links

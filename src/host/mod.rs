@@ -291,9 +291,9 @@ pub struct Host {
     /// memory does not grow with everything it read.
     recording: bool,
     log: Mutex<Vec<Record>>,
-    /// Requests being served now, by the name of the thread that asked: what a check is still
-    /// waiting for when its deadline passes.
-    in_flight: Mutex<Vec<(String, Request, Instant)>>,
+    /// Requests being served now, by the thread that asked (named threads only): what a check
+    /// is still waiting for when its deadline passes.
+    in_flight: Mutex<Vec<(std::thread::Thread, Request, Instant)>>,
 }
 
 impl Host {
@@ -309,7 +309,10 @@ impl Host {
     /// The request the named thread has been waiting on, and for how long.
     pub fn waiting_on(&self, thread: &str) -> Option<(Request, Duration)> {
         let in_flight = self.in_flight.lock().ok()?;
-        let (_, request, since) = in_flight.iter().rev().find(|(t, _, _)| t == thread)?;
+        let (_, request, since) = in_flight
+            .iter()
+            .rev()
+            .find(|(t, _, _)| t.name() == Some(thread))?;
         Some((request.clone(), since.elapsed()))
     }
 
@@ -493,17 +496,27 @@ impl Host {
         f: impl FnOnce() -> Result<T, HostError>,
     ) -> Result<T, HostError> {
         let start = Instant::now();
-        let thread = std::thread::current().name().map(str::to_string);
-        if let (Some(name), Ok(mut in_flight)) = (&thread, self.in_flight.lock()) {
-            in_flight.push((name.clone(), request.clone(), start));
+        let thread = std::thread::current();
+        // The request waits in the list while it is served, and comes back for the record.
+        let mut request = Some(request);
+        if thread.name().is_some()
+            && let Ok(mut in_flight) = self.in_flight.lock()
+            && let Some(r) = request.take()
+        {
+            in_flight.push((thread.clone(), r, start));
         }
         let answer = f();
-        if let (Some(name), Ok(mut in_flight)) = (&thread, self.in_flight.lock())
-            && let Some(i) = in_flight.iter().rposition(|(t, _, _)| t == name)
+        if request.is_none()
+            && let Ok(mut in_flight) = self.in_flight.lock()
+            && let Some(i) = in_flight
+                .iter()
+                .rposition(|(t, _, _)| t.id() == thread.id())
         {
-            in_flight.remove(i);
+            request = Some(in_flight.remove(i).1);
         }
-        if self.recording {
+        if self.recording
+            && let Some(request) = request
+        {
             let record = Record {
                 request,
                 answer: answer.clone().map(Into::into),

@@ -198,5 +198,8 @@ fn reports_are_redacted_everywhere_files_by_their_format() {
     assert_eq!(v["rows"][1999][0], "row 1999");
     // The file stays JSON.
     let file = v["rows"][2000]["content"].as_str().unwrap();
-    assert!(serde_json::from_str::<serde_json::Value>(file).is_ok(), "{file}");
+    assert!(
+        serde_json::from_str::<serde_json::Value>(file).is_ok(),
+        "{file}"
+    );
 }
