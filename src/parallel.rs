@@ -1,7 +1,7 @@
 //! Work spread over a few threads, for scans that are mostly kernel time (/proc renders each
 //! process's files on demand) and whose items are independent.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Runs `work` on consecutive parts of `items` on up to four threads (the caller's among them),
 /// and returns the parts' results in order. Parts are handed out one at a time to whichever
@@ -16,65 +16,29 @@ where
     R: Send,
     F: Fn(&[T]) -> R + Sync,
 {
-    match part_size(items.len(), min_part) {
-        size if size >= items.len() => vec![work(items)],
-        size => run_parts(items.chunks(size).collect(), work),
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    if items.len() <= min_part.max(1) || workers == 1 {
+        return vec![work(items)];
     }
-}
-
-/// [`map_parts`] for work that changes its items in place.
-pub fn map_parts_mut<T, R, F>(items: &mut [T], min_part: usize, work: F) -> Vec<R>
-where
-    T: Send,
-    R: Send,
-    F: Fn(&mut [T]) -> R + Sync,
-{
-    match part_size(items.len(), min_part) {
-        size if size >= items.len() => vec![work(items)],
-        size => run_parts(items.chunks_mut(size).collect(), work),
-    }
-}
-
-fn workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
-}
-
-/// About eight parts per thread, small enough to even out, and none under `min_part`; all items
-/// in one part when there are too few of them or only one thread.
-fn part_size(len: usize, min_part: usize) -> usize {
-    let workers = workers();
-    if len <= min_part.max(1) || workers == 1 {
-        return len;
-    }
-    len.div_ceil(workers * 8).max(min_part.max(1))
-}
-
-fn run_parts<P, R, F>(parts: Vec<P>, work: F) -> Vec<R>
-where
-    P: Send,
-    R: Send,
-    F: Fn(P) -> R + Sync,
-{
-    let count = parts.len();
-    let queue = Mutex::new(parts.into_iter().enumerate());
+    // About eight parts per thread, small enough to even out, and none under `min_part`.
+    let parts: Vec<&[T]> = items
+        .chunks(items.len().div_ceil(workers * 8).max(min_part.max(1)))
+        .collect();
+    let next = AtomicUsize::new(0);
     let take_parts = || {
         let mut done = Vec::new();
         loop {
-            // A poisoned queue means another thread panicked: its panic is the caller's.
-            let next = match queue.lock() {
-                Ok(mut q) => q.next(),
-                Err(_) => None,
-            };
-            let Some((i, part)) = next else {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(part) = parts.get(i) else {
                 return done;
             };
             done.push((i, work(part)));
         }
     };
     let name = std::thread::current().name().map(str::to_string);
-    let mut results: Vec<(usize, R)> = Vec::with_capacity(count);
+    let mut results: Vec<(usize, R)> = Vec::with_capacity(parts.len());
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (1..workers().min(count))
+        let handles: Vec<_> = (1..workers)
             .filter_map(|_| {
                 let mut builder = std::thread::Builder::new();
                 if let Some(n) = &name {
@@ -94,7 +58,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::{map_parts, map_parts_mut};
+    use super::map_parts;
 
     #[test]
     fn parts_come_back_in_order_and_cover_every_item() {
@@ -102,22 +66,6 @@ mod tests {
         let parts = map_parts(&items, 100, |p| p.to_vec());
         assert_eq!(parts.concat(), items);
         assert_eq!(map_parts(&[] as &[u32], 10, <[u32]>::len), vec![0]);
-    }
-
-    #[test]
-    fn mutable_parts_are_changed_in_place_and_counted_in_order() {
-        let mut items: Vec<u32> = (0..10_000).collect();
-        let lens = map_parts_mut(&mut items, 100, |p| {
-            p.iter_mut().for_each(|x| *x *= 2);
-            p.len()
-        });
-        assert_eq!(lens.iter().sum::<usize>(), 10_000);
-        assert!(lens.len() > 1 || super::workers() == 1, "{lens:?}");
-        assert!(items.iter().enumerate().all(|(i, x)| *x == 2 * i as u32));
-        assert_eq!(
-            map_parts_mut(&mut [] as &mut [u32], 10, |p| p.len()),
-            vec![0]
-        );
     }
 
     #[test]

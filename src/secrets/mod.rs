@@ -20,7 +20,7 @@ mod argv;
 mod detect;
 mod structured;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 pub use argv::{
     ENV_ALLOWLIST, TOOLS, is_tool, redact_argv, redact_cmdline, redact_env_pair, redact_environ,
@@ -59,28 +59,45 @@ impl Tally {
 pub fn redact_report(v: &mut serde_json::Value) -> Tally {
     let mut jobs = Vec::new();
     collect(v, &mut jobs);
-    // A thousand overlays make tens of thousands of strings, each searched by every detector:
-    // independent work, spread over the cores.
-    let tallies = crate::parallel::map_parts_mut(&mut jobs, 512, |part| {
-        let mut t = Tally::default();
-        for job in part {
-            let (s, (new, n)) = match job {
-                Job::Text(s) => {
-                    let r = redact_text(s);
-                    (s, r)
-                }
-                Job::File(path, content) => {
-                    let (new, n) = redact_file(path, content.as_bytes());
-                    (content, (String::from_utf8_lossy(&new).into_owned(), n))
-                }
-            };
-            t.merge(&n);
-            **s = new;
-        }
-        t
-    });
     let mut t = Tally::default();
-    tallies.iter().for_each(|n| t.merge(n));
+    // A thousand overlays make tens of thousands of strings but a few thousand distinct ones
+    // ("unmount", "unknown", …), each searched by every detector: each distinct text is
+    // redacted once, the lot spread over the cores, and the tally counts every occurrence.
+    let mut distinct: HashMap<String, usize> = HashMap::new();
+    let mut texts: Vec<String> = Vec::new();
+    let mut which: Vec<(usize, &mut String)> = Vec::new();
+    for job in jobs {
+        match job {
+            Job::Text(s) => {
+                let text = std::mem::take(s);
+                let next = texts.len();
+                let i = *distinct.entry(text).or_insert(next);
+                if i == next {
+                    texts.push(String::new());
+                }
+                which.push((i, s));
+            }
+            Job::File(path, content) => {
+                let (new, n) = redact_file(&path, content.as_bytes());
+                t.merge(&n);
+                *content = String::from_utf8_lossy(&new).into_owned();
+            }
+        }
+    }
+    for (text, i) in distinct {
+        texts[i] = text;
+    }
+    let redacted: Vec<(String, Tally)> = crate::parallel::map_parts(&texts, 256, |part| {
+        part.iter().map(|s| redact_text(s)).collect::<Vec<_>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    for (i, s) in which {
+        let (new, n) = &redacted[i];
+        t.merge(n);
+        s.clone_from(new);
+    }
     t
 }
 
