@@ -92,7 +92,7 @@ pub fn read(path: &Path, shown: &str) -> Result<Vec<u8>, HostError> {
 /// Reads `path` in a helper only if it lies on a network or FUSE filesystem (by the mount
 /// table, for a path made absolute without touching it).
 pub fn read_if_remote(path: &Path, shown: &str) -> Result<Vec<u8>, HostError> {
-    if enabled() && on_remote_or_fuse(&absolute(path).to_string_lossy()) {
+    if enabled() && on_remote_or_fuse(&path.to_string_lossy()) {
         read(path, shown)
     } else {
         super::live::read_capped(path, shown)
@@ -176,16 +176,33 @@ fn remote_or_fuse(fstype: &str) -> bool {
         )
 }
 
-/// Whether `path` (absolute, on this machine) lies on a network or FUSE filesystem, by the
+/// Whether `path` (on this machine) lies on a network or FUSE filesystem, by the
 /// longest mount point that contains it in this process's mount table: no syscall touches the
 /// path itself, so asking cannot hang.
 pub fn on_remote_or_fuse(path: &str) -> bool {
-    path.starts_with('/')
-        && super::own_mounts::current().is_some_and(|own| {
-            own.table
-                .containing(path)
-                .is_some_and(|m| remote_or_fuse(&m.fstype))
-        })
+    let path = absolute(Path::new(path));
+    super::own_mounts::current().is_some_and(|own| {
+        own.table
+            .containing(&path.to_string_lossy())
+            .is_some_and(|m| remote_or_fuse(&m.fstype))
+    })
+}
+
+/// Whether `path` lies on a network or FUSE filesystem mounted below `tree` (not on the one that
+/// holds the tree itself): a live mount inside a tree examined with `--root`, whose server may
+/// not answer.
+pub fn on_remote_or_fuse_below(tree: &Path, path: &Path) -> bool {
+    let (tree, path) = (absolute(tree), absolute(path));
+    let tree = tree.to_string_lossy();
+    super::own_mounts::current().is_some_and(|own| {
+        own.table
+            .containing(&path.to_string_lossy())
+            .is_some_and(|m| {
+                remote_or_fuse(&m.fstype)
+                    && m.mount_point != tree
+                    && crate::parse::mountinfo::is_within(&m.mount_point, &tree)
+            })
+    })
 }
 
 /// What lstat(2) says a path is.
@@ -226,7 +243,7 @@ pub struct Listing {
 pub fn list(path: &Path, timeout: Duration) -> Result<Listing, HostError> {
     let shown = path.to_string_lossy();
     match EXE.get() {
-        Some(exe) if on_remote_or_fuse(&absolute(path).to_string_lossy()) => {
+        Some(exe) if on_remote_or_fuse(&path.to_string_lossy()) => {
             let bytes = in_child(exe, LIST_ARG, path, &shown, timeout)?;
             serde_json::from_slice(&bytes)
                 .map_err(|_| HostError::Io(format!("{shown}: the lister failed")))
@@ -285,7 +302,7 @@ fn list_here(path: &Path, shown: &str) -> Result<Listing, HostError> {
         let child = e.path();
         let name = e.file_name();
         // lstat of a mount point asks the filesystem mounted there: a hung server's.
-        if enabled() && on_remote_or_fuse(&absolute(&child).to_string_lossy()) {
+        if enabled() && on_remote_or_fuse(&child.to_string_lossy()) {
             listing.entries.push(Entry {
                 name: name.as_bytes().to_vec(),
                 kind: Kind::Remote,

@@ -32,7 +32,7 @@ impl Rooted {
     /// as chroot would: an absolute target starts again at the root, `..` stops there. Without
     /// this, `etc/os-release -> /etc/os-release` would read the reader's own file. procfs is
     /// left to the kernel: /proc/PID/cwd and friends are magic links to live objects, not text;
-    /// so are network and FUSE mounts in the tree, whose servers may not answer.
+    /// so are network and FUSE mounts inside the tree, whose servers may not answer.
     fn under(&self, path: &str) -> PathBuf {
         self.resolve(path, true)
     }
@@ -61,12 +61,12 @@ impl Rooted {
                 _ => {}
             }
             let here: PathBuf = self.root.join(done.join("/")).join(&part);
-            // readlink asks the filesystem's server: on a network or FUSE mount in the tree it
-            // could hang this thread, so links from there on are not followed (the read's helper
-            // opens the path as it is).
+            // readlink asks the filesystem's server: on a network or FUSE mount inside the tree
+            // it could hang this thread, so links from there on are left to the kernel of the
+            // read's helper (a tree that is itself on such a filesystem is resolved as usual).
             remote = remote
                 || (super::helper::enabled()
-                    && super::helper::on_remote_or_fuse(&here.to_string_lossy()));
+                    && super::helper::on_remote_or_fuse_below(&self.root, &here));
             if remote {
                 done.push(part);
                 continue;
