@@ -262,7 +262,11 @@ fn submounts(children: &HashMap<u32, Vec<&Mount>>, m: &Mount) -> Vec<Mount> {
     let mut frontier = vec![(m.id, 0usize)];
     while let Some((id, depth)) = frontier.pop() {
         for child in children.get(&id).into_iter().flatten() {
-            if child.id == id || found.iter().any(|(_, f)| f.id == child.id) || found.len() > 1000 {
+            if child.id == id
+                || child.id == m.id
+                || found.iter().any(|(_, f)| f.id == child.id)
+                || found.len() > 1000
+            {
                 continue;
             }
             found.push((depth + 1, (*child).clone()));

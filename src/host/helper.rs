@@ -159,7 +159,9 @@ fn remote_or_fuse(fstype: &str) -> bool {
         || fstype.starts_with("fuse.")
         || matches!(
             fstype,
-            "nfs"
+            // An automount point not yet triggered: the first walk into it mounts (NFS, mostly).
+            "autofs"
+                | "nfs"
                 | "nfs4"
                 | "cifs"
                 | "smb3"

@@ -273,9 +273,9 @@ impl Source for Live {
         {
             return super::helper::read(path.as_ref(), path);
         }
-        // Our own table is kept for the remote check above: read afresh only when it changed.
+        // Our own table, rendered once for the scan and the remote checks after it.
         if path == "/proc/self/mountinfo"
-            && let Some(own) = super::own_mounts::current()
+            && let Some(own) = super::own_mounts::fresh()
         {
             if own.text.len() > MAX_FILE_BYTES {
                 return Err(HostError::TooLarge(path.to_string()));

@@ -3,6 +3,7 @@
 //! overlays costs the kernel milliseconds to render its table each time; /proc/self/mountinfo
 //! signals POLLPRI after any mount or unmount in its namespace, so the table is rendered again
 //! only then. A TUI or `--interval` run so sees a FUSE mount that appeared after its first scan.
+//! The file, kept open, stays with the mount namespace the doctor started in: it never moves.
 
 use std::fs::File;
 use std::io::{Read, Seek};
@@ -28,11 +29,22 @@ static KEPT: Mutex<Option<Kept>> = Mutex::new(None);
 
 /// The table as it is now; `None` when /proc/self/mountinfo cannot be read.
 pub fn current() -> Option<OwnMounts> {
+    get(false)
+}
+
+/// The table rendered now, whatever the poll says, and kept for the reads after it: a scan's own
+/// reading. Some changes alter the text without the signal (a directory above a mount point
+/// renamed, a change of propagation, a filesystem turned read-only after an error).
+pub fn fresh() -> Option<OwnMounts> {
+    get(true)
+}
+
+fn get(fresh: bool) -> Option<OwnMounts> {
     let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(k) = kept.as_mut() {
         match changed(&k.file) {
-            Some(false) => return Some(k.now.clone()),
-            Some(true) => {
+            Some(false) if !fresh => return Some(k.now.clone()),
+            Some(_) => {
                 if let Some(now) = read(&mut k.file) {
                     k.now = now.clone();
                     return Some(now);
@@ -52,11 +64,15 @@ pub fn current() -> Option<OwnMounts> {
     Some(now)
 }
 
-/// Whether the namespace's mounts changed since the last poll (which this one consumes).
+/// Whether the namespace's mounts changed since the last poll (which this one consumes); `None`
+/// when the file can no longer be polled.
 fn changed(file: &File) -> Option<bool> {
     let mut fds = [PollFd::new(file, PollFlags::PRI)];
     poll(&mut fds, Some(&Timespec::default())).ok()?;
     let events = fds[0].revents();
+    if events.intersects(PollFlags::NVAL | PollFlags::HUP) {
+        return None;
+    }
     Some(events.intersects(PollFlags::PRI | PollFlags::ERR))
 }
 

@@ -25,6 +25,9 @@ impl Rooted {
         if !root.is_dir() {
             return Err(format!("--root {}: not a directory", root.display()));
         }
+        // As the mount table names it (`./tree/`, a symlinked path): mounts inside it are found.
+        let root =
+            std::fs::canonicalize(&root).map_err(|e| format!("--root {}: {e}", root.display()))?;
         Ok(Rooted { root })
     }
 
@@ -56,6 +59,8 @@ impl Rooted {
                 "" | "." => continue,
                 ".." => {
                     done.pop();
+                    // Back out of a remote mount, perhaps: the next component is asked again.
+                    remote = false;
                     continue;
                 }
                 _ => {}

@@ -117,7 +117,6 @@ fn collect<'a>(v: &'a mut serde_json::Value, jobs: &mut Vec<Job<'a>>) {
                     ("content", Value::String(content), Some(path)) => {
                         jobs.push(Job::File(path.clone(), content));
                     }
-                    ("content", _, Some(_)) => {}
                     (_, val, _) => collect(val, jobs),
                 }
             }

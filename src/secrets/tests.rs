@@ -190,11 +190,12 @@ fn reports_are_redacted_everywhere_files_by_their_format() {
         "content": format!("{{\"registry-password\": \"{pw}\"}}"),
     }));
     rows.push(serde_json::json!({ "content": format!("export GITHUB_TOKEN={gh}") }));
+    rows.push(serde_json::json!({ "path": "/x", "content": [format!("token={gh}")] }));
     let mut v = serde_json::json!({ "rows": rows });
     let t = redact_report(&mut v);
     let text = v.to_string();
     assert!(!text.contains(&gh) && !text.contains(&pw), "{text}");
-    assert!(t.total() >= 2002, "{t:?}");
+    assert!(t.total() >= 2003, "{t:?}");
     assert_eq!(v["rows"][1999][0], "row 1999");
     // The file stays JSON.
     let file = v["rows"][2000]["content"].as_str().unwrap();
