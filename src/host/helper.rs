@@ -182,29 +182,23 @@ fn remote_or_fuse(fstype: &str) -> bool {
 /// longest mount point that contains it in this process's mount table: no syscall touches the
 /// path itself, so asking cannot hang.
 pub fn on_remote_or_fuse(path: &str) -> bool {
-    let path = absolute(Path::new(path));
-    super::own_mounts::current().is_some_and(|own| {
-        own.table
-            .containing(&path.to_string_lossy())
-            .is_some_and(|m| remote_or_fuse(&m.fstype))
-    })
+    remote_mount_point(Path::new(path)).is_some()
 }
 
 /// Whether `path` lies on a network or FUSE filesystem mounted below `tree` (not on the one that
 /// holds the tree itself): a live mount inside a tree examined with `--root`, whose server may
 /// not answer.
 pub fn on_remote_or_fuse_below(tree: &Path, path: &Path) -> bool {
-    let (tree, path) = (absolute(tree), absolute(path));
-    let tree = tree.to_string_lossy();
-    super::own_mounts::current().is_some_and(|own| {
-        own.table
-            .containing(&path.to_string_lossy())
-            .is_some_and(|m| {
-                remote_or_fuse(&m.fstype)
-                    && m.mount_point != tree
-                    && crate::parse::mountinfo::is_within(&m.mount_point, &tree)
-            })
-    })
+    let tree = absolute(tree).to_string_lossy().into_owned();
+    remote_mount_point(path)
+        .is_some_and(|m| m != tree && crate::parse::mountinfo::is_within(&m, &tree))
+}
+
+/// The mount point of the network or FUSE filesystem `path` lies on, if it does.
+fn remote_mount_point(path: &Path) -> Option<String> {
+    let own = super::own_mounts::current()?;
+    let m = own.table.containing(&absolute(path).to_string_lossy())?;
+    remote_or_fuse(&m.fstype).then(|| m.mount_point.clone())
 }
 
 /// What lstat(2) says a path is.

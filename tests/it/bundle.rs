@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{doctor, doctor_isolated, doctor_path};
+use crate::common::{assert_success, doctor, doctor_isolated, doctor_path};
 use container_doctor::bundle;
 use serde_json::Value;
 
@@ -50,11 +50,7 @@ fn verdicts(report: &Value) -> Vec<(String, String, String)> {
 fn round_trip_gives_the_same_verdicts() {
     let dir = tempfile::tempdir().unwrap();
     let out = export_isolated(dir.path(), "b.tar.gz");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let path = dir.path().join("b.tar.gz");
     let mode = fs::metadata(&path).unwrap().permissions();
     assert_eq!(
@@ -306,11 +302,7 @@ fn a_bundle_is_judged_by_its_own_day_or_says_it_is_unknown() {
         .args(["--only", "runtime-versions", "bundle", "-o", "b.tar.gz"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let replay = |name: &str| -> Value {
         let out = doctor()
             .args([

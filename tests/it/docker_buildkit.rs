@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use crate::common::dockerd::Dockerd;
-use crate::common::{check, doctor, require_root, status};
+use crate::common::{assert_success, check, doctor, require_root, status};
 use container_doctor::units::human_size;
 use serde_json::Value;
 
@@ -43,11 +43,7 @@ fn a_real_build_cache_and_its_limit() {
         .arg(ctx.path())
         .output()
         .unwrap();
-    assert!(
-        build.status.success(),
-        "{}",
-        String::from_utf8_lossy(&build.stderr)
-    );
+    assert_success(&build);
 
     // What docker itself says of the build cache.
     let df = engine.ok(&["system", "df", "-v"]);
@@ -206,11 +202,7 @@ fn build(engine: &Dockerd, dockerfile: &str) {
         .arg(ctx.path())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
 }
 
 /// The doctor's buildkit-usage result against the engine.

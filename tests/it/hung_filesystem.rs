@@ -8,8 +8,8 @@ use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    Running, SCAN_TIMEOUT, Tree, check, doctor_path, doctor_with_deadline, require_root, status,
-    summary,
+    Running, SCAN_TIMEOUT, Tree, assert_success, check, doctor_path, doctor_with_deadline,
+    require_root, status, summary,
 };
 use rustix::process::{Pid, Signal, kill_process};
 use serde_json::Value;
@@ -215,11 +215,7 @@ fn an_include_dir_with_a_hung_mount_inside_costs_its_time_cap_never_a_hang() {
         .timeout(Duration::from_secs(300))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let (manifest, records, _) = container_doctor::bundle::read(&bundle_path).unwrap();
     let inc_s = inc.to_string_lossy();
     let mnt = hung.mount.to_string_lossy().into_owned();

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{Tree, check, doctor, realdata, status, summary};
+use crate::common::{Tree, assert_success, check, doctor, realdata, status, summary};
 
 /// Ubuntu 22.04.5's 5.15.0-144-generic: the values it has for every option graded (read from
 /// the corpus file realdata/kconfig/ubuntu-22.04.5_5.15.0-144-generic.config; `n` is "is not set").
@@ -422,11 +422,7 @@ fn a_bundle_replays_the_named_configuration() {
         .arg(&file)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     std::fs::remove_file(&file).unwrap();
     let replay = doctor()
         .arg("--from-bundle")

@@ -17,7 +17,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::common::dockerd::Dockerd;
-use crate::common::{SCAN_TIMEOUT, doctor, doctor_path, require_root};
+use crate::common::{SCAN_TIMEOUT, assert_success, doctor, doctor_path, require_root};
 use container_doctor::bundle;
 
 /// `n` random characters of `alphabet`, from the kernel's generator.
@@ -481,11 +481,7 @@ fn planted_secrets_appear_nowhere_in_a_bundle_or_the_json_report() {
         .arg(&dockerfile)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let path = dir.path().join("rt.tar.gz");
     let mut tar = Vec::new();
     flate2::read::GzDecoder::new(fs::File::open(&path).unwrap())

@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use serde_json::Value;
 
 use crate::common::dockerd::Dockerd;
-use crate::common::{Tree, check, doctor, require_root, status, summary};
+use crate::common::{Tree, assert_success, check, doctor, require_root, status, summary};
 
 const ID: &str = "runtime-versions";
 
@@ -376,11 +376,7 @@ fn fake_runc(dir: &std::path::Path, version: &str) {
         .arg(&src)
         .output()
         .expect("cc (Rust's linker)");
-    assert!(
-        cc.status.success(),
-        "{}",
-        String::from_utf8_lossy(&cc.stderr)
-    );
+    assert_success(&cc);
     std::fs::rename(&tmp, dir.join("runc")).unwrap();
 }
 

@@ -210,6 +210,16 @@ pub fn summary(report: &Value, id: &str) -> String {
         .to_string()
 }
 
+/// The command succeeded; its stderr is the failure message.
+#[track_caller]
+pub fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A child process killed (and reaped) when dropped, so a failing test leaves nothing running.
 pub struct Running(pub std::process::Child);
 
