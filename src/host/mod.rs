@@ -7,6 +7,7 @@ mod disk;
 mod docker;
 mod freezer_probe;
 pub mod helper;
+mod in_flight;
 mod live;
 mod own_mounts;
 mod replay;
@@ -18,6 +19,8 @@ mod version_cache;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use in_flight::InFlight;
 
 use serde::{Deserialize, Serialize};
 
@@ -293,7 +296,7 @@ pub struct Host {
     log: Mutex<Vec<Record>>,
     /// Requests being served now, by the thread that asked (named threads only): what a check
     /// is still waiting for when its deadline passes.
-    in_flight: Mutex<Vec<(std::thread::Thread, Request, Instant)>>,
+    in_flight: InFlight,
 }
 
 impl Host {
@@ -302,18 +305,13 @@ impl Host {
             source,
             recording: false,
             log: Mutex::new(Vec::new()),
-            in_flight: Mutex::new(Vec::new()),
+            in_flight: InFlight::new(),
         }
     }
 
     /// The request the named thread has been waiting on, and for how long.
     pub fn waiting_on(&self, thread: &str) -> Option<(Request, Duration)> {
-        let in_flight = self.in_flight.lock().ok()?;
-        let (_, request, since) = in_flight
-            .iter()
-            .rev()
-            .find(|(t, _, _)| t.name() == Some(thread))?;
-        Some((request.clone(), since.elapsed()))
+        self.in_flight.waiting_on(thread)
     }
 
     pub fn live() -> Self {
@@ -496,24 +494,11 @@ impl Host {
         f: impl FnOnce() -> Result<T, HostError>,
     ) -> Result<T, HostError> {
         let start = Instant::now();
-        let thread = std::thread::current();
-        // The request waits in the list while it is served, and comes back for the record.
-        let mut request = Some(request);
-        if thread.name().is_some()
-            && let Ok(mut in_flight) = self.in_flight.lock()
-            && let Some(r) = request.take()
-        {
-            in_flight.push((thread.clone(), r, start));
-        }
+        // The request waits in this thread's slot while it is served, and comes back for the
+        // record.
+        let waiting = self.in_flight.enter(request, start);
         let answer = f();
-        if request.is_none()
-            && let Ok(mut in_flight) = self.in_flight.lock()
-            && let Some(i) = in_flight
-                .iter()
-                .rposition(|(t, _, _)| t.id() == thread.id())
-        {
-            request = Some(in_flight.remove(i).1);
-        }
+        let request = waiting.finish();
         if self.recording
             && let Some(request) = request
         {

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use regex::{Captures, Regex};
+use regex::{Captures, Regex, RegexSet};
 
 use super::{REDACTED, Tally};
 
@@ -196,6 +196,13 @@ static DETECTORS: LazyLock<Vec<Detector>> = LazyLock::new(|| {
     ]
 });
 
+/// All detectors in one automaton: one pass over a string says which of them can match, where
+/// each on its own would be a pass (most strings hold no secret at all).
+static DETECTOR_SET: LazyLock<RegexSet> = LazyLock::new(|| {
+    RegexSet::new(DETECTORS.iter().map(|d| d.re.as_str()))
+        .unwrap_or_else(|e| panic!("detector set: {e}"))
+});
+
 /// `key: value` / `key = value` lines, in all their YAML, INI and shell forms.
 static LINE_KEY: LazyLock<Regex> = LazyLock::new(|| {
     re(&format!(
@@ -245,12 +252,23 @@ fn redact_depth(s: &str, depth: u8, strict: bool) -> (String, Tally) {
         tally.add("netrc password", n);
         out = t;
     }
-    for d in DETECTORS.iter().filter(|d| d.strict || !strict) {
-        if !d.re.is_match(&out) {
+    // The set answers for the text as it came; once a value was replaced, each detector asks
+    // again on its own.
+    let maybe = DETECTOR_SET.matches(&out);
+    let mut changed = false;
+    for (i, d) in DETECTORS.iter().enumerate() {
+        if (strict && !d.strict)
+            || !(if changed {
+                d.re.is_match(&out)
+            } else {
+                maybe.matched(i)
+            })
+        {
             continue;
         }
         let (t, n) = replace(&out, &d.re, d.valid);
         tally.add(d.name, n);
+        changed |= n > 0;
         out = t;
     }
     if depth < 2 {
