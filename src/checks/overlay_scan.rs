@@ -183,7 +183,7 @@ pub fn scan(facts: &Facts) -> Result<Scan, String> {
         s.blind =
             Some("needs root: other processes' open files, cwd and mappings are unreadable".into());
     }
-    let tables: Vec<(Option<u64>, MountTable)> = match facts.processes() {
+    let tables: Vec<(Option<u64>, &MountTable)> = match facts.processes() {
         Ok(procs) => {
             for p in procs.iter() {
                 s.procs.insert(
@@ -207,18 +207,14 @@ pub fn scan(facts: &Facts) -> Result<Scan, String> {
             let spaces = facts.namespaces()?;
             s.host_ns = spaces.host_ns;
             s.unread_namespaces = spaces.unread;
-            spaces
-                .tables
-                .iter()
-                .map(|t| (t.ns, t.table.clone()))
-                .collect()
+            spaces.tables.iter().map(|t| (t.ns, &t.table)).collect()
         }
         Err(why) => {
             let table = facts
                 .mount_table()
                 .map_err(|e| format!("cannot read the mount table: {e}"))?;
             s.blind.get_or_insert_with(|| why.to_string());
-            vec![(None, table.clone())]
+            vec![(None, table)]
         }
     };
     let mut seen: HashSet<Dev> = HashSet::new();
@@ -309,7 +305,7 @@ struct Found {
 
 /// Reads every process's cwd, root, exe, fds and maps, on a few threads: the reads are
 /// independent and mostly kernel time.
-fn find_holders(host: &Host, s: &mut Scan, tables: &[(Option<u64>, MountTable)]) {
+fn find_holders(host: &Host, s: &mut Scan, tables: &[(Option<u64>, &MountTable)]) {
     let mut points: HashMap<Option<u64>, HashMap<String, Dev>> = HashMap::new();
     for (ns, table) in tables {
         let map = points.entry(*ns).or_default();

@@ -3,7 +3,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{
     CommandOutput, DEFAULT_TIMEOUT, DOCKER_SOCKET, DirSize, DiskStat, DockerCall, FreezerProbe,
@@ -14,7 +14,25 @@ use crate::parse::boltdb::ReadAt;
 use crate::parse::libpod;
 use crate::sys::{self, PidfdProbe};
 
-pub struct Live;
+/// The running system, read as the doctor sees it.
+pub struct Live {
+    /// When this Host began: the doctor's own mount table rendered since then is this scan's.
+    since: Instant,
+}
+
+impl Live {
+    pub fn new() -> Self {
+        Live {
+            since: Instant::now(),
+        }
+    }
+}
+
+impl Default for Live {
+    fn default() -> Self {
+        Live::new()
+    }
+}
 
 /// Opens a regular file without blocking on it (FIFOs and devices are refused), with its size.
 fn open_regular(path: &std::path::Path, shown: &str) -> Result<(File, u64), HostError> {
@@ -275,7 +293,7 @@ impl Source for Live {
         }
         // Our own table, rendered once for the scan and the remote checks after it.
         if path == "/proc/self/mountinfo"
-            && let Some(own) = super::own_mounts::fresh()
+            && let Some(own) = super::own_mounts::fresh(self.since)
         {
             if own.text.len() > MAX_FILE_BYTES {
                 return Err(HostError::TooLarge(path.to_string()));

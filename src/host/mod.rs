@@ -315,7 +315,7 @@ impl Host {
     }
 
     pub fn live() -> Self {
-        Host::new(Box::new(Live))
+        Host::new(Box::new(Live::new()))
     }
 
     /// Keeps a record of everything served from now on (for a support bundle), or not (the

@@ -8,6 +8,7 @@
 use std::fs::File;
 use std::io::{Read, Seek};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 
@@ -23,30 +24,36 @@ pub struct OwnMounts {
 struct Kept {
     file: File,
     now: OwnMounts,
+    /// When the kernel began rendering `now`.
+    rendered: Instant,
 }
 
 static KEPT: Mutex<Option<Kept>> = Mutex::new(None);
 
 /// The table as it is now; `None` when /proc/self/mountinfo cannot be read.
 pub fn current() -> Option<OwnMounts> {
-    get(false)
+    get(None)
 }
 
-/// The table rendered now, whatever the poll says, and kept for the reads after it: a scan's own
-/// reading. Some changes alter the text without the signal (a directory above a mount point
-/// renamed, a change of propagation, a filesystem turned read-only after an error).
-pub fn fresh() -> Option<OwnMounts> {
-    get(true)
+/// The table as rendered at or after `since` (when a scan began), whatever the poll says, and
+/// kept for the reads after it: a scan's own reading. Some changes alter the text without the
+/// signal (a directory above a mount point renamed, a change of propagation, a filesystem turned
+/// read-only after an error); a rendering made during the scan already shows those before it.
+pub fn fresh(since: Instant) -> Option<OwnMounts> {
+    get(Some(since))
 }
 
-fn get(fresh: bool) -> Option<OwnMounts> {
+fn get(since: Option<Instant>) -> Option<OwnMounts> {
     let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(k) = kept.as_mut() {
+        let recent = since.is_none_or(|s| k.rendered >= s);
         match changed(&k.file) {
-            Some(false) if !fresh => return Some(k.now.clone()),
+            Some(false) if recent => return Some(k.now.clone()),
             Some(_) => {
+                let rendered = Instant::now();
                 if let Some(now) = read(&mut k.file) {
                     k.now = now.clone();
+                    k.rendered = rendered;
                     return Some(now);
                 }
             }
@@ -55,11 +62,13 @@ fn get(fresh: bool) -> Option<OwnMounts> {
     }
     // First use, or the kept file failed: open it again (its poll state starts from now).
     *kept = None;
+    let rendered = Instant::now();
     let mut file = File::open("/proc/self/mountinfo").ok()?;
     let now = read(&mut file)?;
     *kept = Some(Kept {
         file,
         now: now.clone(),
+        rendered,
     });
     Some(now)
 }

@@ -456,3 +456,42 @@ fn churn_does_not_hide_stable_holders() {
         "{t}"
     );
 }
+
+#[test]
+fn interval_scans_see_a_mount_moved_by_a_rename_above_it() {
+    if !require_root() {
+        return;
+    }
+    // Renaming a directory above a mount point changes the mount table's text without the
+    // kernel's change signal: each `--interval` scan must still read the table as it is then.
+    let script = r#"
+        set -u
+        base=$(mktemp -d "$SCRATCH"/cd-rename.XXXXXX); mount -t tmpfs rename "$base"
+        d="$base/before"; mkdir -p "$d/l" "$d/u" "$d/w" "$d/m"
+        mount -t overlay overlay -o "lowerdir=$d/l,upperdir=$d/u,workdir=$d/w" "$d/m"
+        "$0" --interval 0.5 --timeout 60 --format json --only overlay-busy --output "$base/r.json" \
+          > /dev/null 2> "$base/err.txt" & doctor=$!
+        trap 'kill $doctor; wait $doctor; cat "$base/err.txt" >&2; cd / && umount -R -l "$base"; rmdir "$base"' EXIT
+        for _ in $(seq 1200); do [ -s "$base/r.json" ] && break; sleep 0.05; done
+        grep -q "$base/before/m" "$base/r.json" && echo FIRST=before
+        mv "$base/before" "$base/after"
+        for _ in $(seq 1200); do
+          grep -q "$base/after/m" "$base/r.json" 2>/dev/null && { echo LATER=after; break; }
+          sleep 0.05
+        done
+    "#;
+    let scratch = crate::common::scratch();
+    let out = Command::new("unshare")
+        .env("SCRATCH", scratch.path())
+        .args(["--mount", "--propagation", "private", "bash", "-c", script])
+        .arg(doctor_path())
+        .output()
+        .unwrap();
+    let t = String::from_utf8_lossy(&out.stdout);
+    let why = format!("{t}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(t.contains("FIRST=before"), "{why}");
+    assert!(
+        t.contains("LATER=after"),
+        "no scan after the rename saw the mount at its new path: {why}"
+    );
+}
