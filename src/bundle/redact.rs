@@ -69,6 +69,14 @@ pub fn record(r: &mut Record) -> Tally {
             }
             Answer::Link(l) => text_in_place(l, &mut t),
             Answer::Names(names) => names.iter_mut().for_each(|n| text_in_place(n, &mut t)),
+            Answer::Entries(entries) => {
+                for e in entries {
+                    text_in_place(&mut e.name, &mut t);
+                    if let Err(err) = &mut e.meta {
+                        error(err, &mut t);
+                    }
+                }
+            }
             Answer::LibpodDb(db) => libpod_strings(db, |s| text_in_place(s, &mut t)),
             _ => {}
         },
@@ -87,6 +95,7 @@ fn request(r: &mut Request, t: &mut Tally) {
         | Request::ReadLink(p)
         | Request::Subdirs(p)
         | Request::Stat(p)
+        | Request::StatEntries(p)
         | Request::Statfs(p)
         | Request::DiskStat(p)
         | Request::DirSize(p)
@@ -331,6 +340,7 @@ impl Anonymizer {
             | Request::ReadLink(p)
             | Request::Subdirs(p)
             | Request::Stat(p)
+            | Request::StatEntries(p)
             | Request::Statfs(p)
             | Request::DiskStat(p)
             | Request::DirSize(p)
@@ -350,18 +360,30 @@ impl Anonymizer {
             }
             Ok(Answer::Json(v)) => self.json(v),
             Ok(Answer::Names(n)) => n.iter_mut().for_each(|x| *x = self.text(x)),
+            Ok(Answer::Entries(entries)) => {
+                for e in entries {
+                    e.name = self.text(&e.name);
+                    if let Err(err) = &mut e.meta {
+                        self.error(err);
+                    }
+                }
+            }
             Ok(Answer::Link(l)) => *l = self.text(l),
             Ok(Answer::Env(Some(v))) => *v = self.text(v),
             Ok(Answer::LibpodDb(db)) => libpod_strings(db, |s| *s = self.text(s)),
-            Err(
-                HostError::NotFound(s)
-                | HostError::PermissionDenied(s)
-                | HostError::Unsupported(s)
-                | HostError::TooLarge(s)
-                | HostError::Io(s)
-                | HostError::Timeout(s, _),
-            ) => *s = self.text(s),
+            Err(e) => self.error(e),
             _ => {}
+        }
+    }
+
+    fn error(&mut self, e: &mut HostError) {
+        match e {
+            HostError::NotFound(s)
+            | HostError::PermissionDenied(s)
+            | HostError::Unsupported(s)
+            | HostError::TooLarge(s)
+            | HostError::Io(s)
+            | HostError::Timeout(s, _) => *s = self.text(s),
         }
     }
 }
@@ -420,5 +442,25 @@ mod tests {
         let mut v: Value = serde_json::json!({"NetworkSettings": {"IPAddress": "172.17.0.2"}});
         a.json(&mut v);
         assert_eq!(v["NetworkSettings"]["IPAddress"], "ip-3");
+    }
+
+    /// A directory's entries carry names and, for an entry that could not be stated, the path
+    /// in the error: both go through the same rules as a listing and an error do.
+    #[test]
+    fn a_directorys_entries_go_through_the_same_rules() {
+        let token = format!("ghp_{}", "a1B2c3D4e5".repeat(4));
+        let mut r = Record {
+            request: Request::StatEntries("/home/alice/fds".into()),
+            answer: Ok(Answer::Entries(vec![crate::host::Entry {
+                name: format!("x-{token}"),
+                meta: Err(HostError::NotFound(format!("/home/alice/fds/x-{token}"))),
+            }])),
+            duration_us: 0,
+        };
+        assert_eq!(record(&mut r).total(), 2);
+        Anonymizer::new(&[], &["alice".into()]).record(&mut r);
+        let kept = serde_json::to_string(&r).unwrap();
+        assert!(!kept.contains(&token) && !kept.contains("alice"), "{kept}");
+        assert!(kept.contains("/home/user-1/fds"), "{kept}");
     }
 }

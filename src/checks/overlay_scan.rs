@@ -395,14 +395,14 @@ impl Places<'_> {
                 _ => {}
             }
         }
-        match host.list_dir(&format!("{base}/fd")) {
+        match host.stat_entries(&format!("{base}/fd")) {
             Ok(fds) => {
                 for fd in fds {
-                    let path = format!("{base}/fd/{fd}");
-                    if let Ok(m) = host.stat(&path)
-                        && is_overlay(m.dev, &path)
-                    {
-                        let shown = host.read_link(&path).unwrap_or_else(|_| format!("fd {fd}"));
+                    let Ok(m) = fd.meta else { continue };
+                    let path = format!("{base}/fd/{}", fd.name);
+                    if is_overlay(m.dev, &path) {
+                        let shown =
+                            (host.read_link(&path)).unwrap_or_else(|_| format!("fd {}", fd.name));
                         holds.push((m.dev, How::Fd(shown)));
                     }
                 }

@@ -2,13 +2,14 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Read;
+use std::os::fd::AsFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::time::{Duration, Instant};
 
 use super::{
-    CommandOutput, DEFAULT_TIMEOUT, DOCKER_SOCKET, DirSize, DiskStat, DockerCall, FreezerProbe,
-    FreezerVersion, HostError, LibpodDb, MAX_FILE_BYTES, Meta, Source, SourceKind, command,
-    freezer_probe, version_cache,
+    CommandOutput, DEFAULT_TIMEOUT, DOCKER_SOCKET, DirSize, DiskStat, DockerCall, Entry,
+    FreezerProbe, FreezerVersion, HostError, LibpodDb, MAX_FILE_BYTES, Meta, Source, SourceKind,
+    command, freezer_probe, version_cache,
 };
 use crate::parse::boltdb::ReadAt;
 use crate::parse::libpod;
@@ -240,6 +241,33 @@ pub(super) fn list_names(path: &std::path::Path, shown: &str) -> Result<Vec<Stri
         .collect())
 }
 
+/// Each entry of a directory with [`meta`] through it, by statx relative to the open directory:
+/// the path is not walked again for every entry (a fifth of the cost of a process's fds).
+pub(super) fn entries_meta(path: &std::path::Path, shown: &str) -> Result<Vec<Entry>, HostError> {
+    use rustix::fs::{Mode, OFlags, RawDir, open};
+    let dir = open(
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| HostError::from_io(shown, &e.into()))?;
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+    let mut entries = RawDir::new(&dir, &mut buf);
+    let mut out = Vec::new();
+    // An entry that cannot be listed ends the listing, as std's does for a vanishing process.
+    while let Some(Ok(entry)) = entries.next() {
+        let name = entry.file_name();
+        if name == c"." || name == c".." {
+            continue;
+        }
+        let text = name.to_string_lossy().into_owned();
+        let meta = meta_at(&dir, name)
+            .map_err(|e| HostError::from_io(&format!("{shown}/{text}"), &e.into()));
+        out.push(Entry { name: text, meta });
+    }
+    Ok(out)
+}
+
 pub(super) fn link_target(path: &std::path::Path, shown: &str) -> Result<String, HostError> {
     std::fs::read_link(path)
         .map(|t| t.to_string_lossy().into_owned())
@@ -259,14 +287,18 @@ pub(super) fn subdir_names(path: &std::path::Path, shown: &str) -> Result<Vec<St
 /// cache instead of asking its server, so a hung server cannot hang the scan (as `lsof -b` avoids
 /// the same trap); the device, type and mode we use do not go stale.
 pub(super) fn meta(path: &std::path::Path, shown: &str) -> Result<Meta, HostError> {
-    use rustix::fs::{AtFlags, CWD, FileType, StatxFlags, statx};
+    meta_at(rustix::fs::CWD, path).map_err(|e| HostError::from_io(shown, &e.into()))
+}
+
+/// [`meta`] of `path` relative to the directory open as `dir`.
+fn meta_at(dir: impl AsFd, path: impl rustix::path::Arg) -> rustix::io::Result<Meta> {
+    use rustix::fs::{AtFlags, FileType, StatxFlags, statx};
     let m = statx(
-        CWD,
+        dir,
         path,
         AtFlags::STATX_DONT_SYNC,
         StatxFlags::TYPE | StatxFlags::MODE | StatxFlags::SIZE,
-    )
-    .map_err(|e| HostError::from_io(shown, &e.into()))?;
+    )?;
     let kind = FileType::from_raw_mode(m.stx_mode.into());
     Ok(Meta {
         is_dir: kind == FileType::Directory,
@@ -326,6 +358,10 @@ impl Source for Live {
 
     fn stat(&self, path: &str) -> Result<Meta, HostError> {
         meta(path.as_ref(), path)
+    }
+
+    fn stat_entries(&self, path: &str) -> Result<Vec<Entry>, HostError> {
+        entries_meta(path.as_ref(), path)
     }
 
     fn statfs_magic(&self, path: &str) -> Result<u64, HostError> {
@@ -484,5 +520,43 @@ sys.stdin.read()
             ["back\\012slash", "hard", "new\nline", "plain"],
             "{found:?}"
         );
+    }
+
+    /// A directory's entries come with the stat of what each names (a link followed, as the
+    /// kernel follows an fd's), the same as a stat of each path; a dangling one says why.
+    #[test]
+    fn entries_are_stated_through_their_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let shm = tempfile::NamedTempFile::new_in("/dev/shm").unwrap();
+        std::fs::write(dir.path().join("file"), "x").unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::os::unix::fs::symlink(shm.path(), dir.path().join("elsewhere")).unwrap();
+        std::os::unix::fs::symlink("/nonexistent/x", dir.path().join("dangling")).unwrap();
+        let shown = dir.path().display().to_string();
+        let mut entries = entries_meta(dir.path(), &shown).unwrap();
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["dangling", "elsewhere", "file", "sub"]);
+        for e in &entries {
+            let path = dir.path().join(&e.name);
+            assert_eq!(
+                e.meta,
+                meta(&path, &path.display().to_string()),
+                "{}",
+                e.name
+            );
+        }
+        assert!(
+            matches!(&entries[0].meta, Err(HostError::NotFound(p)) if p.ends_with("/dangling"))
+        );
+        let elsewhere = entries[1].meta.as_ref().unwrap();
+        assert!(elsewhere.is_file && elsewhere.dev != entries[2].meta.as_ref().unwrap().dev);
+        assert!(entries[3].meta.as_ref().unwrap().is_dir);
+        // A process's fd directory: our own open file is there, on its own device.
+        let open = File::open(shm.path()).unwrap();
+        let fds = entries_meta("/proc/self/fd".as_ref(), "/proc/self/fd").unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&open).to_string();
+        let ours = fds.iter().find(|e| e.name == fd).unwrap();
+        assert_eq!(ours.meta.as_ref().unwrap().dev, elsewhere.dev);
     }
 }

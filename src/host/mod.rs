@@ -95,6 +95,11 @@ pub trait Source: Send + Sync {
     /// Names of the subdirectories of `path` (not following symlinks).
     fn subdirs(&self, path: &str) -> Result<Vec<String>, HostError>;
     fn stat(&self, path: &str) -> Result<Meta, HostError>;
+    /// Every entry of a directory with what stat(2) says of it through its link: a process's
+    /// open files in one request, where a listing and a stat per file would be many.
+    fn stat_entries(&self, path: &str) -> Result<Vec<Entry>, HostError> {
+        stat_each(self, path)
+    }
     fn statfs_magic(&self, path: &str) -> Result<u64, HostError>;
     /// Size and free space of the filesystem holding `path`.
     fn disk_stat(&self, path: &str) -> Result<DiskStat, HostError>;
@@ -140,6 +145,18 @@ pub trait Source: Send + Sync {
     }
 }
 
+/// [`Source::stat_entries`] as a listing and a stat of each entry.
+fn stat_each(source: &(impl Source + ?Sized), path: &str) -> Result<Vec<Entry>, HostError> {
+    Ok(source
+        .list_dir(path)?
+        .into_iter()
+        .map(|name| {
+            let meta = source.stat(&format!("{path}/{name}"));
+            Entry { name, meta }
+        })
+        .collect())
+}
+
 /// What was asked of the Host.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "op", content = "arg", rename_all = "snake_case")]
@@ -154,6 +171,8 @@ pub enum Request {
     ReadLink(String),
     Subdirs(String),
     Stat(String),
+    /// A directory's entries, each with its stat (a process's fd directory).
+    StatEntries(String),
     Statfs(String),
     DiskStat(String),
     DirSize(String),
@@ -179,6 +198,7 @@ impl std::fmt::Display for Request {
             Request::ReadLink(p) => write!(f, "readlink {p}"),
             Request::Subdirs(p) => write!(f, "list the directories in {p}"),
             Request::Stat(p) => write!(f, "stat {p}"),
+            Request::StatEntries(p) => write!(f, "stat each entry of {p}"),
             Request::Statfs(p) => write!(f, "statfs {p}"),
             Request::DiskStat(p) => write!(f, "statvfs {p}"),
             Request::DirSize(p) => write!(f, "disk usage of {p}"),
@@ -224,6 +244,7 @@ pub enum Answer {
     Names(Vec<String>),
     Link(String),
     Meta(Meta),
+    Entries(Vec<Entry>),
     Magic(u64),
     DiskStat(DiskStat),
     DirSize(DirSize),
@@ -236,6 +257,13 @@ pub enum Answer {
     /// A socket accepted the connection.
     Connected,
     LibpodDb(LibpodDb),
+}
+
+/// One entry of a directory, and its stat through the entry (an fd's file, not its link).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub name: String,
+    pub meta: Result<Meta, HostError>,
 }
 
 /// statvfs(2) of a filesystem, in bytes (free counts blocks reserved for root, as BuildKit does).
@@ -400,6 +428,16 @@ impl Host {
         self.serve(Request::Stat(path.into()), || self.source.stat(path))
     }
 
+    /// Every entry of a directory, in name order, each with its stat (following links).
+    pub fn stat_entries(&self, path: &str) -> Result<Vec<Entry>, HostError> {
+        self.serve(Request::StatEntries(path.into()), || {
+            self.source.stat_entries(path).map(|mut entries| {
+                entries.sort_by(|a, b| a.name.cmp(&b.name));
+                entries
+            })
+        })
+    }
+
     pub fn statfs_magic(&self, path: &str) -> Result<u64, HostError> {
         self.serve(Request::Statfs(path.into()), || {
             self.source.statfs_magic(path)
@@ -531,7 +569,7 @@ impl From<()> for Answer {
 }
 
 answer_from!(Vec<u8> => Bytes, Vec<String> => Names, String => Link, u64 => Magic, DiskStat => DiskStat, DirSize => DirSize, Option<String> => Env,
-    CommandOutput => Output, serde_json::Value => Json, PidfdProbe => Pidfd, Meta => Meta, FreezerProbe => Freezer, Vec<Mapping> => Mappings, LibpodDb => LibpodDb, Day => Date);
+    CommandOutput => Output, serde_json::Value => Json, PidfdProbe => Pidfd, Meta => Meta, FreezerProbe => Freezer, Vec<Mapping> => Mappings, Vec<Entry> => Entries, LibpodDb => LibpodDb, Day => Date);
 
 /// File contents travel in a bundle's JSON as text when they are UTF-8 (so the unpacked bundle can
 /// be read and searched), as base64 otherwise.

@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::{
-    Answer, CommandOutput, DirSize, DiskStat, DockerCall, FreezerProbe, FreezerVersion, HostError,
-    LibpodDb, Mapping, Meta, Record, Request, Source, SourceKind,
+    Answer, CommandOutput, DirSize, DiskStat, DockerCall, Entry, FreezerProbe, FreezerVersion,
+    HostError, LibpodDb, Mapping, Meta, Record, Request, Source, SourceKind,
 };
 use crate::sys::PidfdProbe;
 
@@ -48,6 +48,14 @@ impl Replay {
             bundle,
             answers: Mutex::new(answers),
         }
+    }
+
+    /// Whether the bundle answers `request` at all.
+    fn holds(&self, request: &Request) -> bool {
+        self.answers
+            .lock()
+            .map(|a| a.contains_key(request))
+            .unwrap_or(false)
     }
 
     /// The next recorded answer to `request`; past the last one, the last one again.
@@ -110,12 +118,7 @@ impl Source for Replay {
     /// Bundles made before maps files were summarized hold the whole file: parsed here.
     fn mapped_files(&self, path: &str) -> Result<Vec<Mapping>, HostError> {
         let summarized = Request::MappedFiles(path.into());
-        let recorded = self
-            .answers
-            .lock()
-            .map(|a| a.contains_key(&summarized))
-            .unwrap_or(false);
-        if recorded {
+        if self.holds(&summarized) {
             take!(self, summarized, Mappings)
         } else {
             self.read(path)
@@ -141,6 +144,17 @@ impl Source for Replay {
 
     fn stat(&self, path: &str) -> Result<Meta, HostError> {
         take!(self, Request::Stat(path.into()), Meta)
+    }
+
+    /// Bundles made before fd directories were read in one request hold a listing and a stat
+    /// of each entry: answered from those.
+    fn stat_entries(&self, path: &str) -> Result<Vec<Entry>, HostError> {
+        let request = Request::StatEntries(path.into());
+        if self.holds(&request) {
+            take!(self, request, Entries)
+        } else {
+            super::stat_each(self, path)
+        }
     }
 
     fn statfs_magic(&self, path: &str) -> Result<u64, HostError> {
@@ -204,5 +218,78 @@ impl Source for Replay {
 
     fn euid(&self) -> u32 {
         self.euid
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(dev: (u32, u32)) -> Meta {
+        Meta {
+            is_dir: false,
+            is_file: true,
+            mode: 0o644,
+            size: 1,
+            dev,
+        }
+    }
+
+    fn record(request: Request, answer: Result<Answer, HostError>) -> Record {
+        Record {
+            request,
+            answer,
+            duration_us: 0,
+        }
+    }
+
+    /// A bundle made before fd directories were read in one request holds a listing and a stat
+    /// per fd: the same entries come out of it.
+    #[test]
+    fn an_older_bundles_listing_and_stats_answer_for_a_directorys_entries() {
+        let old = Replay::new(
+            "old.tar.gz".into(),
+            SourceKind::Live,
+            0,
+            vec![
+                record(
+                    Request::ListDir("/proc/7/fd".into()),
+                    Ok(Answer::Names(vec!["0".into(), "3".into()])),
+                ),
+                record(
+                    Request::Stat("/proc/7/fd/0".into()),
+                    Ok(Answer::Meta(meta((0, 24)))),
+                ),
+                record(
+                    Request::Stat("/proc/7/fd/3".into()),
+                    Err(HostError::NotFound("/proc/7/fd/3".into())),
+                ),
+            ],
+        );
+        let expected = vec![
+            Entry {
+                name: "0".into(),
+                meta: Ok(meta((0, 24))),
+            },
+            Entry {
+                name: "3".into(),
+                meta: Err(HostError::NotFound("/proc/7/fd/3".into())),
+            },
+        ];
+        assert_eq!(old.stat_entries("/proc/7/fd"), Ok(expected.clone()));
+        let new = Replay::new(
+            "new.tar.gz".into(),
+            SourceKind::Live,
+            0,
+            vec![record(
+                Request::StatEntries("/proc/7/fd".into()),
+                Ok(Answer::Entries(expected.clone())),
+            )],
+        );
+        assert_eq!(new.stat_entries("/proc/7/fd"), Ok(expected));
+        assert!(matches!(
+            new.stat_entries("/proc/8/fd"),
+            Err(HostError::Unsupported(why)) if why.contains("not in the bundle")
+        ));
     }
 }
