@@ -20,7 +20,7 @@ mod argv;
 mod detect;
 mod structured;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 pub use argv::{
     ENV_ALLOWLIST, TOOLS, is_tool, redact_argv, redact_cmdline, redact_env_pair, redact_environ,
@@ -57,72 +57,81 @@ impl Tally {
 /// excerpts, fix plans with file contents) through the detectors; file contents in fix plans
 /// (`{"path", "content"}`) through the structured redaction for their path.
 pub fn redact_report(v: &mut serde_json::Value) -> Tally {
-    let mut jobs = Vec::new();
-    collect(v, &mut jobs);
-    let mut t = Tally::default();
     // A thousand overlays make tens of thousands of strings but a few thousand distinct ones
     // ("unmount", "unknown", …), each searched by every detector: each distinct text is
-    // redacted once, the lot spread over the cores, and the tally counts every occurrence.
-    let mut distinct: HashMap<String, usize> = HashMap::new();
-    let mut texts: Vec<String> = Vec::new();
-    let mut which: Vec<(usize, &mut String)> = Vec::new();
-    for job in jobs {
-        match job {
-            Job::Text(s) => {
-                let text = std::mem::take(s);
-                let next = texts.len();
-                let i = *distinct.entry(text).or_insert(next);
-                if i == next {
-                    texts.push(String::new());
-                }
-                which.push((i, s));
-            }
-            Job::File(path, content) => {
-                let (new, n) = redact_file(&path, content.as_bytes());
-                t.merge(&n);
-                *content = String::from_utf8_lossy(&new).into_owned();
-            }
-        }
-    }
-    for (text, i) in distinct {
-        texts[i] = text;
-    }
-    let redacted: Vec<(String, Tally)> = crate::parallel::map_parts(&texts, 256, |part| {
-        part.iter().map(|s| redact_text(s)).collect::<Vec<_>>()
-    })
-    .into_iter()
-    .flatten()
-    .collect();
-    for (i, s) in which {
-        let (new, n) = &redacted[i];
-        t.merge(n);
-        s.clone_from(new);
-    }
+    // redacted once, the lot spread over the cores. Almost none holds a secret, so the report
+    // is only walked again to put back the few that changed, each occurrence tallied.
+    let changed: HashMap<String, (String, Tally)> = {
+        let mut distinct: HashSet<&str> = HashSet::new();
+        texts(v, &mut distinct);
+        let distinct: Vec<&str> = distinct.into_iter().collect();
+        crate::parallel::map_parts(&distinct, 256, |part| {
+            part.iter()
+                .filter_map(|s| {
+                    let (new, n) = redact_text(s);
+                    (new != *s || n.total() > 0).then(|| (s.to_string(), (new, n)))
+                })
+                .collect::<Vec<_>>()
+        })
+        .into_iter()
+        .flatten()
+        .collect()
+    };
+    let mut t = Tally::default();
+    put_back(v, &changed, &mut t);
     t
 }
 
-/// One string of a report to redact: text, or a file's content by the file's path (its format).
-enum Job<'a> {
-    Text(&'a mut String),
-    File(String, &'a mut String),
+/// Whether `content` beside `path` is a file's content, redacted by the file's format.
+fn is_file_content(key: &str, val: &serde_json::Value, path: Option<&str>) -> bool {
+    key == "content" && val.is_string() && path.is_some()
 }
 
-fn collect<'a>(v: &'a mut serde_json::Value, jobs: &mut Vec<Job<'a>>) {
+/// Every distinct string of the report but file contents.
+fn texts<'a>(v: &'a serde_json::Value, out: &mut HashSet<&'a str>) {
+    use serde_json::Value;
+    match v {
+        Value::Object(o) => {
+            let path = o.get("path").and_then(Value::as_str);
+            for (k, val) in o {
+                if !is_file_content(k, val, path) {
+                    texts(val, out);
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| texts(x, out)),
+        Value::String(s) => {
+            out.insert(s);
+        }
+        _ => {}
+    }
+}
+
+/// Puts the redacted strings in place of those that changed, and redacts file contents.
+fn put_back(v: &mut serde_json::Value, changed: &HashMap<String, (String, Tally)>, t: &mut Tally) {
     use serde_json::Value;
     match v {
         Value::Object(o) => {
             let path = o.get("path").and_then(Value::as_str).map(str::to_string);
             for (k, val) in o.iter_mut() {
-                match (k.as_str(), val, &path) {
-                    ("content", Value::String(content), Some(path)) => {
-                        jobs.push(Job::File(path.clone(), content));
-                    }
-                    (_, val, _) => collect(val, jobs),
+                if is_file_content(k, val, path.as_deref())
+                    && let (Value::String(content), Some(path)) = (&mut *val, &path)
+                {
+                    let (new, n) = redact_file(path, content.as_bytes());
+                    t.merge(&n);
+                    *content = String::from_utf8_lossy(&new).into_owned();
+                } else {
+                    put_back(val, changed, t);
                 }
             }
         }
-        Value::Array(a) => a.iter_mut().for_each(|x| collect(x, jobs)),
-        Value::String(s) => jobs.push(Job::Text(s)),
+        Value::Array(a) => a.iter_mut().for_each(|x| put_back(x, changed, t)),
+        Value::String(s) if !changed.is_empty() => {
+            if let Some((new, n)) = changed.get(s.as_str()) {
+                t.merge(n);
+                s.clone_from(new);
+            }
+        }
         _ => {}
     }
 }
