@@ -28,6 +28,9 @@ use super::{HostError, MAX_FILE_BYTES};
 
 /// The hidden first argument that makes the binary a reader.
 pub const ARG: &str = "__container-doctor-read-file";
+/// The hidden first argument that makes the binary a reader of a path inside a directory, its
+/// links resolved inside it (a `--root` tree).
+pub const IN_ROOT_ARG: &str = "__container-doctor-read-in-root";
 /// The hidden first argument that makes the binary a directory lister.
 pub const LIST_ARG: &str = "__container-doctor-list-dir";
 /// The most entries one listing holds; past it the listing says it is truncated.
@@ -54,13 +57,20 @@ pub fn enabled() -> bool {
 pub fn serve() -> Option<ExitCode> {
     let mut args = std::env::args_os().skip(1);
     let mode = args.next()?;
-    if mode != OsStr::new(ARG) && mode != OsStr::new(LIST_ARG) {
+    if ![ARG, IN_ROOT_ARG, LIST_ARG]
+        .map(OsStr::new)
+        .contains(&mode.as_os_str())
+    {
         return None;
     }
     let path = PathBuf::from(args.next()?);
     let shown = path.to_string_lossy().into_owned();
     let answer = if mode == OsStr::new(ARG) {
         super::live::read_capped(&path, &shown)
+    } else if mode == OsStr::new(IN_ROOT_ARG) {
+        let rel = PathBuf::from(args.next()?);
+        let shown = path.join(&rel).to_string_lossy().into_owned();
+        super::live::read_capped_in_root(&path, &rel, &shown)
     } else {
         list_here(&path, &shown).and_then(|l| {
             serde_json::to_vec(&l).map_err(|e| HostError::Io(format!("{shown}: {e}")))
@@ -84,8 +94,17 @@ pub fn serve() -> Option<ExitCode> {
 /// Reads `path` (a path on this machine) in a helper when helpers are on, else in-process.
 pub fn read(path: &Path, shown: &str) -> Result<Vec<u8>, HostError> {
     match EXE.get() {
-        Some(exe) => in_child(exe, ARG, path, shown, READ_TIMEOUT),
+        Some(exe) => in_child(exe, ARG, &[path], shown, READ_TIMEOUT),
         None => super::live::read_capped(path, shown),
+    }
+}
+
+/// Reads `rel` inside `root` in a helper, its links resolved inside `root` (see
+/// [`super::live::read_capped_in_root`]); in-process when helpers are off.
+pub fn read_in_root(root: &Path, rel: &Path, shown: &str) -> Result<Vec<u8>, HostError> {
+    match EXE.get() {
+        Some(exe) => in_child(exe, IN_ROOT_ARG, &[root, rel], shown, READ_TIMEOUT),
+        None => super::live::read_capped_in_root(root, rel, shown),
     }
 }
 
@@ -99,18 +118,18 @@ pub fn read_if_remote(path: &Path, shown: &str) -> Result<Vec<u8>, HostError> {
     }
 }
 
-/// Runs a helper in `mode` on `path` and returns its answer's bytes.
+/// Runs a helper in `mode` on `paths` and returns its answer's bytes.
 fn in_child(
     exe: &Path,
     mode: &str,
-    path: &Path,
+    paths: &[&Path],
     shown: &str,
     timeout: Duration,
 ) -> Result<Vec<u8>, HostError> {
-    let what = if mode == ARG { "read" } else { "list" };
+    let what = if mode == LIST_ARG { "list" } else { "read" };
     let mut child = Command::new(exe)
         .arg(mode)
-        .arg(path)
+        .args(paths)
         .env_clear()
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -240,7 +259,7 @@ pub fn list(path: &Path, timeout: Duration) -> Result<Listing, HostError> {
     let shown = path.to_string_lossy();
     match EXE.get() {
         Some(exe) if on_remote_or_fuse(&path.to_string_lossy()) => {
-            let bytes = in_child(exe, LIST_ARG, path, &shown, timeout)?;
+            let bytes = in_child(exe, LIST_ARG, &[path], &shown, timeout)?;
             serde_json::from_slice(&bytes)
                 .map_err(|_| HostError::Io(format!("{shown}: the lister failed")))
         }

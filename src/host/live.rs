@@ -47,6 +47,11 @@ fn open_regular(path: &std::path::Path, shown: &str) -> Result<(File, u64), Host
     if proc_pid_file(path).is_some() {
         return Ok((file, 0));
     }
+    regular(file, shown)
+}
+
+/// The file with its size, if it is a regular file.
+fn regular(file: File, shown: &str) -> Result<(File, u64), HostError> {
     let meta = file.metadata().map_err(|e| HostError::from_io(shown, &e))?;
     if !meta.is_file() {
         return Err(HostError::Unsupported(format!(
@@ -90,6 +95,39 @@ pub(super) fn libpod_db(path: &std::path::Path, shown: &str) -> Result<LibpodDb,
 /// FIFOs and devices are refused: reading one could block for ever or never end.
 pub(super) fn read_capped(path: &std::path::Path, shown: &str) -> Result<Vec<u8>, HostError> {
     let (file, len) = open_regular(path, shown)?;
+    read_open(file, len, shown)
+}
+
+/// [`read_capped`] of `rel` inside the directory `root`, its symlinks resolved as if `root` were
+/// `/` (openat2 with RESOLVE_IN_ROOT): a link on a FUSE or network mount inside a `--root` tree
+/// names the tree's file, never the reader's.
+pub(super) fn read_capped_in_root(
+    root: &std::path::Path,
+    rel: &std::path::Path,
+    shown: &str,
+) -> Result<Vec<u8>, HostError> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags, open, openat2};
+    let fail = |e: rustix::io::Errno| HostError::from_io(shown, &e.into());
+    let dir = open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(fail)?;
+    let fd = openat2(
+        &dir,
+        rel,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    )
+    .map_err(fail)?;
+    let (file, len) = regular(File::from(fd), shown)?;
+    read_open(file, len, shown)
+}
+
+/// An open file's content, up to [`MAX_FILE_BYTES`].
+fn read_open(file: File, len: u64, shown: &str) -> Result<Vec<u8>, HostError> {
     // /proc and /sys files say size 0: a page up front reads most of them in one call.
     let hint = usize::try_from(len).map_or(MAX_FILE_BYTES, |n| n.min(MAX_FILE_BYTES));
     let mut buf = Vec::with_capacity(if hint == 0 { 4096 } else { hint + 1 });
@@ -558,5 +596,24 @@ sys.stdin.read()
         let fd = std::os::fd::AsRawFd::as_raw_fd(&open).to_string();
         let ours = fds.iter().find(|e| e.name == fd).unwrap();
         assert_eq!(ours.meta.as_ref().unwrap().dev, elsewhere.dev);
+    }
+
+    /// Inside a root, absolute links and `..` stay in it, as under chroot: the tree's file is
+    /// read, not the reader's.
+    #[test]
+    fn a_read_in_a_root_resolves_links_inside_it() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("etc/sub")).unwrap();
+        std::fs::write(root.path().join("etc/hostname"), "tree\n").unwrap();
+        let link = |target: &str, name: &str| {
+            std::os::unix::fs::symlink(target, root.path().join(name)).unwrap();
+        };
+        link("/etc/hostname", "etc/sub/absolute");
+        link("../../../../etc/hostname", "etc/sub/escaping");
+        for name in ["absolute", "escaping"] {
+            let rel = std::path::Path::new("etc/sub").join(name);
+            let read = read_capped_in_root(root.path(), &rel, name);
+            assert_eq!(read, Ok(b"tree\n".to_vec()), "{name}");
+        }
     }
 }

@@ -112,6 +112,11 @@ impl Source for Rooted {
     fn read(&self, path: &str) -> Result<Vec<u8>, HostError> {
         let real = self.under(path);
         if super::helper::enabled() && super::helper::on_remote_or_fuse(&real.to_string_lossy()) {
+            // Links left unresolved past a network or FUSE mount are resolved by the helper's
+            // kernel inside the tree.
+            if let Ok(rel) = real.strip_prefix(&self.root) {
+                return super::helper::read_in_root(&self.root, rel, path);
+            }
             return super::helper::read(&real, path);
         }
         read_capped(&real, path)

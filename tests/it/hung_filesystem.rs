@@ -87,19 +87,64 @@ fn kill(pid: u32, sig: Signal) {
     let _ = kill_process(Pid::from_raw(pid as i32).expect("pid"), sig);
 }
 
-/// Processes reading `path` for a doctor (its helpers, by their hidden argument).
+/// Processes reading `path` for a doctor (its helpers, by their hidden argument): a path as it
+/// is, or inside a `--root` tree (the tree and the path in it).
 fn helpers_reading(path: &str) -> Vec<u32> {
-    let want = format!("__container-doctor-read-file\0{path}\0");
+    let reads = |args: &[&str]| match args {
+        [_, "__container-doctor-read-file", p, ..] => *p == path,
+        [_, "__container-doctor-read-in-root", root, rel, ..] => {
+            Path::new(root).join(rel) == Path::new(path)
+        }
+        _ => false,
+    };
     fs::read_dir("/proc")
         .unwrap()
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
-            fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).contains(&want))
-                .unwrap_or(false)
+            fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                let text = String::from_utf8_lossy(&c);
+                reads(&text.split('\0').collect::<Vec<_>>())
+            })
         })
         .collect()
+}
+
+/// The FUSE server still answering, with one symlink in its root: gone, and the mount with it,
+/// on drop.
+struct Answering(Child);
+
+impl Answering {
+    fn serve_link(mount: &Path, name: &str, target: &str) -> Answering {
+        let dir = tempfile::tempdir().unwrap();
+        let ready = dir.path().join("ready");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/common/hung_fuse.py");
+        let server = Answering(
+            Command::new("python3")
+                .arg(script)
+                .arg(mount)
+                .arg(&ready)
+                .arg(format!("{name}={target}"))
+                .spawn()
+                .expect("python3"),
+        );
+        let start = Instant::now();
+        while !ready.exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "FUSE never came up"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        kill(self.0.id(), Signal::TERM);
+        let _ = self.0.wait();
+    }
 }
 
 /// A scan with the arguments given, which name its `--timeout`; killed after 300 s, so that a
@@ -282,4 +327,48 @@ fn a_fuse_mount_made_between_interval_scans_is_read_by_a_helper() {
         std::thread::sleep(Duration::from_millis(50));
     }
     drop(hung);
+}
+
+/// Under `--root`, a symlink on a FUSE mount inside the tree names the tree's file, as the
+/// examined system sees it, never the reader's: the helper that reads past the mount resolves
+/// links inside the tree (openat2 RESOLVE_IN_ROOT).
+#[test]
+fn a_link_on_a_fuse_mount_inside_the_tree_names_the_trees_file() {
+    if !require_root() {
+        return;
+    }
+    let target = "/etc/container-doctor-test-only-buildkitd.toml";
+    assert!(
+        !Path::new(target).exists(),
+        "{target} on this machine would make the test say nothing"
+    );
+    let tree = Tree::new();
+    tree.file("proc/sys/kernel/osrelease", "6.1.0-25-amd64\n");
+    tree.file(
+        target.trim_start_matches('/'),
+        "[worker.oci]\n  gc = true\n  [[worker.oci.gcpolicy]]\n    keepBytes = 7777\n",
+    );
+    let config = tree.path().join("etc/buildkit");
+    fs::create_dir_all(&config).unwrap();
+    let _fuse = Answering::serve_link(&config, "buildkitd.toml", target);
+    let out = Command::new(doctor_path())
+        .arg("--root")
+        .arg(tree.path())
+        .args([
+            "--only",
+            "buildkit-usage",
+            "--format",
+            "json",
+            "--timeout",
+            SCAN_TIMEOUT,
+        ])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let evidence = check(&report, "buildkit-usage")["evidence"].to_string();
+    assert!(
+        evidence.contains("worker.oci: 1 rule(s)"),
+        "the link was not read as the tree's file: {evidence}"
+    );
 }

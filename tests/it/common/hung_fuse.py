@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """A FUSE filesystem that stops answering: the test stand-in for a hung FUSE or NFS server.
 
-Usage: hung_fuse.py MOUNTPOINT READY_FILE
+Usage: hung_fuse.py MOUNTPOINT READY_FILE [NAME=TARGET]
 
 Speaks the kernel's FUSE protocol on /dev/fuse directly (no libfuse): answers INIT, GETATTR,
-ACCESS, OPENDIR/RELEASEDIR, STATFS and LOOKUP (nothing exists but the root directory) until it
-gets SIGUSR1; from then on (READY_FILE.hung exists) it reads no request, so every new access to
+ACCESS, OPENDIR/RELEASEDIR, STATFS, LOOKUP and READLINK (nothing exists but the root directory
+and, given NAME=TARGET, a symlink NAME in it pointing at TARGET) until it gets SIGUSR1; from then on (READY_FILE.hung exists) it reads no request, so every new access to
 the mount blocks in the kernel. SIGTERM closes the connection (blocked callers get ENOTCONN) and detaches the mount.
 """
 import ctypes
@@ -18,11 +18,13 @@ import sys
 
 IN_HEADER = struct.Struct("<IIQQIIIHH")  # len opcode unique nodeid uid gid pid extlen padding
 OUT_HEADER = struct.Struct("<IiQ")  # len error unique
-LOOKUP, GETATTR, OPEN, STATFS, RELEASE, INIT, OPENDIR, RELEASEDIR, ACCESS = 1, 3, 14, 17, 18, 26, 27, 29, 34
+LOOKUP, GETATTR, READLINK, OPEN, STATFS, RELEASE, INIT, OPENDIR, RELEASEDIR, ACCESS = 1, 3, 5, 14, 17, 18, 26, 27, 29, 34
 NO_REPLY = {2, 36, 42}  # FORGET, INTERRUPT, BATCH_FORGET
 MNT_DETACH = 2
 
 mountpoint, ready = sys.argv[1], sys.argv[2]
+link_name, _, link_target = (sys.argv[3] if len(sys.argv) > 3 else "").partition("=")
+LINK_NODE = 2
 libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -32,9 +34,13 @@ def on_term(*_):
     os._exit(0)
 
 
-def attr():
+def attr(node=1):
     # fuse_attr: ino size blocks atime mtime ctime, their nsecs, mode nlink uid gid rdev blksize flags
-    return struct.pack("<QQQQQQIIIIIIIIII", 1, 0, 0, 0, 0, 0, 0, 0, 0, 0o40755, 2, 0, 0, 0, 4096, 0)
+    if node == LINK_NODE:
+        size, mode = len(link_target.encode()), 0o120777
+    else:
+        size, mode = 0, 0o40755
+    return struct.pack("<QQQQQQIIIIIIIIII", node, size, 0, 0, 0, 0, 0, 0, 0, mode, 1, 0, 0, 0, 4096, 0)
 
 
 def reply(unique, error=0, body=b""):
@@ -69,7 +75,7 @@ while True:
         if e.errno in (errno.ENOENT, errno.EAGAIN):
             continue  # a request interrupted before we read it
         raise
-    _, opcode, unique, *_ = IN_HEADER.unpack_from(request)
+    _, opcode, unique, node, *_ = IN_HEADER.unpack_from(request)
     if opcode in NO_REPLY:
         continue
     if opcode == INIT:
@@ -78,7 +84,7 @@ while True:
         open(ready, "w").close()
     elif opcode == GETATTR:
         # fuse_attr_out: valid for 0 s, so every stat that may ask the server does.
-        reply(unique, body=struct.pack("<QII", 0, 0, 0) + attr())
+        reply(unique, body=struct.pack("<QII", 0, 0, 0) + attr(node))
     elif opcode == OPENDIR:
         reply(unique, body=struct.pack("<QIi", 0, 0, 0))
     elif opcode == STATFS:
@@ -86,7 +92,14 @@ while True:
     elif opcode in (RELEASE, RELEASEDIR):
         reply(unique)
     elif opcode == LOOKUP:
-        reply(unique, errno.ENOENT)
+        name = request[IN_HEADER.size:].split(b"\0")[0].decode()
+        if link_name and node == 1 and name == link_name:
+            # fuse_entry_out: nodeid generation entry_valid attr_valid (0 s: asked each time), nsecs
+            reply(unique, body=struct.pack("<QQQQII", LINK_NODE, 0, 0, 0, 0, 0) + attr(LINK_NODE))
+        else:
+            reply(unique, errno.ENOENT)
+    elif opcode == READLINK and node == LINK_NODE:
+        reply(unique, body=link_target.encode())
     else:
         reply(unique, errno.ENOSYS)  # ACCESS among them: the kernel then allows it
 
