@@ -167,11 +167,19 @@ fn check(mut scan: Scan, r: &Reports) -> Result<ExitCode> {
 fn scan_and_write(scan: &Scan, make_host: &tui::HostFactory, r: &Reports) -> Result<bool> {
     let facts = Arc::new(Facts::of(make_host()));
     let start = Instant::now();
-    // The summary (hostname, kernel, cgroup mode: the mount table) is gathered beside the checks.
+    // The summary (hostname, kernel, cgroup mode: the mount table) is gathered beside the checks,
+    // and then a JSON report's redaction compiles its detectors there too.
+    let redacts = r.formats.contains(&Format::Json);
     let (summary, results) = std::thread::scope(|s| {
         let summary = std::thread::Builder::new()
             .name(checks::SUMMARY_THREAD.into())
-            .spawn_scoped(s, || HostSummary::gather(&facts));
+            .spawn_scoped(s, || {
+                let summary = HostSummary::gather(&facts);
+                if redacts {
+                    container_doctor::secrets::warm();
+                }
+                summary
+            });
         let results = checks::run(&scan.checks, &facts, &scan.options, |_| ());
         let summary = match summary {
             Ok(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),

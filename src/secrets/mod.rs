@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 pub use argv::{
     ENV_ALLOWLIST, TOOLS, is_tool, redact_argv, redact_cmdline, redact_env_pair, redact_environ,
 };
-pub use detect::{findings, findings_strict, is_secret_key, redact_text};
+pub use detect::{findings, findings_strict, is_secret_key, redact_text, warm};
 pub use structured::{redact_file, redact_json};
 
 /// What replaces a secret.
