@@ -401,8 +401,9 @@ impl Places<'_> {
                     let Ok(m) = fd.meta else { continue };
                     let path = format!("{base}/fd/{}", fd.name);
                     if is_overlay(m.dev, &path) {
-                        let shown =
-                            (host.read_link(&path)).unwrap_or_else(|_| format!("fd {}", fd.name));
+                        let shown = host
+                            .read_link(&path)
+                            .unwrap_or_else(|_| format!("fd {}", fd.name));
                         holds.push((m.dev, How::Fd(shown)));
                     }
                 }
