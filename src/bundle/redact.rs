@@ -123,14 +123,7 @@ fn libpod_strings(db: &mut LibpodDb, mut f: impl FnMut(&mut String)) {
 }
 
 fn error(e: &mut HostError, t: &mut Tally) {
-    match e {
-        HostError::NotFound(s)
-        | HostError::PermissionDenied(s)
-        | HostError::Unsupported(s)
-        | HostError::TooLarge(s)
-        | HostError::Io(s)
-        | HostError::Timeout(s, _) => text_in_place(s, t),
-    }
+    text_in_place(e.text_mut(), t);
 }
 
 /// Docker's command lines (`Path` + `Args`, `Cmd`, `Entrypoint`, and `Command` in the container
@@ -377,14 +370,8 @@ impl Anonymizer {
     }
 
     fn error(&mut self, e: &mut HostError) {
-        match e {
-            HostError::NotFound(s)
-            | HostError::PermissionDenied(s)
-            | HostError::Unsupported(s)
-            | HostError::TooLarge(s)
-            | HostError::Io(s)
-            | HostError::Timeout(s, _) => *s = self.text(s),
-        }
+        let s = e.text_mut();
+        *s = self.text(s);
     }
 }
 

@@ -63,6 +63,18 @@ pub enum HostError {
 }
 
 impl HostError {
+    /// The text it carries (a path, a command): what a bundle's redaction rewrites.
+    pub fn text_mut(&mut self) -> &mut String {
+        match self {
+            HostError::NotFound(s)
+            | HostError::PermissionDenied(s)
+            | HostError::Unsupported(s)
+            | HostError::TooLarge(s)
+            | HostError::Io(s)
+            | HostError::Timeout(s, _) => s,
+        }
+    }
+
     pub(crate) fn from_io(what: &str, e: &std::io::Error) -> Self {
         match e.kind() {
             std::io::ErrorKind::NotFound => HostError::NotFound(what.to_string()),

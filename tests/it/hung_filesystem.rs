@@ -33,21 +33,8 @@ impl Hung {
     /// The hung mount on `mount`, an existing directory; `dir` holds the server's files.
     fn start_on(mount: PathBuf, dir: tempfile::TempDir) -> Hung {
         let ready = dir.path().join("ready");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/common/hung_fuse.py");
-        let server = Command::new("python3")
-            .arg(script)
-            .arg(&mount)
-            .arg(&ready)
-            .spawn()
-            .expect("python3");
+        let server = fuse_server(&mount, &ready, &[]);
         let start = Instant::now();
-        while !ready.exists() {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "FUSE never came up"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
         // Answered while the server still answers: chdir asks ACCESS and GETATTR.
         let holder = Command::new("sleep")
             .arg("600")
@@ -82,6 +69,27 @@ impl Drop for Hung {
     }
 }
 
+/// The test FUSE server (tests/it/common/hung_fuse.py) on `mount`, once it answers.
+fn fuse_server(mount: &Path, ready: &Path, args: &[&str]) -> Child {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/common/hung_fuse.py");
+    let server = Command::new("python3")
+        .arg(script)
+        .arg(mount)
+        .arg(ready)
+        .args(args)
+        .spawn()
+        .expect("python3");
+    let start = Instant::now();
+    while !ready.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "FUSE never came up"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server
+}
+
 /// Signals a child we spawned and have not reaped.
 fn kill(pid: u32, sig: Signal) {
     let _ = kill_process(Pid::from_raw(pid as i32).expect("pid"), sig);
@@ -112,38 +120,26 @@ fn helpers_reading(path: &str) -> Vec<u32> {
 
 /// The FUSE server still answering, with one symlink in its root: gone, and the mount with it,
 /// on drop.
-struct Answering(Child);
+struct Answering {
+    server: Child,
+    _dir: tempfile::TempDir,
+}
 
 impl Answering {
     fn serve_link(mount: &Path, name: &str, target: &str) -> Answering {
         let dir = tempfile::tempdir().unwrap();
-        let ready = dir.path().join("ready");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/common/hung_fuse.py");
-        let server = Answering(
-            Command::new("python3")
-                .arg(script)
-                .arg(mount)
-                .arg(&ready)
-                .arg(format!("{name}={target}"))
-                .spawn()
-                .expect("python3"),
-        );
-        let start = Instant::now();
-        while !ready.exists() {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "FUSE never came up"
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        let link = format!("{name}={target}");
+        Answering {
+            server: fuse_server(mount, &dir.path().join("ready"), &[&link]),
+            _dir: dir,
         }
-        server
     }
 }
 
 impl Drop for Answering {
     fn drop(&mut self) {
-        kill(self.0.id(), Signal::TERM);
-        let _ = self.0.wait();
+        kill(self.server.id(), Signal::TERM);
+        let _ = self.server.wait();
     }
 }
 
