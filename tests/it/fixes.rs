@@ -8,29 +8,16 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use crate::common::{doctor_outside_tmp, doctor_path, require_root};
+use crate::common::{doctor_outside_tmp, doctor_path, in_private_mounts, require_root};
 use serde_json::Value;
 
 /// Runs `script` in a private mount namespace with the doctor as `$D` (a copy outside /tmp, which
 /// the scripts mount over) and the audit log as `$LOG`.
 fn in_namespace(script: &str, log: &Path) -> Output {
     let (_copy, doctor) = doctor_outside_tmp();
-    let scratch = crate::common::scratch();
-    Command::new("unshare")
-        .env("SCRATCH", scratch.path())
-        .args([
-            "--mount",
-            "--propagation",
-            "private",
-            "bash",
-            "-c",
-            script,
-            "scene",
-        ])
-        .env("D", doctor)
-        .env("CONTAINER_DOCTOR_AUDIT_LOG", log)
-        .output()
-        .unwrap()
+    in_private_mounts(script, |c| {
+        c.env("D", doctor).env("CONTAINER_DOCTOR_AUDIT_LOG", log);
+    })
 }
 
 fn text(o: &Output) -> String {

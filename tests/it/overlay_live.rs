@@ -4,10 +4,10 @@
 //! compared with what `fuser -m` finds for each mount.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 
 use crate::common::{
-    Tree, check, doctor_path, fixtures, realdata_text, require_root, status, summary,
+    Tree, check, doctor_path, fixtures, in_private_mounts, realdata_text, require_root, status,
+    summary,
 };
 use container_doctor::parse::mountinfo::escape;
 use serde_json::Value;
@@ -108,21 +108,9 @@ fn holders_in_a_private_namespace_match_fuser_plus_what_fuser_cannot_see() {
     if !require_root() {
         return;
     }
-    let scratch = crate::common::scratch();
-    let out = Command::new("unshare")
-        .env("SCRATCH", scratch.path())
-        .args([
-            "--mount",
-            "--propagation",
-            "private",
-            "bash",
-            "-c",
-            SCENE,
-            "scene",
-        ])
-        .arg(doctor_path())
-        .output()
-        .unwrap();
+    let out = in_private_mounts(SCENE, |c| {
+        c.arg(doctor_path());
+    });
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -428,7 +416,7 @@ fn churn_does_not_hide_stable_holders() {
         ( for i in $(seq 60); do d="$base/c$i"; mkdir -p "$d/l" "$d/u" "$d/w" "$d/m"
             mount -t overlay overlay -o "lowerdir=$d/l,upperdir=$d/u,workdir=$d/w" "$d/m" && umount "$d/m"; done ) & mounts=$!
         for n in 1 2 3 4 5; do
-          "$0" --timeout 120 --format json --only overlay-busy > "$base/r$n.json" 2> "$base/e$n.txt"
+          "$1" --timeout 120 --format json --only overlay-busy > "$base/r$n.json" 2> "$base/e$n.txt"
           grep -q "pid $stable (sleep) holds it: cwd" "$base/r$n.json" && echo "SCAN$n=found" || echo "SCAN$n=missing"
           grep -q panicked "$base/e$n.txt" && echo "SCAN$n=panicked"
           python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$base/r$n.json" || echo "SCAN$n=badjson"
@@ -436,13 +424,9 @@ fn churn_does_not_hide_stable_holders() {
         wait $procs $mounts
         kill -9 $stable
     "#;
-    let scratch = crate::common::scratch();
-    let out = Command::new("unshare")
-        .env("SCRATCH", scratch.path())
-        .args(["--mount", "--propagation", "private", "bash", "-c", script])
-        .arg(doctor_path())
-        .output()
-        .unwrap();
+    let out = in_private_mounts(script, |c| {
+        c.arg(doctor_path());
+    });
     let t = String::from_utf8_lossy(&out.stdout);
     for n in 1..=5 {
         assert!(
@@ -469,7 +453,7 @@ fn interval_scans_see_a_mount_moved_by_a_rename_above_it() {
         base=$(mktemp -d "$SCRATCH"/cd-rename.XXXXXX); mount -t tmpfs rename "$base"
         d="$base/before"; mkdir -p "$d/l" "$d/u" "$d/w" "$d/m"
         mount -t overlay overlay -o "lowerdir=$d/l,upperdir=$d/u,workdir=$d/w" "$d/m"
-        "$0" --interval 0.5 --timeout 60 --format json --only overlay-busy --output "$base/r.json" \
+        "$1" --interval 0.5 --timeout 60 --format json --only overlay-busy --output "$base/r.json" \
           > /dev/null 2> "$base/err.txt" & doctor=$!
         trap 'kill $doctor; wait $doctor; cat "$base/err.txt" >&2; cd / && umount -R -l "$base"; rmdir "$base"' EXIT
         for _ in $(seq 1200); do [ -s "$base/r.json" ] && break; sleep 0.05; done
@@ -480,13 +464,9 @@ fn interval_scans_see_a_mount_moved_by_a_rename_above_it() {
           sleep 0.05
         done
     "#;
-    let scratch = crate::common::scratch();
-    let out = Command::new("unshare")
-        .env("SCRATCH", scratch.path())
-        .args(["--mount", "--propagation", "private", "bash", "-c", script])
-        .arg(doctor_path())
-        .output()
-        .unwrap();
+    let out = in_private_mounts(script, |c| {
+        c.arg(doctor_path());
+    });
     let t = String::from_utf8_lossy(&out.stdout);
     let why = format!("{t}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(t.contains("FIRST=before"), "{why}");

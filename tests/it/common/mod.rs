@@ -77,6 +77,27 @@ pub fn scratch() -> tempfile::TempDir {
     dir
 }
 
+/// Runs a bash script in a private mount namespace, with a scratch directory under /tmp as
+/// `$SCRATCH` (gone after); `with` adds the script's arguments (`$1` …) and environment.
+pub fn in_private_mounts(
+    script: &str,
+    with: impl FnOnce(&mut std::process::Command),
+) -> std::process::Output {
+    let scratch = scratch();
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.env("SCRATCH", scratch.path()).args([
+        "--mount",
+        "--propagation",
+        "private",
+        "bash",
+        "-c",
+        script,
+        "scene",
+    ]);
+    with(&mut cmd);
+    cmd.output().expect("unshare")
+}
+
 pub fn doctor_path() -> PathBuf {
     assert_cmd::cargo::cargo_bin("container-doctor")
 }
