@@ -168,16 +168,13 @@ fn scan_and_write(scan: &Scan, make_host: &tui::HostFactory, r: &Reports) -> Res
     let facts = Arc::new(Facts::of(make_host()));
     let start = Instant::now();
     // The summary (hostname, kernel, cgroup mode: the mount table) is gathered beside the checks,
-    // and then a JSON report's redaction compiles its detectors there too.
-    let redacts = r.formats.contains(&Format::Json);
+    // and then the report's redaction compiles its detectors there too.
     let (summary, results) = std::thread::scope(|s| {
         let summary = std::thread::Builder::new()
             .name(checks::SUMMARY_THREAD.into())
             .spawn_scoped(s, || {
                 let summary = HostSummary::gather(&facts);
-                if redacts {
-                    container_doctor::secrets::warm();
-                }
+                container_doctor::secrets::warm();
                 summary
             });
         let results = checks::run(&scan.checks, &facts, &scan.options, |_| ());
@@ -187,12 +184,13 @@ fn scan_and_write(scan: &Scan, make_host: &tui::HostFactory, r: &Reports) -> Res
         };
         (summary, results)
     });
-    let report = Report::new(
+    let mut report = Report::new(
         summary,
         results,
         r.fail_on,
         start.elapsed().as_secs_f64() * 1000.0,
     );
+    report.redact();
     let to_terminal =
         r.output.as_ref().is_none_or(|o| o.as_os_str() == "-") && r.output_dir.is_none();
     if let Some(dir) = &r.output_dir {

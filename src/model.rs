@@ -271,6 +271,65 @@ impl CheckResult {
     }
 }
 
+/// The strings of a result that a report shows, for redaction: plain text, and file contents
+/// beside the path they are written to.
+#[derive(Default)]
+pub struct Texts<'a> {
+    pub plain: Vec<&'a mut String>,
+    pub files: Vec<(String, &'a mut String)>,
+}
+
+impl CheckResult {
+    /// Every string of the result but its id, title and area (the check's own constants) and the
+    /// hashes that guard a rewrite.
+    pub fn texts_mut<'a>(&'a mut self, out: &mut Texts<'a>) {
+        let plain = &mut out.plain;
+        plain.push(&mut self.summary);
+        for e in &mut self.evidence {
+            plain.extend([&mut e.source, &mut e.excerpt]);
+            plain.extend(e.location.as_mut().map(|l| &mut l.file));
+        }
+        for f in &mut self.fixes {
+            plain.extend([&mut f.id, &mut f.title]);
+            for step in &mut f.steps {
+                match step {
+                    Step::Exec { argv } => plain.extend(argv.iter_mut()),
+                    Step::WriteFile { path, content, .. } | Step::AppendFile { path, content } => {
+                        out.files.push((path.clone(), content));
+                        plain.push(path);
+                    }
+                    Step::Signal { comm, signal, .. } => plain.extend([comm, signal]),
+                    Step::Mount {
+                        source,
+                        target,
+                        fstype,
+                        options,
+                    } => plain.extend([source, target, fstype, options]),
+                    Step::Unmount { path, .. } => plain.push(path),
+                    Step::Manual { instruction } => plain.push(instruction),
+                }
+            }
+        }
+        for m in &mut self.metrics {
+            plain.extend(m.labels.iter_mut().map(|(_, v)| v));
+        }
+        if let Some(t) = &mut self.table {
+            plain.extend(t.columns.iter_mut());
+            plain.extend(t.rows.iter_mut().flatten());
+            plain.extend(t.row_fixes.iter_mut().flatten());
+        }
+        for v in &mut self.visuals {
+            match v {
+                Visual::Gauge { label, .. } => plain.push(label),
+                Visual::Bars { title, bars, .. } => {
+                    plain.push(title);
+                    plain.extend(bars.iter_mut().map(|(name, _)| name));
+                }
+            }
+        }
+    }
+}
+
 /// A number a check measured, with what a dashboard needs to show it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Metric {

@@ -36,6 +36,25 @@ pub struct ContainerLimit {
 }
 
 impl HostSummary {
+    /// Every string of the summary, for redaction.
+    pub fn texts_mut(&mut self) -> Vec<&mut String> {
+        let mut out: Vec<&mut String> = [
+            &mut self.hostname,
+            &mut self.kernel,
+            &mut self.os,
+            &mut self.cgroup,
+            &mut self.container,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        out.push(&mut self.source);
+        for l in &mut self.container_limits {
+            out.extend([&mut l.check, &mut l.why]);
+        }
+        out
+    }
+
     pub fn gather(host: &Facts) -> Self {
         let line = |p: &str| {
             host.read_text(p)

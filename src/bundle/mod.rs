@@ -101,7 +101,7 @@ pub fn export(
     let start = std::time::Instant::now();
     let results = checks::run(&selected, &facts, opts, |_| ());
     let summary = HostSummary::gather(&facts);
-    let report = Report::new(
+    let mut report = Report::new(
         summary.clone(),
         results,
         FailOn::Error,
@@ -115,8 +115,8 @@ pub fn export(
     for r in records.iter_mut() {
         tally.merge(&redact::record(r));
     }
-    let (mut report_json, n) = json::render_redacted(&report);
-    tally.merge(&n);
+    tally.merge(&report.redact());
+    let mut report_json = json::render(&report);
     let mut summary = summary;
     if ex.anonymize {
         let users = users(&host);

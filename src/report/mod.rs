@@ -9,7 +9,8 @@ pub mod text;
 
 use serde::Serialize;
 
-use crate::model::{CheckResult, Status};
+use crate::model::{CheckResult, Status, Texts};
+use crate::secrets::{self, Tally};
 use crate::summary::HostSummary;
 
 /// Bumped when the JSON report changes incompatibly.
@@ -110,5 +111,132 @@ impl Report {
             failed,
             duration_ms,
         }
+    }
+
+    /// Removes secrets from every string a format could write (evidence quotes users' files; fix
+    /// plans carry a Dockerfile's or daemon.json's content), and says what was removed. Every
+    /// format is written from the redacted report: CI logs and code-scanning uploads are as
+    /// public as a support bundle.
+    pub fn redact(&mut self) -> Tally {
+        let mut texts = Texts {
+            plain: self.host.texts_mut(),
+            files: Vec::new(),
+        };
+        for c in &mut self.checks {
+            c.texts_mut(&mut texts);
+        }
+        secrets::redact_report(texts.plain, texts.files)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Evidence, FixPlan, Location, Metric, Risk, Step, Table, Unit, Visual};
+
+    /// A result with a planted token in every kind of string a format can write.
+    fn leaky(token: &str) -> CheckResult {
+        let t = |what: &str| format!("{what} token={token}");
+        let mut table = Table::new(&["mount"]);
+        table.row(vec![t("cell")], vec![t("fix")]);
+        CheckResult {
+            id: "dockerfile-cache-mounts",
+            title: "title",
+            area: "BuildKit",
+            status: Status::Warn,
+            summary: t("summary"),
+            evidence: vec![Evidence {
+                source: t("source"),
+                excerpt: t("RUN --mount=type=cache,target=/var/cache/apt"),
+                location: Some(Location {
+                    file: t("/src/Dockerfile"),
+                    line: 3,
+                }),
+            }],
+            fixes: vec![FixPlan {
+                id: t("fix"),
+                title: t("title"),
+                risk: Risk::Safe,
+                needs_root: false,
+                steps: vec![
+                    Step::Exec {
+                        argv: vec!["docker".into(), t("login")],
+                    },
+                    Step::WriteFile {
+                        path: "/src/Dockerfile".into(),
+                        content: format!("FROM debian\nENV NPM_TOKEN={token}\n"),
+                        seen_sha256: None,
+                    },
+                    Step::Mount {
+                        source: "//server/share".into(),
+                        target: "/mnt".into(),
+                        fstype: "cifs".into(),
+                        options: format!("username=bob,password={token}"),
+                    },
+                    Step::Manual {
+                        instruction: t("by hand"),
+                    },
+                ],
+            }],
+            metrics: vec![Metric {
+                name: "overlay_mounts",
+                labels: vec![("path", t("label"))],
+                help: "help",
+                unit: Unit::Count,
+                value: 1.0,
+            }],
+            table: Some(table),
+            visuals: vec![Visual::Bars {
+                title: t("bars"),
+                unit: Unit::Bytes,
+                bars: vec![(t("bar"), 1.0)],
+            }],
+            duration_ms: 1.0,
+            explanation: "",
+        }
+    }
+
+    #[test]
+    fn no_format_writes_a_secret_of_a_redacted_report() {
+        let token = format!(
+            "{}{}",
+            ["gh", "p_"].concat(),
+            "a1B2c3D4e5F6g7H8i9J0".repeat(2)
+        );
+        let token = &token[..40];
+        let host = HostSummary {
+            hostname: Some(format!("ci token={token}")),
+            kernel: None,
+            os: None,
+            cgroup: None,
+            source: "live".into(),
+            root: true,
+            container: None,
+            container_limits: Vec::new(),
+        };
+        let mut report = Report::new(host, vec![leaky(token)], FailOn::Error, 1.0);
+        let tally = report.redact();
+        assert!(tally.total() >= 16, "{tally:?}");
+        let outputs = [
+            text::render(
+                &report,
+                &text::Options {
+                    color: false,
+                    verbose: true,
+                },
+            ),
+            json::render(&report),
+            junit::render(&report, "2026-12-02T00:00:00"),
+            sarif::render(&report),
+            github::render(&report),
+            github::step_summary(&report),
+            prometheus::render(&report, 0.0),
+        ];
+        for out in &outputs {
+            assert!(!out.contains(token), "{out}");
+        }
+        // What is not secret stays: the redacted report still says what it found.
+        assert!(outputs[1].contains("RUN --mount=type=cache,target=/var/cache/apt"));
+        assert!(outputs[1].contains("username=bob"));
     }
 }

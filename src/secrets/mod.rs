@@ -1,5 +1,5 @@
 //! Secrets out of everything the doctor hands to someone else: support bundles (at collection,
-//! then the final scan of the finished archive) and `--format json` reports. One set of
+//! then the final scan of the finished archive) and reports in every format. One set of
 //! detectors serves both redaction and the scan, so whatever the scan would find, redaction has
 //! already removed; the scan only ever catches what bypassed redaction, and then fails closed.
 //!
@@ -53,17 +53,27 @@ impl Tally {
     }
 }
 
-/// `--format json` and a bundle's report.json: every string of the report (summaries, evidence
-/// excerpts, fix plans with file contents) through the detectors; file contents in fix plans
-/// (`{"path", "content"}`) through the structured redaction for their path.
-pub fn redact_report(v: &mut serde_json::Value) -> Tally {
+/// A report (every format, and a bundle's report.json): each of its strings through the
+/// detectors. Fix plans carry file contents (a Dockerfile, daemon.json): those go through
+/// [`redact_file`] for their path instead.
+pub fn redact_report(texts: Vec<&mut String>, files: Vec<(String, &mut String)>) -> Tally {
+    let mut t = redact_strings(texts);
+    for (path, content) in files {
+        let (new, n) = redact_file(&path, content.as_bytes());
+        t.merge(&n);
+        *content = String::from_utf8_lossy(&new).into_owned();
+    }
+    t
+}
+
+/// Strings through the detectors, each occurrence tallied.
+fn redact_strings(mut texts: Vec<&mut String>) -> Tally {
     // A thousand overlays make tens of thousands of strings but a few thousand distinct ones
     // ("unmount", "unknown", …), each searched by every detector: each distinct text is
-    // redacted once, the lot spread over the cores. Almost none holds a secret, so the report
-    // is only walked again to put back the few that changed, each occurrence tallied.
+    // redacted once, the lot spread over the cores. Almost none holds a secret, so only the few
+    // that changed are put back.
     let changed: HashMap<String, (String, Tally)> = {
-        let mut distinct: HashSet<&str> = HashSet::new();
-        texts(v, &mut distinct);
+        let distinct: HashSet<&str> = texts.iter().map(|s| s.as_str()).collect();
         let distinct: Vec<&str> = distinct.into_iter().collect();
         crate::parallel::map_parts(&distinct, 256, |part| {
             part.iter()
@@ -78,62 +88,15 @@ pub fn redact_report(v: &mut serde_json::Value) -> Tally {
         .collect()
     };
     let mut t = Tally::default();
-    put_back(v, &changed, &mut t);
-    t
-}
-
-/// Whether `content` beside `path` is a file's content, redacted by the file's format.
-fn is_file_content(key: &str, val: &serde_json::Value, path: Option<&str>) -> bool {
-    key == "content" && val.is_string() && path.is_some()
-}
-
-/// Every distinct string of the report but file contents.
-fn texts<'a>(v: &'a serde_json::Value, out: &mut HashSet<&'a str>) {
-    use serde_json::Value;
-    match v {
-        Value::Object(o) => {
-            let path = o.get("path").and_then(Value::as_str);
-            for (k, val) in o {
-                if !is_file_content(k, val, path) {
-                    texts(val, out);
-                }
-            }
-        }
-        Value::Array(a) => a.iter().for_each(|x| texts(x, out)),
-        Value::String(s) => {
-            out.insert(s);
-        }
-        _ => {}
-    }
-}
-
-/// Puts the redacted strings in place of those that changed, and redacts file contents.
-fn put_back(v: &mut serde_json::Value, changed: &HashMap<String, (String, Tally)>, t: &mut Tally) {
-    use serde_json::Value;
-    match v {
-        Value::Object(o) => {
-            let path = o.get("path").and_then(Value::as_str).map(str::to_string);
-            for (k, val) in o.iter_mut() {
-                if is_file_content(k, val, path.as_deref())
-                    && let (Value::String(content), Some(path)) = (&mut *val, &path)
-                {
-                    let (new, n) = redact_file(path, content.as_bytes());
-                    t.merge(&n);
-                    *content = String::from_utf8_lossy(&new).into_owned();
-                } else {
-                    put_back(val, changed, t);
-                }
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(|x| put_back(x, changed, t)),
-        Value::String(s) if !changed.is_empty() => {
+    if !changed.is_empty() {
+        for s in texts.iter_mut() {
             if let Some((new, n)) = changed.get(s.as_str()) {
                 t.merge(n);
                 s.clone_from(new);
             }
         }
-        _ => {}
     }
+    t
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! tree with key files, netrc, kubeconfig, a secret in a file name, a Dockerfile), every one a
 //! random marker generated now in its real format. The archive is searched raw, and for each
 //! marker's base64 and URL-encoded forms: none may remain. The same search runs over
-//! `--check --format json`, whose fix plans carry a Dockerfile's content.
+//! `--check` in every report format (fix plans carry a Dockerfile's content).
 //!
 //! Nothing secret-looking is written in this file: every prefix is put together at run time.
 
@@ -190,7 +190,7 @@ fn write(dir: &Path, rel: &str, text: &str) {
 }
 
 #[test]
-fn planted_secrets_appear_nowhere_in_a_bundle_or_the_json_report() {
+fn planted_secrets_appear_nowhere_in_a_bundle_or_any_report_format() {
     if !require_root() {
         return;
     }
@@ -548,27 +548,43 @@ fn planted_secrets_appear_nowhere_in_a_bundle_or_the_json_report() {
     );
     assert!(leaks(&p, listed.as_bytes()).is_empty());
 
-    // The same planted secrets against --format json (fix plans carry the Dockerfile).
-    let json = engine
-        .enter(doctor_path())
+    // The same planted secrets against every report format (fix plans carry the Dockerfile;
+    // evidence and tables quote what the checks saw; SARIF is uploaded, CI logs are public).
+    let reports = dir.path().join("reports");
+    let mut check = engine.enter(doctor_path());
+    check
         .env_remove("NO_COLOR")
         .env_remove("TMPDIR")
         .env("DOCKER_HOST", engine.docker_host())
-        .args(["--timeout", SCAN_TIMEOUT])
-        .args(["--check", "--format", "json", "--dockerfile"])
+        .args(["--timeout", SCAN_TIMEOUT, "--check", "--verbose"]);
+    for f in ["text", "json", "junit", "sarif", "github", "prometheus"] {
+        check.args(["--format", f]);
+    }
+    let out = check
+        .arg("--output-dir")
+        .arg(&reports)
+        .arg("--dockerfile")
         .arg(&dockerfile)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&json.stdout);
+    assert!(out.status.code().is_some_and(|c| c < 2), "{out:?}");
+    let json = fs::read_to_string(reports.join("report.json")).unwrap();
     assert!(
-        text.contains("dockerfile-cache-mounts") && text.contains("sharing=locked"),
-        "{text}"
+        json.contains("dockerfile-cache-mounts") && json.contains("sharing=locked"),
+        "{json}"
     );
-    let left = leaks(&p, &json.stdout);
-    assert!(
-        left.is_empty(),
-        "{} remain in --format json: {left:#?}",
-        left.len()
-    );
+    let mut formats = 0;
+    for file in fs::read_dir(&reports).unwrap() {
+        let file = file.unwrap().path();
+        let left = leaks(&p, &fs::read(&file).unwrap());
+        assert!(
+            left.is_empty(),
+            "{} remain in {}: {left:#?}",
+            left.len(),
+            file.display()
+        );
+        formats += 1;
+    }
+    assert_eq!(formats, 6);
     println!("planted {} secrets; 0 remain", p.0.len());
 }
