@@ -324,7 +324,7 @@ fn find_holders(host: &Host, s: &mut Scan, tables: &[(Option<u64>, &MountTable)]
     // mappings: never a holder to stop, and listing them for a root on an overlay (a live
     // image) would only bury the processes that are.
     let procs: Vec<&Proc> = s.procs.values().filter(|p| !p.kernel_thread).collect();
-    let found = crate::parallel::map_parts(&procs, 256, |part| places.read_all(part));
+    let found = crate::parallel::map_parts(&procs, 32, |part| places.read_all(part));
     let mut detached: HashSet<Dev> = HashSet::new();
     for f in found {
         s.unreadable += f.denied.len();

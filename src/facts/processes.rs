@@ -117,7 +117,7 @@ impl ProcessTable {
             ..ProcessTable::default()
         };
         // Two reads per process, mostly kernel time: spread over a few threads.
-        let parts = crate::parallel::map_parts(&pids, 512, |part| {
+        let parts = crate::parallel::map_parts(&pids, 64, |part| {
             part.iter()
                 .map(|&pid| read_one(host, pid))
                 .collect::<Vec<_>>()
