@@ -3,7 +3,7 @@
 # private mount namespace, MOUNTS overlay mounts and PROCS processes, some holding mounts by cwd,
 # open file or mapped file.
 # Prints both timings, the ratio, and whether the holder sets match. Needs root.
-# Usage: bench/overlay.sh [MOUNTS] [PROCS]; FUSER=0 skips the fuser loop (minutes at 1000 mounts),
+# Usage: bench/overlay.sh [MOUNTS] [PROCS]; TURNS=N sets the interleaved turns of each (9); FUSER=0 skips the fuser loop (minutes at 1000 mounts),
 # and the holder sets are then compared with lsof's instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,11 +41,12 @@ for _ in $(seq 1 $((procs - held))); do sleep 600 & pids+=($!); done
 sleep 1
 
 # The doctor and one lsof over every process (as someone would run it and grep for the mount
-# points), in turns, five of each: this VM's neighbours come and go for seconds at a time, and
+# points), in turns, TURNS of each (9): this VM's neighbours come and go for seconds at a time, and
 # turns put both under the same weather. Each one's median is reported; the first turn warms the
 # page cache for both.
 runs=() lsof_runs=()
-for _ in 1 2 3 4 5; do
+turns=${TURNS:-9}
+for _ in $(seq "$turns"); do
   t0=$(date +%s%N)
   "$bin" --format json --timeout 600 --only overlay-busy > "$work/doctor.json" || true
   t1=$(date +%s%N)
@@ -54,8 +55,8 @@ for _ in 1 2 3 4 5; do
   runs+=($(( (t1 - t0) / 1000 )))
   lsof_runs+=($(( (t2 - t1) / 1000 )))
 done
-doctor_us=$(printf '%s\n' "${runs[@]}" | sort -n | sed -n 3p)
-lsof_us=$(printf '%s\n' "${lsof_runs[@]}" | sort -n | sed -n 3p)
+doctor_us=$(printf '%s\n' "${runs[@]}" | sort -n | sed -n "$(( (turns + 1) / 2 ))p")
+lsof_us=$(printf '%s\n' "${lsof_runs[@]}" | sort -n | sed -n "$(( (turns + 1) / 2 ))p")
 t1=$(date +%s%N)
 if [ "${FUSER:-1}" != 0 ]; then
   for i in $(seq 0 $((mounts - 1))); do

@@ -29,7 +29,8 @@ pub fn parse(text: &str) -> Option<ProcStat> {
     }
     let pid = text[..open].trim().parse().ok()?;
     let comm = text[open + 2..close].to_string();
-    let rest: Vec<&str> = text[close + 1..].split_whitespace().collect();
+    // Up to starttime: the thirty fields after it are not split.
+    let rest: Vec<&str> = text[close + 1..].split_whitespace().take(20).collect();
     // After comm: state is field 3, ppid field 4, starttime field 22.
     let state = rest.first()?.chars().next()?;
     let ppid = rest.get(1)?.parse().ok()?;

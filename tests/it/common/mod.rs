@@ -59,6 +59,14 @@ pub fn doctor() -> assert_cmd::Command {
 pub fn doctor_with_deadline() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("container-doctor").expect("binary");
     cmd.env_remove("NO_COLOR").env_remove("TMPDIR");
+    // What tools print for --version is remembered in the build directory, never in the
+    // user's ~/.cache, also under a plain `cargo test` (scripts/test sets its own).
+    if std::env::var_os("CONTAINER_DOCTOR_CACHE_DIR").is_none() {
+        cmd.env(
+            "CONTAINER_DOCTOR_CACHE_DIR",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/version-cache"),
+        );
+    }
     cmd
 }
 
