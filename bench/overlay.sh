@@ -3,8 +3,8 @@
 # private mount namespace, MOUNTS overlay mounts and PROCS processes, some holding mounts by cwd,
 # open file or mapped file.
 # Prints both timings, the ratio, and whether the holder sets match. Needs root.
-# Usage: bench/overlay.sh [MOUNTS] [PROCS]; TURNS=N sets the interleaved turns of each (9); FUSER=0 skips the fuser loop (minutes at 1000 mounts),
-# and the holder sets are then compared with lsof's instead.
+# Usage: bench/overlay.sh [MOUNTS] [PROCS]; TURNS=N interleaved turns of each (9); FUSER=0 skips the
+# fuser loop (minutes at 1000 mounts), and the holder sets are then compared with lsof's instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mounts=${1:-200}
