@@ -273,7 +273,6 @@ impl CheckResult {
 
 /// The strings of a result that a report shows, for redaction: plain text, and file contents
 /// beside the path they are written to.
-#[derive(Default)]
 pub struct Texts<'a> {
     pub plain: Vec<&'a mut String>,
     pub files: Vec<(String, &'a mut String)>,

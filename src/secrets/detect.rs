@@ -10,11 +10,13 @@ use regex::{Captures, Regex};
 use super::{REDACTED, Tally};
 
 /// A key name that says its value is secret: `password`, `DB_PASSWORD`, `api-key`, `client-key-data`,
-/// `token`, `auth` … (case-insensitive; used inside larger patterns).
+/// `token`, `auth` … (case-insensitive; used inside larger patterns). Key names and keywords are
+/// matched in ASCII (`(?-u:…)`): Unicode case folding (`ſ`, the Kelvin sign) made these patterns
+/// three times as slow to compile, and every report compiles them.
 pub(super) const SECRET_KEY: &str = r"[A-Za-z0-9_.-]*?(?:password|passwd|passphrase|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|account[_.-]?key|signing[_.-]?key|session[_.-]?key|credentials?|auth|cookie)[A-Za-z0-9_.-]*|[A-Za-z0-9_.-]*[_.-]key(?:[_.-]data)?|[A-Za-z0-9_.-]*[_.-](?:pass|pw)|pass|pw";
 
 static SECRET_KEY_ALONE: LazyLock<Regex> =
-    LazyLock::new(|| re(&format!(r"(?i)^(?:{SECRET_KEY})$")));
+    LazyLock::new(|| re(&format!(r"(?i-u)^(?:{SECRET_KEY})$")));
 
 /// Whether a key (JSON, TOML, YAML, INI, environment variable) names a secret.
 pub fn is_secret_key(k: &str) -> bool {
@@ -165,26 +167,26 @@ static DETECTORS: LazyLock<Vec<Detector>> = LazyLock::new(|| {
             "Azure key",
             true,
             any,
-            r"(?i)\b(?:AccountKey|SharedAccessKey|SharedAccessSignature|SharedSecret)\s*=\s*(?P<v>[^;\s\x00]+)|[?&]sig=(?P<v1>[^&\s\x00]+)",
+            r"(?i)\b(?-u:AccountKey|SharedAccessKey|SharedAccessSignature|SharedSecret)\s*=\s*(?P<v>[^;\s\x00]+)|[?&]sig=(?P<v1>[^&\s\x00]+)",
         ),
         d(
             "authorization header",
             false,
             plausible,
-            r"(?i)(?:\bauthorization\s*[:=]\s*(?:bearer|basic|token|digest)?|\bbearer)[ \t]+(?P<v>[A-Za-z0-9._~+/-]{8,}=*)",
+            r"(?i)(?:\b(?-u:authorization)\s*[:=]\s*(?-u:bearer|basic|token|digest)?|\b(?-u:bearer))[ \t]+(?P<v>[A-Za-z0-9._~+/-]{8,}=*)",
         ),
         d(
             "secret flag",
             false,
             not_a_flag,
-            r"(?i)(?:^|[\s\x00])--?[A-Za-z0-9-]*(?:password|passwd|passphrase|pass|pwd|token|secret|api-?key|access-?key|private-?key|creds?|credentials?)(?:=|[ \t\x00]+)(?P<v>[^\s\x00]+)",
+            r"(?i)(?:^|[\s\x00])--?(?-u:[A-Za-z0-9-]*(?:password|passwd|passphrase|pass|pwd|token|secret|api-?key|access-?key|private-?key|creds?|credentials?))(?:=|[ \t\x00]+)(?P<v>[^\s\x00]+)",
         ),
         d(
             "secret value",
             false,
             plausible,
             &format!(
-                r#"(?i)\b(?:{SECRET_KEY})\b["']?[ \t]*[:=][ \t]*(?:"(?P<v1>[^"\n]*)"|'(?P<v2>[^'\n]*)'|(?P<v3>[^\s"',;&\x00]+))"#
+                r#"(?i)\b(?-u:{SECRET_KEY})\b["']?[ \t]*[:=][ \t]*(?:"(?P<v1>[^"\n]*)"|'(?P<v2>[^'\n]*)'|(?P<v3>[^\s"',;&\x00]+))"#
             ),
         ),
         d(
@@ -199,14 +201,14 @@ static DETECTORS: LazyLock<Vec<Detector>> = LazyLock::new(|| {
 /// `key: value` / `key = value` lines, in all their YAML, INI and shell forms.
 static LINE_KEY: LazyLock<Regex> = LazyLock::new(|| {
     re(&format!(
-        r#"(?i)^(?P<ind>[ \t]*(?:-[ \t]+)?(?:export[ \t]+)?["']?)(?:{SECRET_KEY})["']?[ \t]*[:=][ \t]*(?P<rest>.*)$"#
+        r#"(?i)^(?P<ind>[ \t]*(?:-[ \t]+)?(?:export[ \t]+)?["']?)(?-u:{SECRET_KEY})["']?[ \t]*[:=][ \t]*(?P<rest>.*)$"#
     ))
 });
 /// netrc: `machine host login user password secret` (tokens on one or many lines).
 static NETRC_SHAPE: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?m)^[ \t]*(?:machine[ \t]+\S+|default\b)"));
 static NETRC_PASSWORD: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)\b(?:password|passwd|account)[ \t\n]+(?P<v>\S+)"));
+    LazyLock::new(|| re(r"(?i)\b(?-u:password|passwd|account)[ \t\n]+(?P<v>\S+)"));
 /// Runs of base64 (standard or URL-safe) long enough to hide a secret.
 static BASE64_RUN: LazyLock<Regex> = LazyLock::new(|| re(r"[A-Za-z0-9+/_-]{16,}={0,2}"));
 /// Runs of URL-encoded text.
