@@ -190,6 +190,13 @@ static DETECTORS: LazyLock<Vec<Detector>> = LazyLock::new(|| {
             ),
         ),
         d(
+            // A Dockerfile's older `ENV KEY value` form, which has no `=` (Dockerfile reference).
+            "secret value",
+            false,
+            plausible,
+            &format!(r"(?m)^[ \t]*(?i-u:ENV)[ \t]+(?i-u:{SECRET_KEY})[ \t]+(?P<v>[^\s=][^\n]*)"),
+        ),
+        d(
             "AWS secret access key",
             false,
             aws_secret,
@@ -238,6 +245,12 @@ pub fn redact_text(s: &str) -> (String, Tally) {
     redact_depth(s, 0, false)
 }
 
+/// [`redact_text`] with only the detectors that need no context (tokens by their shape, key
+/// blocks, URLs with credentials, and those encoded): for text whose structure a parser has read.
+pub fn redact_strict(s: &str) -> (String, Tally) {
+    redact_depth(s, 0, true)
+}
+
 /// The kinds of secret that `s` still holds (never the values): what redaction would remove.
 pub fn findings(s: &str) -> Vec<&'static str> {
     redact_depth(s, 0, false).1.0.into_keys().collect()
@@ -246,7 +259,7 @@ pub fn findings(s: &str) -> Vec<&'static str> {
 /// Like [`findings`], with only the detectors that need no context: for serialized JSON, where
 /// `key: value` shapes and line structure are not those of the text inside the strings.
 pub fn findings_strict(s: &str) -> Vec<&'static str> {
-    redact_depth(s, 0, true).1.0.into_keys().collect()
+    redact_strict(s).1.0.into_keys().collect()
 }
 
 fn redact_depth(s: &str, depth: u8, strict: bool) -> (String, Tally) {

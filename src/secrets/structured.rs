@@ -5,11 +5,26 @@ use serde_json::Value;
 use yaml_rust2::{Yaml, YamlEmitter, YamlLoader};
 
 use super::argv::env_value_hidden;
-use super::detect::{is_secret_key, redact_text};
+use super::detect::{is_secret_key, redact_strict, redact_text};
 use super::{REDACTED, Tally};
 
 /// A file's bytes, redacted by its format (from its name, else its content), then free text.
+/// Whatever the format's parser kept as it was (trailing comments, TOML table keys) still goes
+/// past the detectors that need no context: provider tokens, key blocks, URLs with credentials.
 pub fn redact_file(path: &str, bytes: &[u8]) -> (Vec<u8>, Tally) {
+    let (out, mut t) = by_format(path, bytes);
+    let Ok(text) = std::str::from_utf8(&out) else {
+        return (out, t);
+    };
+    let (strict, n) = redact_strict(text);
+    if n.total() == 0 {
+        return (out, t);
+    }
+    t.merge(&n);
+    (strict.into_bytes(), t)
+}
+
+fn by_format(path: &str, bytes: &[u8]) -> (Vec<u8>, Tally) {
     let Ok(text) = std::str::from_utf8(bytes) else {
         // Binary contents may still hide a key: redact what reads as text.
         let lossy = String::from_utf8_lossy(bytes);
@@ -51,7 +66,14 @@ pub fn redact_file(path: &str, bytes: &[u8]) -> (Vec<u8>, Tally) {
         || path.contains("/.kube/")
         || base == "kubeconfig"
         || text.contains("apiVersion:");
-    if yamlish && let Ok(mut docs) = YamlLoader::load_from_str(text) {
+    // A document that is one plain scalar is text that happened to parse (a Dockerfile with
+    // `apiVersion:` in it folds into one string): its lines are read as text below.
+    if yamlish
+        && let Ok(mut docs) = YamlLoader::load_from_str(text)
+        && docs
+            .iter()
+            .any(|d| matches!(d, Yaml::Hash(_) | Yaml::Array(_)))
+    {
         let mut t = Tally::default();
         for d in docs.iter_mut() {
             yaml(d, &mut t);
@@ -77,19 +99,24 @@ pub fn redact_file(path: &str, bytes: &[u8]) -> (Vec<u8>, Tally) {
     (new.into_bytes(), t)
 }
 
-/// A parsed file whose values are clean: its comment lines through the detectors.
+/// A parsed file whose values are clean: its comments (whole lines, and the ` # …` after a
+/// value) through the detectors.
 fn comments_only(text: &str) -> (Vec<u8>, Tally) {
     let mut t = Tally::default();
     let lines: Vec<String> = text
         .split('\n')
         .map(|l| {
-            if l.trim_start().starts_with('#') {
-                let (new, n) = redact_text(l);
-                t.merge(&n);
-                new
+            let at = if l.trim_start().starts_with('#') {
+                Some(0)
             } else {
-                l.to_string()
-            }
+                l.find(" #").or_else(|| l.find("\t#")).map(|i| i + 1)
+            };
+            let Some(at) = at else {
+                return l.to_string();
+            };
+            let (new, n) = redact_text(&l[at..]);
+            t.merge(&n);
+            format!("{}{new}", &l[..at])
         })
         .collect();
     if t.total() == 0 {
