@@ -24,6 +24,7 @@ pub fn redact_file(path: &str, bytes: &[u8]) -> (Vec<u8>, Tally) {
     (strict.into_bytes(), t)
 }
 
+/// The file redacted as the format its name or content says (parsed and edited), else as text.
 fn by_format(path: &str, bytes: &[u8]) -> (Vec<u8>, Tally) {
     let Ok(text) = std::str::from_utf8(bytes) else {
         // Binary contents may still hide a key: redact what reads as text.
