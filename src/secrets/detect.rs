@@ -10,10 +10,11 @@ use regex::{Captures, Regex};
 use super::{REDACTED, Tally};
 
 /// A key name that says its value is secret: `password`, `DB_PASSWORD`, `api-key`, `client-key-data`,
-/// `token`, `auth` … (case-insensitive; used inside larger patterns). Key names and keywords are
+/// `token`, `auth`, `authToken` … but not `author` or `authority` (case-insensitive; used inside
+/// larger patterns). Key names and keywords are
 /// matched in ASCII (`(?-u:…)`): Unicode case folding (`ſ`, the Kelvin sign) made these patterns
 /// three times as slow to compile, and every report compiles them.
-pub(super) const SECRET_KEY: &str = r"[A-Za-z0-9_.-]*?(?:password|passwd|passphrase|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|account[_.-]?key|signing[_.-]?key|session[_.-]?key|credentials?|auth|cookie)[A-Za-z0-9_.-]*|[A-Za-z0-9_.-]*[_.-]key(?:[_.-]data)?|[A-Za-z0-9_.-]*[_.-](?:pass|pw)|pass|pw";
+pub(super) const SECRET_KEY: &str = r"[A-Za-z0-9_.-]*?(?:password|passwd|passphrase|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|account[_.-]?key|signing[_.-]?key|session[_.-]?key|credentials?|cookie)[A-Za-z0-9_.-]*|[A-Za-z0-9_.-]*?auth(?:s|orization|token|key|header|string|data|config|[_.-][A-Za-z0-9_.-]*)?|[A-Za-z0-9_.-]*[_.-]key(?:[_.-]data)?|[A-Za-z0-9_.-]*[_.-](?:pass|pw)|pass|pw";
 
 static SECRET_KEY_ALONE: LazyLock<Regex> =
     LazyLock::new(|| re(&format!(r"(?i-u)^(?:{SECRET_KEY})$")));

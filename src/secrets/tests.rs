@@ -250,3 +250,32 @@ fn files_that_parse_keep_no_secret_in_comments_keys_or_look_alike_text() {
         clean.as_bytes()
     );
 }
+
+/// `auth` names a secret (Docker's `auths`, `authToken`, `x-auth-token`), but `author` and
+/// `certificate-authority` do not: a report quoting a Dockerfile's `LABEL author=…` keeps it.
+#[test]
+fn auth_keys_are_secret_but_authors_are_not() {
+    for key in [
+        "auth",
+        "auths",
+        "authToken",
+        "auth_token",
+        "dockerAuth",
+        "x-auth-token",
+        "Authorization",
+    ] {
+        assert!(is_secret_key(key), "{key}");
+    }
+    for key in [
+        "author",
+        "authors",
+        "certificate-authority",
+        "authenticated",
+    ] {
+        assert!(!is_secret_key(key), "{key}");
+    }
+    let (out, t) = redact_text("LABEL author=Jane maintainer=ops\nauthor: Jane Doe");
+    assert_eq!(t.total(), 0, "{out}");
+    let (out, _) = redact_text("authToken: s3cr3tvalue99");
+    assert_eq!(out, format!("authToken: {REDACTED}"));
+}
